@@ -1,0 +1,253 @@
+//! Who is calling and what they may do. There is exactly one ACL function, [`authorize`];
+//! every route of both hosts — web, REST, MCP, git — asks it, and none re-implements a rule.
+
+pub mod session;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::db::wikis::{self, Wiki};
+use crate::error::{Error, Result};
+use crate::wiki::store::Author;
+
+/// A role on one wiki. Owners are recorded on the wiki row; the others are collaborators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Owner,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Owner => "owner",
+        }
+    }
+
+    fn allows(self, action: Action) -> bool {
+        match action {
+            Action::Read => true,
+            Action::Write | Action::Upload => self >= Role::Editor,
+            Action::Admin => self == Role::Owner,
+        }
+    }
+}
+
+/// What a request wants to do to a wiki.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+    Upload,
+    /// Settings, collaborators, tokens, deletion.
+    Admin,
+}
+
+/// Who is calling, as established from the request's credentials.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    /// A person with a browser session (or a platform JWT on the API).
+    User {
+        did: String,
+        handle: String,
+        session_id: String,
+    },
+}
+
+impl Principal {
+    pub fn did(&self) -> Option<&str> {
+        match self {
+            Principal::User { did, .. } => Some(did),
+            Principal::Anonymous => None,
+        }
+    }
+
+    pub fn handle(&self) -> Option<&str> {
+        match self {
+            Principal::User { handle, .. } => Some(handle),
+            Principal::Anonymous => None,
+        }
+    }
+
+    /// The git identity of commits this principal makes.
+    pub fn author(&self) -> Author {
+        match self {
+            Principal::User { did, handle, .. } => Author {
+                name: handle.clone(),
+                email: did.clone(),
+            },
+            Principal::Anonymous => Author {
+                name: "Anonymous".into(),
+                email: String::new(),
+            },
+        }
+    }
+}
+
+/// What `authorize` granted: the caller's role, or `None` for a reader of a public wiki
+/// who holds no role on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    pub role: Option<Role>,
+}
+
+impl Grant {
+    pub fn can(&self, action: Action) -> bool {
+        match self.role {
+            Some(r) => r.allows(action),
+            None => action == Action::Read,
+        }
+    }
+}
+
+/// The caller's role on `wiki`, read fresh from the database on every call so that a
+/// removed collaborator loses access on their next request.
+pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<Option<Role>> {
+    match principal {
+        Principal::Anonymous => Ok(None),
+        Principal::User { did, .. } if *did == wiki.owner_did => Ok(Some(Role::Owner)),
+        Principal::User { did, .. } => wikis::collaborator_role(conn, wiki.id, did),
+    }
+}
+
+/// The only ACL decision. Owner: everything; editor: read, write, upload; viewer: read;
+/// anyone (signed in or not) without a role: read, and only on a public wiki.
+pub fn authorize(
+    conn: &Connection,
+    principal: &Principal,
+    wiki: &Wiki,
+    action: Action,
+) -> Result<Grant> {
+    let role = role_of(conn, principal, wiki)?;
+    let grant = Grant { role };
+    let role_allows = role.is_some_and(|r| r.allows(action));
+    let public_read = action == Action::Read && wiki.is_public;
+    if role_allows || public_read {
+        return Ok(grant);
+    }
+    match (principal, role) {
+        (Principal::Anonymous, _) => {
+            tracing::debug!(wiki = %wiki.slug, ?action, "denied: anonymous");
+            Err(Error::Unauthorized)
+        }
+        (_, None) => {
+            tracing::debug!(wiki = %wiki.slug, ?action, "denied: no role on this wiki");
+            Err(Error::Forbidden(
+                "You do not have access to this wiki.".into(),
+            ))
+        }
+        (_, Some(r)) => {
+            tracing::debug!(wiki = %wiki.slug, ?action, role = r.as_str(), "denied: role too low");
+            Err(Error::Forbidden(format!(
+                "Your role on this wiki ({}) does not allow this.",
+                r.as_str()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (tempfile::TempDir, crate::db::Db, Wiki) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("t.db")).unwrap();
+        let conn = db.conn().unwrap();
+        crate::db::users::upsert(&conn, "did:plc:owner", "owner.test", None).unwrap();
+        crate::db::users::upsert(&conn, "did:plc:ed", "ed.test", None).unwrap();
+        crate::db::users::upsert(&conn, "did:plc:view", "view.test", None).unwrap();
+        crate::db::users::upsert(&conn, "did:plc:other", "other.test", None).unwrap();
+        let w = wikis::insert(
+            &conn,
+            &wikis::NewWiki {
+                slug: "acl",
+                owner_did: "did:plc:owner",
+                title: "t",
+                description: "",
+                is_public: false,
+            },
+        )
+        .unwrap();
+        wikis::set_collaborator(&conn, w.id, "did:plc:ed", Role::Editor).unwrap();
+        wikis::set_collaborator(&conn, w.id, "did:plc:view", Role::Viewer).unwrap();
+        drop(conn);
+        (dir, db, w)
+    }
+
+    fn user(did: &str) -> Principal {
+        Principal::User {
+            did: did.into(),
+            handle: "h.test".into(),
+            session_id: "s".into(),
+        }
+    }
+
+    /// Regression: a principal without a role must not read a private wiki.
+    #[test]
+    fn private_wikis_are_private() {
+        let (_d, db, mut w) = fixture();
+        let c = db.conn().unwrap();
+        use Action::*;
+        assert!(matches!(
+            authorize(&c, &Principal::Anonymous, &w, Read),
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(
+            authorize(&c, &user("did:plc:other"), &w, Read),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(authorize(&c, &user("did:plc:view"), &w, Read).is_ok());
+        assert!(matches!(
+            authorize(&c, &user("did:plc:view"), &w, Write),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(authorize(&c, &user("did:plc:ed"), &w, Upload).is_ok());
+        assert!(matches!(
+            authorize(&c, &user("did:plc:ed"), &w, Admin),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(authorize(&c, &user("did:plc:owner"), &w, Admin).is_ok());
+        w.is_public = true;
+        assert!(authorize(&c, &Principal::Anonymous, &w, Read).is_ok());
+        assert!(matches!(
+            authorize(&c, &Principal::Anonymous, &w, Write),
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(
+            authorize(&c, &user("did:plc:other"), &w, Write),
+            Err(Error::Forbidden(_))
+        ));
+        // Removing a collaborator takes effect on the next call.
+        wikis::remove_collaborator(&c, w.id, "did:plc:ed").unwrap();
+        assert!(matches!(
+            authorize(&c, &user("did:plc:ed"), &w, Write),
+            Err(Error::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn roles_allow_actions() {
+        use Action::*;
+        let g = |r| Grant { role: r };
+        assert!(g(Some(Role::Owner)).can(Admin));
+        assert!(g(Some(Role::Editor)).can(Write) && g(Some(Role::Editor)).can(Upload));
+        assert!(!g(Some(Role::Editor)).can(Admin));
+        assert!(g(Some(Role::Viewer)).can(Read) && !g(Some(Role::Viewer)).can(Write));
+        assert!(g(None).can(Read) && !g(None).can(Write));
+    }
+}

@@ -1,0 +1,258 @@
+//! Shared state, host dispatch and the server loop. Every request takes one path: the
+//! `Host` header picks the site (root or a wiki), the caller is established from the
+//! session cookie, and the site's router handles it. Cross-cutting layers (request ids,
+//! tracing, body limits, security headers, panic catching) wrap everything.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::access::session::Keys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::web::{self, CurrentWiki, WebError};
+use crate::wiki::Wikis;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<Config>,
+    pub db: Db,
+    pub wikis: Wikis,
+    pub keys: Arc<Keys>,
+    pub highlight_css: Arc<String>,
+}
+
+impl AppState {
+    /// Opens the data directory: creates it, the database (migrated) and the keys.
+    pub fn open(cfg: Config) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", cfg.data_dir.display())
+        })?;
+        std::fs::create_dir_all(cfg.wikis_dir())?;
+        let db = Db::open(&cfg.db_path())?;
+        let keys = Keys::load_or_create(&cfg.keys_dir())?;
+        let cfg = Arc::new(cfg);
+        Ok(AppState {
+            wikis: Wikis::new(cfg.clone(), db.clone()),
+            cfg,
+            db,
+            keys: Arc::new(keys),
+            highlight_css: Arc::new(crate::wiki::markdown::highlight_css()),
+        })
+    }
+}
+
+/// Which site a `Host` names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Site {
+    Root,
+    Wiki(String),
+    Unknown,
+}
+
+/// `localhost:8080` → Root; `notes.localhost:8080` → Wiki("notes"); a reserved or invalid
+/// label, a nested subdomain or a foreign host → Unknown.
+pub fn resolve_site(cfg: &Config, host: &str) -> Site {
+    let host = crate::config::host_without_port(host.trim()).to_ascii_lowercase();
+    let domain = cfg.domain_host();
+    if host == domain {
+        return Site::Root;
+    }
+    match host.strip_suffix(&format!(".{domain}")) {
+        Some(label) if !label.contains('.') && crate::wiki::slug::validate(label).is_ok() => {
+            Site::Wiki(label.to_string())
+        }
+        _ => Site::Unknown,
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let root = web::root::router().with_state(state.clone());
+    let wiki = web::wiki::router().with_state(state.clone());
+    let limit = state
+        .cfg
+        .limits
+        .max_attachment_bytes
+        .max(state.cfg.limits.max_page_bytes)
+        + 1024 * 1024;
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .fallback(move |State(st): State<AppState>, req: Request| dispatch(st, root.clone(), wiki.clone(), req))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; \
+                 font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' http: https:",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+async fn dispatch(state: AppState, root: Router, wiki: Router, mut req: Request) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let site = resolve_site(&state.cfg, &host);
+    let caller = web::caller_from_headers(&state, req.headers()).await;
+    req.extensions_mut().insert(caller.clone());
+    match site {
+        Site::Root => root.oneshot(req).await.into_response(),
+        Site::Wiki(slug) => {
+            let s2 = slug.clone();
+            let found = state
+                .db
+                .run(move |c| crate::db::wikis::by_slug(c, &s2))
+                .await;
+            match found {
+                Ok(Some(w)) => {
+                    req.extensions_mut().insert(CurrentWiki(w));
+                    wiki.oneshot(req).await.into_response()
+                }
+                Ok(None) => not_found_site(
+                    &state,
+                    &caller,
+                    &format!("There is no wiki called “{slug}”."),
+                ),
+                Err(e) => WebError {
+                    error: e,
+                    layout: Default::default(),
+                    login_redirect: None,
+                }
+                .into_response(),
+            }
+        }
+        Site::Unknown => not_found_site(
+            &state,
+            &caller,
+            "This address does not name a wiki on this server.",
+        ),
+    }
+}
+
+fn not_found_site(state: &AppState, caller: &web::Caller, msg: &str) -> Response {
+    let l = web::templates::Layout {
+        title: "Not found".into(),
+        site_title: "robot".into(),
+        static_prefix: "/static",
+        user: caller.principal.handle().map(String::from),
+        login_url: format!("{}/auth/login", state.cfg.root_url()),
+        logout_url: format!("{}/auth/logout", state.cfg.root_url()),
+        ..Default::default()
+    };
+    let page = web::templates::Message {
+        l,
+        paragraphs: vec![msg.to_string()],
+        link: Some((state.cfg.root_url(), "Go to the home page".into())),
+    };
+    let mut r = web::render(&page);
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Bring every full-text index to its repository's HEAD before serving.
+    {
+        let (w, db) = (state.wikis.clone(), state.db.clone());
+        tokio::task::spawn_blocking(move || crate::wiki::provision::reconcile_all(&w, &db))
+            .await??;
+    }
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_resolve_to_sites() {
+        let cfg = Config::default();
+        assert_eq!(resolve_site(&cfg, "localhost:8080"), Site::Root);
+        assert_eq!(resolve_site(&cfg, "LOCALHOST:8080"), Site::Root);
+        assert_eq!(
+            resolve_site(&cfg, "notes.localhost:8080"),
+            Site::Wiki("notes".into())
+        );
+        assert_eq!(
+            resolve_site(&cfg, "www.localhost:8080"),
+            Site::Unknown,
+            "reserved"
+        );
+        assert_eq!(
+            resolve_site(&cfg, "a.b.localhost:8080"),
+            Site::Unknown,
+            "nested"
+        );
+        assert_eq!(resolve_site(&cfg, "evil.com"), Site::Unknown);
+        assert_eq!(
+            resolve_site(&cfg, "x.localhost:8080"),
+            Site::Unknown,
+            "too short to be a slug"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! The `robot` command: `serve` runs the server; the rest are operator tools that work on
+//! the same data directory (safe while the server runs: SQLite is in WAL mode and git
+//! writes go through the same compare-and-swap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::access::session::{hash_secret, random_token};
+use crate::app::AppState;
+use crate::config::Config;
+use crate::db::{sessions, users, wikis};
+use crate::wiki::provision::CreateWiki;
+use crate::wiki::store::Author;
+
+/// robot: a self-hosted wiki platform. Each wiki is a git repository on its own subdomain,
+/// readable and editable in the browser, over MCP and the REST API, and clonable with git.
+#[derive(Debug, Parser)]
+#[command(name = "robot", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: ./robot.toml when present). ROBOT_* variables override it.
+    #[arg(long, global = true, env = "ROBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates the data directory, database and keys on first start).
+    Serve,
+    /// Create the data directory, database and keys, then exit.
+    Init,
+    /// Create, list, import into and delete wikis.
+    #[command(subcommand)]
+    Wiki(WikiCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Operator tools.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WikiCommand {
+    /// Create a wiki owned by an existing user, filled with the starter pages.
+    Create(CreateArgs),
+    /// List all wikis.
+    List,
+    /// Delete a wiki and its repository (irreversible; take a backup first).
+    Delete {
+        slug: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Commit every file under DIR (Markdown pages and attachments) to a wiki in one commit.
+    Import {
+        slug: String,
+        dir: PathBuf,
+        /// Commit message.
+        #[arg(long, default_value = "Import")]
+        message: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Subdomain and name of the wiki: 3–30 lowercase letters, digits and hyphens.
+    pub slug: String,
+    /// The owner, by handle (alice.bsky.social) or DID.
+    #[arg(long)]
+    pub owner: String,
+    /// Display title (defaults to the slug).
+    #[arg(long, default_value = "")]
+    pub title: String,
+    /// One-line description.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Make the wiki publicly readable (wikis are private by default).
+    #[arg(long)]
+    pub public: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add (or update) a user by DID and handle.
+    Add {
+        #[arg(long)]
+        did: String,
+        #[arg(long)]
+        handle: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a single-use URL (valid 10 minutes) that signs a user in to the browser.
+    LoginLink {
+        /// The user's handle or DID.
+        user: String,
+        /// Where to land after signing in (a path on the root site).
+        #[arg(long, default_value = "/")]
+        return_to: String,
+    },
+}
+
+/// Runs an operator command (everything but `serve`).
+pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
+    let state = AppState::open(cfg)?;
+    let conn = state.db.conn()?;
+    match command {
+        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Init => {
+            println!("initialised {}", state.cfg.data_dir.display());
+            println!("root site:  {}", state.cfg.root_url());
+            println!("wikis at:   {}", state.cfg.wiki_url("{slug}"));
+        }
+        Command::User(UserCommand::Add { did, handle, name }) => {
+            let u = users::upsert(&conn, &did, &handle, name.as_deref())?;
+            println!("user {} ({})", u.handle, u.did);
+        }
+        Command::User(UserCommand::List) => {
+            for u in users::list(&conn)? {
+                println!("{}\t{}", u.did, u.handle);
+            }
+        }
+        Command::Wiki(WikiCommand::Create(a)) => {
+            let owner = users::find(&conn, &a.owner)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no user {:?}; add one with `robot user add --did DID --handle HANDLE`",
+                    a.owner
+                )
+            })?;
+            let wiki = state.wikis.create_wiki(&CreateWiki {
+                slug: &a.slug,
+                owner_did: &owner.did,
+                title: &a.title,
+                description: &a.description,
+                is_public: a.public,
+            })?;
+            println!(
+                "created {} at {}",
+                wiki.slug,
+                state.cfg.wiki_url(&wiki.slug)
+            );
+        }
+        Command::Wiki(WikiCommand::List) => {
+            for w in wikis::list(&conn)? {
+                let visibility = if w.is_public { "public" } else { "private" };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    w.slug,
+                    visibility,
+                    w.owner_did,
+                    state.cfg.wiki_url(&w.slug)
+                );
+            }
+        }
+        Command::Wiki(WikiCommand::Delete { slug, yes }) => {
+            let wiki =
+                wikis::by_slug(&conn, &slug)?.ok_or_else(|| anyhow::anyhow!("no wiki {slug:?}"))?;
+            if !yes {
+                use std::io::{BufRead, Write};
+                print!("Delete wiki {slug} and its whole history? Type the slug to confirm: ");
+                std::io::stdout().flush()?;
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                if line.trim() != slug {
+                    anyhow::bail!("not confirmed; nothing deleted");
+                }
+            }
+            state.wikis.delete_wiki(&wiki)?;
+            println!("deleted {slug}");
+        }
+        Command::Wiki(WikiCommand::Import { slug, dir, message }) => {
+            let wiki =
+                wikis::by_slug(&conn, &slug)?.ok_or_else(|| anyhow::anyhow!("no wiki {slug:?}"))?;
+            let owner = users::get(&conn, &wiki.owner_did)?;
+            let author = owner
+                .map(|u| Author {
+                    name: u.handle,
+                    email: u.did,
+                })
+                .unwrap_or_else(Author::robot);
+            let (commit, pages) = state.wikis.import_dir(&wiki, &author, &dir, &message)?;
+            println!(
+                "imported {pages} pages into {slug} (commit {})",
+                &commit[..7]
+            );
+        }
+        Command::Admin(AdminCommand::LoginLink { user, return_to }) => {
+            let u = users::find(&conn, &user)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no user {user:?}; add one with `robot user add --did DID --handle HANDLE`"
+                )
+            })?;
+            let token = random_token();
+            sessions::create_link(&conn, &hash_secret(&token), &u.did, "login", 600)?;
+            let mut url = format!("{}/auth/login-link?token={token}", state.cfg.root_url());
+            if return_to != "/" {
+                url.push_str(&format!(
+                    "&return_to={}",
+                    crate::web::wiki::urlencode(&return_to)
+                ));
+            }
+            eprintln!(
+                "single-use sign-in link for {} (valid 10 minutes):",
+                u.handle
+            );
+            println!("{url}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! One `Config` for the whole process: built-in defaults, then `robot.toml`, then
+//! `ROBOT_*` environment variables. With no file and no variables robot serves locally:
+//! data in `./data`, listening on `127.0.0.1:8080`, root site at `http://localhost:8080`
+//! and wikis at `http://{slug}.localhost:8080`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Limits that every writer (web, REST, MCP) is held to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Pages (`.md` files) per wiki.
+    pub max_pages: usize,
+    /// Bytes of content per wiki (the sum of the files at HEAD).
+    pub max_wiki_bytes: u64,
+    /// Bytes of one page's Markdown.
+    pub max_page_bytes: usize,
+    /// Bytes of one attachment.
+    pub max_attachment_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pages: 500,
+            max_wiki_bytes: 50 * 1024 * 1024,
+            max_page_bytes: 1_000_000,
+            max_attachment_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the database, keys, repositories and indexes live.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The root domain, with a port when not on 80/443: `example.org` or `localhost:8080`.
+    /// Wikis are its subdomains.
+    pub domain: String,
+    /// `http` or `https`: the scheme users reach robot by (Caddy terminates TLS).
+    /// Defaults to `http` for localhost domains and `https` otherwise.
+    pub scheme: Option<String>,
+    /// DIDs with operator rights in the management app (and exempt from the one-wiki rule).
+    pub admin_dids: Vec<String>,
+    /// Hours a browser session lasts.
+    pub session_hours: i64,
+    /// `tracing` filter, e.g. `info` or `robot=debug,tower_http=info`.
+    pub log: String,
+    /// `json` (for journald) or `pretty`.
+    pub log_format: String,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:8080".parse().expect("literal socket address"),
+            domain: "localhost:8080".into(),
+            scheme: None,
+            admin_dids: Vec::new(),
+            session_hours: 24,
+            log: "info".into(),
+            log_format: "json".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "domain",
+    "scheme",
+    "admin_dids",
+    "session_hours",
+    "log",
+    "log_format",
+    "limits",
+];
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `./robot.toml` if present, then applies
+    /// the environment. Returns the config and warnings to log once logging is up.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<(Config, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let default_path = Path::new("robot.toml");
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path.to_path_buf()),
+            None => None,
+        };
+        let mut config = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", p.display()))?;
+                for key in table.keys() {
+                    if !KNOWN_KEYS.contains(&key.as_str()) {
+                        warnings.push(format!("unknown config key `{key}` in {}", p.display()));
+                    }
+                }
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok(), &mut warnings)?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// Applies `ROBOT_*` overrides read through `get` (an argument so tests need not touch
+    /// the process environment).
+    pub fn apply_env(
+        &mut self,
+        get: impl Fn(&str) -> Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(key: &str, v: &str) -> anyhow::Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse()
+                .map_err(|e| anyhow::anyhow!("invalid {key}={v:?}: {e}"))
+        }
+        if let Some(v) = get("ROBOT_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("ROBOT_LISTEN") {
+            self.listen = parse("ROBOT_LISTEN", &v)?;
+        }
+        if let Some(v) = get("ROBOT_DOMAIN") {
+            self.domain = v;
+        }
+        if let Some(v) = get("ROBOT_SCHEME") {
+            self.scheme = Some(v);
+        }
+        if let Some(v) = get("ROBOT_ADMIN_DIDS") {
+            self.admin_dids = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = get("ROBOT_SESSION_HOURS") {
+            self.session_hours = parse("ROBOT_SESSION_HOURS", &v)?;
+        }
+        if let Some(v) = get("ROBOT_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = get("ROBOT_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("ROBOT_MAX_PAGES") {
+            self.limits.max_pages = parse("ROBOT_MAX_PAGES", &v)?;
+        }
+        if let Some(v) = get("ROBOT_MAX_WIKI_BYTES") {
+            self.limits.max_wiki_bytes = parse("ROBOT_MAX_WIKI_BYTES", &v)?;
+        }
+        if let Some(v) = get("ROBOT_MAX_PAGE_BYTES") {
+            self.limits.max_page_bytes = parse("ROBOT_MAX_PAGE_BYTES", &v)?;
+        }
+        if let Some(v) = get("ROBOT_MAX_ATTACHMENT_BYTES") {
+            self.limits.max_attachment_bytes = parse("ROBOT_MAX_ATTACHMENT_BYTES", &v)?;
+        }
+        if self.log_format != "json" && self.log_format != "pretty" {
+            warnings.push(format!(
+                "log_format {:?} is neither json nor pretty; using json",
+                self.log_format
+            ));
+            self.log_format = "json".into();
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let d = &self.domain;
+        if d.is_empty() || d.contains('/') || d.contains("://") {
+            anyhow::bail!(
+                "domain must be a bare host such as `example.org` or `localhost:8080`, got {d:?}"
+            );
+        }
+        if let Some(s) = &self.scheme
+            && s != "http"
+            && s != "https"
+        {
+            anyhow::bail!("scheme must be http or https, got {s:?}");
+        }
+        if self.session_hours <= 0 {
+            anyhow::bail!("session_hours must be positive");
+        }
+        Ok(())
+    }
+
+    /// The domain without a port, lowercased: what cookies are scoped to.
+    pub fn domain_host(&self) -> String {
+        host_without_port(&self.domain).to_ascii_lowercase()
+    }
+
+    /// True for the local default, where cookies cannot carry a `Domain` attribute.
+    pub fn is_localhost(&self) -> bool {
+        let h = self.domain_host();
+        h == "localhost" || h.ends_with(".localhost") || h.parse::<std::net::IpAddr>().is_ok()
+    }
+
+    pub fn scheme(&self) -> &str {
+        match &self.scheme {
+            Some(s) => s,
+            None if self.is_localhost() => "http",
+            None => "https",
+        }
+    }
+
+    /// `http://localhost:8080`: the root site's origin.
+    pub fn root_url(&self) -> String {
+        format!("{}://{}", self.scheme(), self.domain)
+    }
+
+    /// `http://{slug}.localhost:8080`: a wiki's origin (also its OAuth issuer).
+    pub fn wiki_url(&self, slug: &str) -> String {
+        format!("{}://{}.{}", self.scheme(), slug, self.domain)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("robot.db")
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    pub fn wikis_dir(&self) -> PathBuf {
+        self.data_dir.join("wikis")
+    }
+
+    pub fn is_admin(&self, did: &str) -> bool {
+        self.admin_dids.iter().any(|d| d == did)
+    }
+}
+
+pub fn host_without_port(host: &str) -> &str {
+    // IPv6 literals keep their brackets; a port follows the last `]:` or the only `:`.
+    if let Some(end) = host.rfind(']') {
+        return &host[..=end];
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_locally() {
+        let c = Config::default();
+        assert_eq!(c.root_url(), "http://localhost:8080");
+        assert_eq!(c.wiki_url("notes"), "http://notes.localhost:8080");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.is_localhost());
+        assert_eq!(c.domain_host(), "localhost");
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let mut c: Config =
+            toml::from_str("domain = \"example.org\"\n[limits]\nmax_pages = 10\n").unwrap();
+        assert_eq!(c.limits.max_pages, 10);
+        assert_eq!(
+            c.limits.max_page_bytes, 1_000_000,
+            "unset limits keep defaults"
+        );
+        assert_eq!(c.scheme(), "https");
+        let mut w = Vec::new();
+        c.apply_env(
+            |k| match k {
+                "ROBOT_MAX_PAGES" => Some("20".into()),
+                "ROBOT_ADMIN_DIDS" => Some("did:plc:a, did:plc:b".into()),
+                _ => None,
+            },
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_pages, 20);
+        assert_eq!(c.admin_dids, vec!["did:plc:a", "did:plc:b"]);
+        assert!(
+            c.apply_env(|k| (k == "ROBOT_LISTEN").then(|| "nope".into()), &mut w)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(host_without_port("example.org:443"), "example.org");
+        assert_eq!(host_without_port("example.org"), "example.org");
+        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
+    }
+}

@@ -1,0 +1,21 @@
+//! robot: one process serving many git-backed wikis, each on its own subdomain.
+//!
+//! Module map (see DESIGN.md for the request path):
+//! - [`config`]: one `Config` from defaults, `robot.toml` and `ROBOT_*` variables.
+//! - [`db`]: the SQLite pool, embedded migrations, one file per table family.
+//! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits.
+//! - [`access`]: principals, sessions, roles and the one `authorize` function.
+//! - [`search`]: the full-text index.
+//! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
+//! - [`app`]: shared state, host dispatch and the server loop.
+//! - [`cli`]: the `robot` command.
+
+pub mod access;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod search;
+pub mod web;
+pub mod wiki;

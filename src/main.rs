@@ -1,0 +1,58 @@
+//! The `robot` binary: parse the command line, load the configuration, set up logging,
+//! then either serve or run an operator command. Errors become exit code 1 with a message.
+
+use clap::Parser;
+use robot::cli::{Cli, Command};
+use robot::config::Config;
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let (cfg, warnings) = Config::load(cli.config.as_deref())?;
+    init_logging(&cfg, matches!(cli.command, Command::Serve));
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    match cli.command {
+        Command::Serve => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(cfg.listen)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+                let state = robot::app::AppState::open(cfg)?;
+                tracing::info!(root = %state.cfg.root_url(), wikis = %state.cfg.wiki_url("{slug}"), data = %state.cfg.data_dir.display(), "robot starting");
+                robot::app::serve(listener, state, robot::app::shutdown_signal()).await
+            })
+        }
+        other => robot::cli::run_offline(cfg, other),
+    }
+}
+
+fn init_logging(cfg: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Operator commands log to stderr so their stdout stays clean for scripts.
+    if serving && cfg.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .init();
+    } else if serving {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}

@@ -1,0 +1,4 @@
+//! Search over wiki pages: the full-text index (this issue), later the chunker, embedder,
+//! vector index and the queue worker that keep semantic search current.
+
+pub mod fts;

@@ -1,0 +1,1581 @@
+//! HTML for a wiki host, on Otterwiki's URL map: `/{page}` views, `/{page}/edit`,
+//! `/{page}/history`, `/-/changelog`, `/-/search` and the rest. Page routes are parsed from
+//! the path (a page name may contain `/`), then dispatched by action.
+
+// Handler errors carry the layout to render the error page with; they are built once per
+// failed request, so their size is irrelevant.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::templates::*;
+use super::{Caller, CurrentWiki, WebError, check_csrf, render, safe_local_path};
+use crate::access::{self, Action, Grant};
+use crate::app::AppState;
+use crate::db::wikis::Wiki;
+use crate::error::Error;
+use crate::wiki::names::{PageName, url_path_encode};
+use crate::wiki::snapshot::Snapshot;
+use crate::wiki::{SaveOutcome, markdown, store};
+
+type WebResult = Result<Response, WebError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/-/static/{*file}", get(super::assets::serve))
+        .route("/-/create", get(create_form).post(create_submit))
+        .route("/-/index", get(page_index))
+        .route("/-/changelog", get(changelog))
+        .route("/-/log", get(changelog))
+        .route("/-/commit/{rev}", get(commit_view))
+        .route("/-/revert/{rev}", get(revert_form).post(revert_submit))
+        .route("/-/search", get(search))
+        .route("/-/search/{q}", get(search_path))
+        .route("/-/session", get(super::root::accept_handoff))
+        .route("/-/login", get(login_redirect))
+        .route("/-/logout", post(super::root::logout))
+        .route("/", get(home))
+        .fallback(page_route)
+}
+
+/// Everything a wiki handler needs: the wiki, the caller, the grant, and a layout.
+struct Ctx {
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    grant: Grant,
+    layout: Layout,
+}
+
+impl Ctx {
+    /// Authorizes `action` for the caller on this wiki; the single decision point.
+    async fn new(
+        state: &AppState,
+        wiki: Wiki,
+        caller: Caller,
+        action: Action,
+        return_to: &str,
+    ) -> Result<Ctx, WebError> {
+        let mut layout = base_layout(state, &wiki, &caller, return_to);
+        let (p, w) = (caller.principal.clone(), wiki.clone());
+        let res = state
+            .db
+            .run(move |c| access::authorize(c, &p, &w, action))
+            .await;
+        match res {
+            Ok(grant) => {
+                layout.can_write = grant.can(Action::Write);
+                Ok(Ctx {
+                    state: state.clone(),
+                    wiki,
+                    caller,
+                    grant,
+                    layout,
+                })
+            }
+            Err(error) => Err(WebError {
+                error,
+                layout: layout.clone(),
+                login_redirect: Some(layout.login_url),
+            }),
+        }
+    }
+
+    fn fail(&self, error: Error) -> WebError {
+        WebError {
+            error,
+            layout: self.layout.clone(),
+            login_redirect: None,
+        }
+    }
+
+    fn author(&self) -> store::Author {
+        self.caller.principal.author()
+    }
+
+    /// Runs a core operation on the blocking pool, mapping errors to an error page.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::wiki::Wikis, &Wiki) -> crate::error::Result<T> + Send + 'static,
+    ) -> Result<T, WebError> {
+        let wiki = self.wiki.clone();
+        self.state
+            .wikis
+            .run(move |w| f(w, &wiki))
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    fn csrf(&self, token: Option<&str>, headers: &HeaderMap) -> Result<(), WebError> {
+        check_csrf(&self.state, &self.caller, token, headers).map_err(|e| self.fail(e))
+    }
+
+    /// The layout with the page tree for this snapshot, the current page highlighted.
+    fn with_sidebar(&mut self, snap: &Snapshot, current: Option<&PageName>, title: &str) {
+        self.layout.sidebar = sidebar_html(snap, current);
+        self.layout.title = title.to_string();
+        if let Some(c) = current {
+            self.layout.page = c.as_str().to_string();
+        }
+    }
+}
+
+fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str) -> Layout {
+    let login_url = format!("/-/login?return_to={}", urlencode(return_to));
+    Layout {
+        title: wiki.title.clone(),
+        site_title: wiki.title.clone(),
+        static_prefix: "/-/static",
+        is_wiki: true,
+        user: caller.principal.handle().map(String::from),
+        csrf: caller.csrf.clone(),
+        can_write: false,
+        page: String::new(),
+        sidebar: String::new(),
+        login_url,
+        logout_url: "/-/logout".into(),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn login_redirect(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let back = q
+        .get("return_to")
+        .and_then(|r| safe_local_path(r))
+        .unwrap_or("/");
+    let target = format!("{}{}", state.cfg.wiki_url(&wiki.slug), back);
+    Redirect::to(&format!(
+        "{}/auth/login?return_to={}",
+        state.cfg.root_url(),
+        urlencode(&target)
+    ))
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Page routes
+
+/// What a page path asks for.
+#[derive(Debug, PartialEq)]
+enum PageAction {
+    View(Option<String>),
+    Edit,
+    Save,
+    Preview,
+    Source(Option<String>),
+    History,
+    Diff(String, String),
+    Blame(Option<String>),
+    Rename,
+    Delete,
+    Attachments,
+    Attachment(String),
+    Download(String, Option<String>),
+}
+
+fn is_rev(s: &str) -> bool {
+    s == "HEAD" || (s.len() >= 4 && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Splits `/Folder/Page/diff/abc123/def456` into the page name and its action.
+fn parse_page_path(path: &str) -> Result<(String, PageAction), Error> {
+    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| Error::BadRequest("the path is not UTF-8".into()))?;
+    let segs: Vec<&str> = decoded.split('/').collect();
+    let n = segs.len();
+    let page = |k: usize| segs[..n - k].join("/");
+    let last = segs[n - 1];
+    if n >= 4 && segs[n - 3] == "diff" && is_rev(segs[n - 2]) && is_rev(last) {
+        return Ok((page(3), PageAction::Diff(segs[n - 2].into(), last.into())));
+    }
+    if n >= 4 && segs[n - 3] == "a" && is_rev(last) {
+        return Ok((
+            page(3),
+            PageAction::Download(segs[n - 2].into(), Some(last.into())),
+        ));
+    }
+    if n >= 3 && segs[n - 2] == "a" {
+        return Ok((page(2), PageAction::Download(last.into(), None)));
+    }
+    if n >= 3 && segs[n - 2] == "attachment" {
+        return Ok((page(2), PageAction::Attachment(last.into())));
+    }
+    if n >= 3 && is_rev(last) {
+        let rev = Some(last.to_string());
+        match segs[n - 2] {
+            "view" => return Ok((page(2), PageAction::View(rev))),
+            "source" => return Ok((page(2), PageAction::Source(rev))),
+            "blame" => return Ok((page(2), PageAction::Blame(rev))),
+            "edit" => return Ok((page(2), PageAction::Edit)),
+            _ => {}
+        }
+    }
+    if n >= 2 {
+        let action = match last {
+            "view" => Some(PageAction::View(None)),
+            "edit" => Some(PageAction::Edit),
+            "save" => Some(PageAction::Save),
+            "preview" => Some(PageAction::Preview),
+            "source" => Some(PageAction::Source(None)),
+            "history" => Some(PageAction::History),
+            "blame" => Some(PageAction::Blame(None)),
+            "rename" => Some(PageAction::Rename),
+            "delete" => Some(PageAction::Delete),
+            "attachments" => Some(PageAction::Attachments),
+            _ => None,
+        };
+        if let Some(a) = action {
+            return Ok((page(1), a));
+        }
+    }
+    Ok((decoded.into_owned(), PageAction::View(None)))
+}
+
+async fn home(
+    state: State<AppState>,
+    wiki: CurrentWiki,
+    caller: Caller,
+    q: RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    show_page(state.0, wiki.0, caller, "Home".into(), None, q.0, headers)
+        .await
+        .into_response()
+}
+
+/// The fallback: every path that is not a `/-/` special is a page route.
+async fn page_route(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let path = uri.path().to_string();
+    if path.starts_with("/-/") || path.starts_with("/.well-known/") || path == "/-" {
+        let l = base_layout(&state, &wiki, &caller, &path);
+        return WebError {
+            error: Error::not_found("Not found"),
+            layout: l,
+            login_redirect: None,
+        }
+        .into_response();
+    }
+    let (name, action) = match parse_page_path(&path) {
+        Ok(x) => x,
+        Err(error) => {
+            let l = base_layout(&state, &wiki, &caller, "/");
+            return WebError {
+                error,
+                layout: l,
+                login_redirect: None,
+            }
+            .into_response();
+        }
+    };
+    let query = uri.query().map(String::from);
+    let limit = state.cfg.limits.max_page_bytes + 64 * 1024;
+    let result = match (method, action) {
+        (Method::GET, PageAction::View(rev)) => {
+            show_page(state, wiki, caller, name, rev, query, headers).await
+        }
+        (Method::GET, PageAction::Edit) => edit_form(state, wiki, caller, name).await,
+        (Method::POST, PageAction::Save) => match read_form(request, limit).await {
+            Ok(form) => save(state, wiki, caller, name, form, headers).await,
+            Err(e) => Err(WebError {
+                error: e,
+                layout: base_layout(&state, &wiki, &caller, "/"),
+                login_redirect: None,
+            }),
+        },
+        (Method::POST, PageAction::Preview) => match read_form(request, limit).await {
+            Ok(form) => preview(state, wiki, caller, name, form, headers).await,
+            Err(e) => Ok((
+                e.status(),
+                Json(serde_json::json!({"error": e.public_message()})),
+            )
+                .into_response()),
+        },
+        (Method::GET, PageAction::Source(rev)) => source(state, wiki, caller, name, rev).await,
+        (Method::GET, PageAction::History) => history(state, wiki, caller, name, query).await,
+        (Method::GET, PageAction::Diff(a, b)) => diff(state, wiki, caller, name, a, b).await,
+        (Method::GET, PageAction::Blame(rev)) => blame(state, wiki, caller, name, rev).await,
+        (Method::GET, PageAction::Rename) => rename_form(state, wiki, caller, name, None).await,
+        (Method::POST, PageAction::Rename) => match read_form(request, 64 * 1024).await {
+            Ok(form) => rename_submit(state, wiki, caller, name, form, headers).await,
+            Err(e) => Err(WebError {
+                error: e,
+                layout: base_layout(&state, &wiki, &caller, "/"),
+                login_redirect: None,
+            }),
+        },
+        (Method::GET, PageAction::Delete) => delete_form(state, wiki, caller, name).await,
+        (Method::POST, PageAction::Delete) => match read_form(request, 64 * 1024).await {
+            Ok(form) => delete_submit(state, wiki, caller, name, form, headers).await,
+            Err(e) => Err(WebError {
+                error: e,
+                layout: base_layout(&state, &wiki, &caller, "/"),
+                login_redirect: None,
+            }),
+        },
+        (Method::GET, PageAction::Attachments) => {
+            attachments(state, wiki, caller, name, None).await
+        }
+        (Method::POST, PageAction::Attachments) => {
+            upload(state, wiki, caller, name, headers, request).await
+        }
+        (Method::POST, PageAction::Attachment(file)) => match read_form(request, 64 * 1024).await {
+            Ok(form) => attachment_action(state, wiki, caller, name, file, form, headers).await,
+            Err(e) => Err(WebError {
+                error: e,
+                layout: base_layout(&state, &wiki, &caller, "/"),
+                login_redirect: None,
+            }),
+        },
+        (Method::GET, PageAction::Attachment(file)) => Ok(Redirect::to(&format!(
+            "/{}/a/{}",
+            url_path_encode(&name),
+            url_path_encode(&file)
+        ))
+        .into_response()),
+        (Method::GET, PageAction::Download(file, rev)) => {
+            download(state, wiki, caller, name, file, rev).await
+        }
+        _ => Ok((StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()),
+    };
+    result.into_response()
+}
+
+/// Reads an urlencoded form body, refusing bodies over `limit` before reading them whole.
+async fn read_form(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<BTreeMap<String, String>, Error> {
+    let ct = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return Err(Error::BadRequest(
+            "expected a form (application/x-www-form-urlencoded)".into(),
+        ));
+    }
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| Error::TooLarge(format!("The request is larger than {limit} bytes.")))?;
+    Ok(form_urlencoded_parse(&body))
+}
+
+fn form_urlencoded_parse(body: &Bytes) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pair in body.split(|b| *b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let dec = |s: &[u8]| {
+            let plus: Vec<u8> = s
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_encoding::percent_decode(&plus)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        out.insert(dec(k), dec(v));
+    }
+    out
+}
+
+fn page_name(ctx: &Ctx, raw: &str) -> Result<PageName, WebError> {
+    PageName::parse(raw).map_err(|e| ctx.fail(e))
+}
+
+fn query_map(q: &Option<String>) -> BTreeMap<String, String> {
+    q.as_deref()
+        .map(|q| form_urlencoded_parse(&Bytes::copy_from_slice(q.as_bytes())))
+        .unwrap_or_default()
+}
+
+async fn show_page(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw_name: String,
+    rev: Option<String>,
+    query: Option<String>,
+    _headers: HeaderMap,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/{}", url_path_encode(&raw_name)),
+    )
+    .await?;
+    let q = query_map(&query);
+    let rev = rev
+        .or_else(|| q.get("revision").cloned())
+        .filter(|r| !r.is_empty());
+    let name = page_name(&ctx, &raw_name)?;
+    let raw = q.contains_key("raw");
+    let r2 = rev.clone();
+    let n2 = name.clone();
+    let loaded = ctx
+        .run(move |w, wiki| {
+            let snap = w.snapshot(wiki)?;
+            let page = match w.read_page(wiki, &n2, r2.as_deref()) {
+                Ok(p) => Some(p),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            let extra = match &page {
+                Some(p) if !raw => {
+                    let rendered = w.render(wiki, &snap, p);
+                    let last = w.last_change(wiki, &p.path)?;
+                    Some((rendered, last))
+                }
+                _ => None,
+            };
+            Ok((snap, page, extra))
+        })
+        .await?;
+    let (snap, page, extra) = loaded;
+    let backlinks: Vec<(String, String)> = snap
+        .backlinks(&name.file_path())
+        .iter()
+        .map(|e| (e.name.url(), e.title.clone()))
+        .collect();
+    let Some(page) = page else {
+        if rev.is_some() {
+            return Err(ctx.fail(Error::not_found(format!(
+                "Page not found at that revision: {name}"
+            ))));
+        }
+        // A path naming an attachment of a parent page serves the file (Otterwiki's AutoRoute).
+        if let Some((parent, file)) = raw_name.rsplit_once('/')
+            && let Ok(parent) = PageName::parse(parent)
+            && snap.files.contains_key(&format!(
+                "{}/{}",
+                snap.page(&parent.file_path())
+                    .map(|e| e.path.trim_end_matches(".md").to_string())
+                    .unwrap_or_else(|| parent.dir_path()),
+                file
+            ))
+        {
+            return download(
+                ctx.state.clone(),
+                ctx.wiki.clone(),
+                ctx.caller.clone(),
+                parent.as_str().to_string(),
+                file.to_string(),
+                None,
+            )
+            .await;
+        }
+        ctx.with_sidebar(&snap, Some(&name), name.as_str());
+        let mut resp = render(&Missing {
+            l: ctx.layout,
+            name: name.to_string(),
+            url: name.url(),
+            backlinks,
+        });
+        *resp.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(resp);
+    };
+    if raw {
+        let mut body = page.content.clone();
+        body.push_str(&format!(
+            "\n[]: # ({}{})\n",
+            state.cfg.wiki_url(&ctx.wiki.slug),
+            page.name.url()
+        ));
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response());
+    }
+    let (rendered, last_change) = extra.expect("rendered when not raw");
+    ctx.with_sidebar(&snap, Some(&page.name), &page.title);
+    let title = rendered.title.clone().unwrap_or_else(|| page.title.clone());
+    let view = PageView {
+        l: ctx.layout,
+        title,
+        url: page.name.url(),
+        html: rendered.html.clone(),
+        toc: rendered.toc.clone(),
+        backlinks,
+        revision: rev,
+        last_change,
+        needs_math: rendered.needs_math,
+    };
+    Ok(render(&view))
+}
+
+async fn edit_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
+    let url = format!("/{}/edit", url_path_encode(&raw));
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, &url).await?;
+    let name = page_name(&ctx, &raw)?;
+    let n2 = name.clone();
+    let (snap, page) = ctx
+        .run(move |w, wiki| {
+            let snap = w.snapshot(wiki)?;
+            let page = match w.read_page(wiki, &n2, None) {
+                Ok(p) => Some(p),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            Ok((snap, page))
+        })
+        .await?;
+    ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
+    let (content, base, is_new) = match page {
+        Some(p) => (p.content, p.commit, false),
+        None => (format!("# {}\n\n", name.leaf()), String::new(), true),
+    };
+    Ok(render(&Edit {
+        l: ctx.layout,
+        name: name.to_string(),
+        url: name.url(),
+        is_new,
+        content,
+        base_revision: base,
+        message: String::new(),
+        conflict: None,
+        error: None,
+    }))
+}
+
+async fn save(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    form: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Write,
+        &format!("/{}/edit", url_path_encode(&raw)),
+    )
+    .await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let name = page_name(&ctx, &raw)?;
+    let content = form.get("content").cloned().unwrap_or_default();
+    let base = form.get("base_revision").cloned().unwrap_or_default();
+    let message = form.get("commit").cloned().unwrap_or_default();
+    let author = ctx.author();
+    let (n2, c2, b2, m2) = (name.clone(), content.clone(), base.clone(), message.clone());
+    let outcome = ctx
+        .run(move |w, wiki| {
+            w.save_page(
+                wiki,
+                &author,
+                &n2,
+                &c2,
+                (!b2.is_empty()).then_some(b2.as_str()),
+                &m2,
+            )
+        })
+        .await;
+    match outcome {
+        Ok(SaveOutcome::Saved { .. }) => Ok(Redirect::to(&name.url()).into_response()),
+        Ok(SaveOutcome::Conflict(conflict)) => {
+            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
+            let editor_text = conflict
+                .merged
+                .clone()
+                .unwrap_or_else(|| conflict.yours.clone());
+            let mut resp = render(&Edit {
+                l: ctx.layout,
+                name: name.to_string(),
+                url: name.url(),
+                is_new: false,
+                content: editor_text,
+                base_revision: conflict.current_commit.clone(),
+                message,
+                conflict: Some(conflict),
+                error: None,
+            });
+            *resp.status_mut() = StatusCode::CONFLICT;
+            Ok(resp)
+        }
+        Err(we) => {
+            // Keep the user's text: show the editor again with the error.
+            let status = we.error.status();
+            if matches!(we.error, Error::Internal(_)) {
+                return Err(we);
+            }
+            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
+            let mut resp = render(&Edit {
+                l: ctx.layout,
+                name: name.to_string(),
+                url: name.url(),
+                is_new: base.is_empty(),
+                content,
+                base_revision: base,
+                message,
+                conflict: None,
+                error: Some(we.error.public_message()),
+            });
+            *resp.status_mut() = status;
+            Ok(resp)
+        }
+    }
+}
+
+async fn preview(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    form: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let name = page_name(&ctx, &raw)?;
+    let content = form.get("content").cloned().unwrap_or_default();
+    let rendered = ctx
+        .run(move |w, wiki| w.preview(wiki, &name, &content))
+        .await?;
+    Ok(Json(serde_json::json!({
+        "html": rendered.html,
+        "toc": rendered.toc,
+        "needs_math": rendered.needs_math,
+        "needs_mermaid": rendered.needs_mermaid,
+    }))
+    .into_response())
+}
+
+async fn source(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    rev: Option<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/{}/source", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let (n2, r2) = (name.clone(), rev.clone());
+    let (snap, page) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.read_page(wiki, &n2, r2.as_deref())?)))
+        .await?;
+    ctx.with_sidebar(&snap, Some(&name), &format!("Source of {name}"));
+    let html = markdown::sanitize(&highlight_markdown(&page.content));
+    Ok(render(&Source {
+        l: ctx.layout,
+        name: page.name.to_string(),
+        url: page.name.url(),
+        revision: rev,
+        html,
+    }))
+}
+
+fn highlight_markdown(src: &str) -> String {
+    use syntect::html::{ClassStyle, ClassedHTMLGenerator};
+    use syntect::parsing::SyntaxSet;
+    static SS: std::sync::LazyLock<SyntaxSet> =
+        std::sync::LazyLock::new(SyntaxSet::load_defaults_newlines);
+    let Some(syntax) = SS.find_syntax_by_token("md") else {
+        return markdown::html_escape_text(src);
+    };
+    let mut g = ClassedHTMLGenerator::new_with_class_style(
+        syntax,
+        &SS,
+        ClassStyle::SpacedPrefixed { prefix: "hl-" },
+    );
+    for line in syntect::util::LinesWithEndings::from(src) {
+        if g.parse_html_for_line_which_includes_newline(line).is_err() {
+            return markdown::html_escape_text(src);
+        }
+    }
+    g.finalize()
+}
+
+const HISTORY_PAGE: usize = 50;
+
+async fn history(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    query: Option<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/{}/history", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let q = query_map(&query);
+    if let (Some(a), Some(b)) = (q.get("rev_a"), q.get("rev_b"))
+        && is_rev(a)
+        && is_rev(b)
+    {
+        return Ok(Redirect::to(&format!("{}/diff/{a}/{b}", name.url())).into_response());
+    }
+    let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let n2 = name.clone();
+    let (snap, mut commits) = ctx
+        .run(move |w, wiki| {
+            Ok((
+                w.snapshot(wiki)?,
+                w.history(wiki, &n2, offset, HISTORY_PAGE + 1)?,
+            ))
+        })
+        .await?;
+    let has_more = commits.len() > HISTORY_PAGE;
+    commits.truncate(HISTORY_PAGE);
+    ctx.with_sidebar(&snap, Some(&name), &format!("History of {name}"));
+    Ok(render(&History {
+        l: ctx.layout,
+        name: name.to_string(),
+        url: name.url(),
+        commits,
+        offset,
+        prev_offset: offset.saturating_sub(HISTORY_PAGE),
+        next_offset: offset + HISTORY_PAGE,
+        has_more,
+    }))
+}
+
+async fn diff(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    a: String,
+    b: String,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
+    let name = page_name(&ctx, &raw)?;
+    let (n2, a2, b2) = (name.clone(), a.clone(), b.clone());
+    let (snap, files) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.diff(wiki, &n2, &a2, &b2)?)))
+        .await?;
+    ctx.with_sidebar(&snap, Some(&name), &format!("Diff of {name}"));
+    Ok(render(&Diff {
+        l: ctx.layout,
+        heading: format!("{name}: {a} → {b}"),
+        commit: None,
+        commit_id: String::new(),
+        can_revert: false,
+        files,
+    }))
+}
+
+async fn blame(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    rev: Option<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/{}/blame", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let n2 = name.clone();
+    let (snap, lines) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.blame(wiki, &n2, rev.as_deref())?)))
+        .await?;
+    ctx.with_sidebar(&snap, Some(&name), &format!("Blame of {name}"));
+    Ok(render(&Blame {
+        l: ctx.layout,
+        name: name.to_string(),
+        url: name.url(),
+        lines,
+    }))
+}
+
+async fn rename_form(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    error: Option<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Write,
+        &format!("/{}/rename", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let entry = snap
+        .page(&name.file_path())
+        .ok_or_else(|| ctx.fail(Error::not_found(format!("Page not found: {name}"))))?;
+    let name = entry.name.clone();
+    ctx.with_sidebar(&snap, Some(&name), &format!("Rename {name}"));
+    let backlinks = snap.backlinks(&entry.path).len();
+    Ok(render(&Form {
+        l: ctx.layout,
+        heading: format!("Rename {name}"),
+        intro: format!("{backlinks} page(s) link here."),
+        action: format!("{}/rename", name.url()),
+        fields: vec![
+            Field::text("new_pagename", "New name", name.as_str()).required(),
+            Field::text("message", "Commit message", ""),
+            Field::checkbox("update_backlinks", "Update links in other pages", true),
+        ],
+        submit: "Rename".into(),
+        cancel: name.url(),
+        danger: false,
+        confirm: String::new(),
+        error,
+    }))
+}
+
+async fn rename_submit(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    form: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Write, "/").await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let old = page_name(&ctx, &raw)?;
+    let new_raw = form.get("new_pagename").cloned().unwrap_or_default();
+    let new = match PageName::parse(&new_raw) {
+        Ok(n) => n,
+        Err(e) => return rename_form(state, wiki, caller, raw, Some(e.public_message())).await,
+    };
+    let update = form.contains_key("update_backlinks");
+    let message = form.get("message").cloned().unwrap_or_default();
+    let author = ctx.author();
+    let n2 = new.clone();
+    match ctx
+        .run(move |w, wiki| w.rename_page(wiki, &author, &old, &n2, update, &message))
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&new.url()).into_response()),
+        Err(we) if !matches!(we.error, Error::Internal(_)) => {
+            let status = we.error.status();
+            let mut r = rename_form(state, wiki, caller, raw, Some(we.error.public_message()))
+                .await
+                .into_response();
+            *r.status_mut() = status;
+            Ok(r)
+        }
+        Err(we) => Err(we),
+    }
+}
+
+async fn delete_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Write,
+        &format!("/{}/delete", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let entry = snap
+        .page(&name.file_path())
+        .ok_or_else(|| ctx.fail(Error::not_found(format!("Page not found: {name}"))))?;
+    let name = entry.name.clone();
+    ctx.with_sidebar(&snap, Some(&name), &format!("Delete {name}"));
+    Ok(render(&Form {
+        l: ctx.layout,
+        heading: format!("Delete {name}"),
+        intro: "The page stays in the history and can be restored by reverting the commit.".into(),
+        action: format!("{}/delete", name.url()),
+        fields: vec![
+            Field::text("message", "Commit message", ""),
+            Field::checkbox(
+                "recursive",
+                "Also delete its attachments and subpages",
+                false,
+            ),
+        ],
+        submit: "Delete".into(),
+        cancel: name.url(),
+        danger: true,
+        confirm: format!("Delete {name}?"),
+        error: None,
+    }))
+}
+
+async fn delete_submit(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    form: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let name = page_name(&ctx, &raw)?;
+    let recursive = form.contains_key("recursive");
+    let message = form.get("message").cloned().unwrap_or_default();
+    let author = ctx.author();
+    ctx.run(move |w, wiki| w.delete_page(wiki, &author, &name, recursive, &message))
+        .await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn attachments(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    error: Option<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/{}/attachments", url_path_encode(&raw)),
+    )
+    .await?;
+    let name = page_name(&ctx, &raw)?;
+    let n2 = name.clone();
+    let (snap, files) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.list_attachments(wiki, &n2)?)))
+        .await?;
+    let name = snap
+        .page(&name.file_path())
+        .map(|e| e.name.clone())
+        .unwrap_or(name);
+    ctx.with_sidebar(&snap, Some(&name), &format!("Attachments of {name}"));
+    ctx.layout.can_write = ctx.grant.can(Action::Upload);
+    Ok(render(&Attachments {
+        l: ctx.layout,
+        name: name.to_string(),
+        url: name.url(),
+        files,
+        error,
+    }))
+}
+
+async fn upload(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Upload, "/").await?;
+    let name = page_name(&ctx, &raw)?;
+    let limit = state.cfg.limits.max_attachment_bytes;
+    // The body limit layer allows the largest attachment plus form overhead; each part
+    // is checked again as it is read.
+    let mut multipart = match Multipart::from_request(request, &state).await {
+        Ok(m) => m,
+        Err(e) => {
+            return Err(ctx.fail(Error::BadRequest(format!(
+                "expected a multipart upload: {e}"
+            ))));
+        }
+    };
+    let mut files = Vec::new();
+    let mut csrf = None;
+    let mut message = String::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let err = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::TooLarge(format!(
+                        "Attachment too large. Maximum size is {limit} bytes."
+                    ))
+                } else {
+                    Error::BadRequest(format!("malformed upload: {e}"))
+                };
+                return Err(ctx.fail(err));
+            }
+        };
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.ok(),
+            "message" => message = field.text().await.unwrap_or_default(),
+            "file" => {
+                let fname = field.file_name().unwrap_or("").to_string();
+                let data = field.bytes().await.map_err(|e| {
+                    ctx.fail(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        Error::TooLarge(format!(
+                            "Attachment too large. Maximum size is {limit} bytes."
+                        ))
+                    } else {
+                        Error::BadRequest(format!("malformed upload: {e}"))
+                    })
+                })?;
+                if !fname.is_empty() {
+                    files.push((fname, data.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    ctx.csrf(csrf.as_deref(), &headers)?;
+    let author = ctx.author();
+    let n2 = name.clone();
+    match ctx
+        .run(move |w, wiki| w.upload_attachments(wiki, &author, &n2, files, &message))
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response()),
+        Err(we) if !matches!(we.error, Error::Internal(_)) => {
+            let status = we.error.status();
+            let mut r = attachments(state, wiki, caller, raw, Some(we.error.public_message()))
+                .await
+                .into_response();
+            *r.status_mut() = status;
+            Ok(r)
+        }
+        Err(we) => Err(we),
+    }
+}
+
+use axum::extract::FromRequest;
+
+async fn attachment_action(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    file: String,
+    form: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Upload, "/").await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let name = page_name(&ctx, &raw)?;
+    if form.get("action").map(String::as_str) != Some("delete") {
+        return Err(ctx.fail(Error::BadRequest("unknown attachment action".into())));
+    }
+    let author = ctx.author();
+    let message = form.get("message").cloned().unwrap_or_default();
+    let n2 = name.clone();
+    ctx.run(move |w, wiki| w.delete_attachment(wiki, &author, &n2, &file, &message))
+        .await?;
+    Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response())
+}
+
+async fn download(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    file: String,
+    rev: Option<String>,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
+    let name = page_name(&ctx, &raw)?;
+    let immutable = rev.is_some();
+    let f2 = file.clone();
+    let (bytes, mime) = ctx
+        .run(move |w, wiki| w.read_attachment(wiki, &name, &f2, rev.as_deref()))
+        .await?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    // Uploaded files share the wiki's origin: never let one run script there.
+    let inline_ok = mime.starts_with("image/") && mime != "image/svg+xml"
+        || mime == "application/pdf"
+        || mime.starts_with("text/plain")
+        || mime.starts_with("audio/")
+        || mime.starts_with("video/");
+    let served_type = if mime.starts_with("text/") && !mime.starts_with("text/plain") {
+        "text/plain; charset=utf-8".to_string()
+    } else {
+        mime.clone()
+    };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&served_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"));
+    let disposition = if inline_ok || mime == "image/svg+xml" {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let safe_name: String = file
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+        .collect();
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("{disposition}; filename=\"{safe_name}\""))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    if immutable {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=604800, immutable"),
+        );
+    } else {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------------------------------
+// Site-wide pages
+
+async fn create_form(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, "/-/create").await?;
+    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    ctx.with_sidebar(&snap, None, "Create a page");
+    Ok(render(&create_page_form(
+        ctx.layout,
+        q.get("pagename").cloned().unwrap_or_default(),
+        None,
+    )))
+}
+
+fn create_page_form(l: Layout, name: String, error: Option<String>) -> Form {
+    Form {
+        l,
+        heading: "Create a page".into(),
+        intro: String::new(),
+        action: "/-/create".into(),
+        fields: vec![
+            Field::text("pagename", "Page name", &name)
+                .required()
+                .hint("Use / for folders, e.g. Projects/Robot"),
+        ],
+        submit: "Create".into(),
+        cancel: "/".into(),
+        danger: false,
+        confirm: String::new(),
+        error,
+    }
+}
+
+async fn create_submit(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, "/-/create").await?;
+    let form = read_form(request, 64 * 1024)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let raw = form.get("pagename").cloned().unwrap_or_default();
+    match PageName::parse(&raw) {
+        Ok(name) => {
+            let n2 = name.clone();
+            let exists = ctx
+                .run(move |w, wiki| Ok(w.snapshot(wiki)?.has_page(&n2.file_path())))
+                .await?;
+            if exists {
+                return Ok(Redirect::to(&name.url()).into_response());
+            }
+            Ok(Redirect::to(&format!("{}/edit", name.url())).into_response())
+        }
+        Err(e) => {
+            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            ctx.with_sidebar(&snap, None, "Create a page");
+            let mut r = render(&create_page_form(ctx.layout, raw, Some(e.public_message())));
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(r)
+        }
+    }
+}
+
+async fn page_index(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/index").await?;
+    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut pages: Vec<_> = snap.pages.values().collect();
+    pages.sort_by_key(|p| p.name.as_str().to_lowercase());
+    for p in &pages {
+        let letter = p
+            .name
+            .as_str()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_default();
+        let letter = if letter.chars().all(char::is_alphabetic) {
+            letter
+        } else {
+            "#".into()
+        };
+        groups
+            .entry(letter)
+            .or_default()
+            .push((p.name.url(), p.name.as_str().to_string()));
+    }
+    ctx.with_sidebar(&snap, None, "Page index");
+    Ok(render(&Index {
+        l: ctx.layout,
+        count: pages.len(),
+        groups: groups.into_iter().collect(),
+    }))
+}
+
+const CHANGELOG_PAGE: usize = 100;
+
+async fn changelog(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/changelog").await?;
+    let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let (snap, (entries, total)) = ctx
+        .run(move |w, wiki| {
+            Ok((
+                w.snapshot(wiki)?,
+                w.changelog(wiki, offset, CHANGELOG_PAGE)?,
+            ))
+        })
+        .await?;
+    let entries = entries
+        .into_iter()
+        .map(|(c, paths)| {
+            let pages = paths
+                .iter()
+                .filter(|p| p.ends_with(".md"))
+                .map(|p| {
+                    let n = snap
+                        .page(p)
+                        .map(|e| e.name.clone())
+                        .unwrap_or_else(|| PageName::from_path(p));
+                    (n.url(), n.as_str().to_string())
+                })
+                .collect();
+            (c, pages)
+        })
+        .collect();
+    ctx.with_sidebar(&snap, None, "Recent changes");
+    Ok(render(&Changelog {
+        l: ctx.layout,
+        entries,
+        offset,
+        prev_offset: offset.saturating_sub(CHANGELOG_PAGE),
+        next_offset: offset + CHANGELOG_PAGE,
+        has_more: offset + CHANGELOG_PAGE < total,
+        total,
+    }))
+}
+
+async fn commit_view(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Path(rev): Path<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Read,
+        &format!("/-/commit/{rev}"),
+    )
+    .await?;
+    let r2 = rev.clone();
+    let (snap, (info, files)) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.commit(wiki, &r2)?)))
+        .await?;
+    ctx.with_sidebar(&snap, None, &format!("Commit {}", info.short));
+    let can_revert = ctx.grant.can(Action::Write) && info.parents.len() == 1;
+    Ok(render(&Diff {
+        l: ctx.layout,
+        heading: format!("Commit {}", info.short),
+        commit_id: info.id.clone(),
+        commit: Some(info),
+        can_revert,
+        files,
+    }))
+}
+
+async fn revert_form(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Path(rev): Path<String>,
+) -> WebResult {
+    let mut ctx = Ctx::new(
+        &state,
+        wiki,
+        caller,
+        Action::Write,
+        &format!("/-/revert/{rev}"),
+    )
+    .await?;
+    let r2 = rev.clone();
+    let (snap, (info, _)) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.commit(wiki, &r2)?)))
+        .await?;
+    ctx.with_sidebar(&snap, None, "Revert a commit");
+    Ok(render(&Form {
+        l: ctx.layout,
+        heading: format!("Revert commit {}", info.short),
+        intro: format!(
+            "“{}” by {}. Reverting makes a new commit that undoes it.",
+            info.summary(),
+            info.author
+        ),
+        action: format!("/-/revert/{}", info.id),
+        fields: vec![],
+        submit: "Revert".into(),
+        cancel: format!("/-/commit/{}", info.id),
+        danger: true,
+        confirm: String::new(),
+        error: None,
+    }))
+}
+
+async fn revert_submit(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Path(rev): Path<String>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    let form = read_form(request, 16 * 1024)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let author = ctx.author();
+    let commit = ctx
+        .run(move |w, wiki| w.revert(wiki, &author, &rev))
+        .await?;
+    Ok(Redirect::to(&format!("/-/commit/{commit}")).into_response())
+}
+
+async fn search_path(
+    state: State<AppState>,
+    wiki: CurrentWiki,
+    caller: Caller,
+    Path(q): Path<String>,
+) -> WebResult {
+    let mut m = BTreeMap::new();
+    m.insert("q".to_string(), q);
+    search(state, wiki, caller, Query(m)).await
+}
+
+async fn search(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> WebResult {
+    let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/search").await?;
+    let query = q
+        .get("q")
+        .or_else(|| q.get("query"))
+        .cloned()
+        .unwrap_or_default();
+    if query.len() > 500 {
+        return Err(ctx.fail(Error::BadRequest("The query is too long.".into())));
+    }
+    let q2 = query.clone();
+    let (snap, (hits, total)) = ctx
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.search(wiki, &q2, 50, 0)?)))
+        .await?;
+    let results = hits
+        .iter()
+        .map(|h| {
+            let (url, title) = match snap.page(&h.path) {
+                Some(e) => (e.name.url(), e.title.clone()),
+                None => (
+                    PageName::from_path(&h.path).url(),
+                    PageName::from_path(&h.path).to_string(),
+                ),
+            };
+            SearchResult::from_hit(h, url, title)
+        })
+        .collect();
+    ctx.with_sidebar(&snap, None, "Search");
+    Ok(render(&Search {
+        l: ctx.layout,
+        query,
+        total,
+        results,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Sidebar
+
+/// Most entries shown per folder; the page index lists everything.
+const SIDEBAR_MAX: usize = 150;
+
+/// The page tree as nested lists; folders are `<details>`, open along the current page.
+fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
+    #[derive(Default)]
+    struct Node {
+        page: Option<(String, String)>,
+        children: BTreeMap<String, Node>,
+    }
+    let mut root = Node::default();
+    for p in snap.pages.values() {
+        let mut node = &mut root;
+        for seg in p.name.as_str().split('/') {
+            node = node.children.entry(seg.to_lowercase()).or_default();
+        }
+        node.page = Some((p.name.url(), p.name.leaf().to_string()));
+    }
+    let current_url = current.map(|c| c.url().to_lowercase());
+    let current_dirs: Vec<String> = current
+        .map(|c| {
+            let segs: Vec<&str> = c.as_str().split('/').collect();
+            (1..segs.len())
+                .map(|i| segs[..i].join("/").to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    fn walk(node: &Node, prefix: &str, out: &mut String, cur: &Option<String>, dirs: &[String]) {
+        out.push_str("<ul>");
+        for (i, (key, child)) in node.children.iter().enumerate() {
+            if i == SIDEBAR_MAX {
+                out.push_str("<li><a href=\"/-/index\">… all pages</a></li>");
+                break;
+            }
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}/{key}")
+            };
+            let link = |out: &mut String, (url, label): &(String, String)| {
+                let class = if cur.as_deref() == Some(url.to_lowercase().as_str()) {
+                    " class=\"current\""
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "<a{class} href=\"{}\">{}</a>",
+                    markdown::html_escape_attr(url),
+                    markdown::html_escape_text(label)
+                ));
+            };
+            out.push_str("<li>");
+            if child.children.is_empty() {
+                if let Some(p) = &child.page {
+                    link(out, p);
+                }
+            } else {
+                let open = if dirs.contains(&path) { " open" } else { "" };
+                out.push_str(&format!("<details{open}><summary>"));
+                match &child.page {
+                    Some(p) => link(out, p),
+                    None => out.push_str(&markdown::html_escape_text(key)),
+                }
+                out.push_str("</summary>");
+                walk(child, &path, out, cur, dirs);
+                out.push_str("</details>");
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ul>");
+    }
+    let mut out = String::new();
+    walk(&root, "", &mut out, &current_url, &current_dirs);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_paths_parse_to_actions() {
+        let p = |s: &str| parse_page_path(s).unwrap();
+        assert_eq!(p("/Home"), ("Home".into(), PageAction::View(None)));
+        assert_eq!(
+            p("/Folder/Two%20Words/edit"),
+            ("Folder/Two Words".into(), PageAction::Edit)
+        );
+        assert_eq!(
+            p("/A/diff/abcd12/ef0123"),
+            (
+                "A".into(),
+                PageAction::Diff("abcd12".into(), "ef0123".into())
+            )
+        );
+        assert_eq!(
+            p("/A/B/a/pic.png"),
+            ("A/B".into(), PageAction::Download("pic.png".into(), None))
+        );
+        assert_eq!(
+            p("/A/a/pic.png/abcdef"),
+            (
+                "A".into(),
+                PageAction::Download("pic.png".into(), Some("abcdef".into()))
+            )
+        );
+        assert_eq!(
+            p("/A/view/HEAD"),
+            ("A".into(), PageAction::View(Some("HEAD".into())))
+        );
+        assert_eq!(p("/A/history"), ("A".into(), PageAction::History));
+        assert_eq!(
+            p("/history"),
+            ("history".into(), PageAction::View(None)),
+            "a lone action word is a page"
+        );
+    }
+}

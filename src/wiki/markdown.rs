@@ -1,0 +1,637 @@
+//! Markdown in Otterwiki's dialect, rendered to sanitised HTML.
+//!
+//! comrak parses CommonMark + GFM (tables, task lists, strikethrough, autolinks,
+//! footnotes), `[[Text|Page]]` wikilinks, `> [!NOTE]` alerts and `$math$`. We then adjust
+//! the tree (wikilinks get their page URL and a `missing` class when the page does not
+//! exist), give headings Otterwiki's anchors, highlight fenced code with syntect (CSS
+//! classes, no inline styles), hand ```` ```mermaid ```` and ```` ```math ```` to the client
+//! renderers, and finally pass everything — including raw HTML the author wrote — through
+//! ammonia's allow-list. Rendering costs milliseconds, so callers cache the result per blob.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use comrak::adapters::{
+    CodefenceRendererAdapter, HeadingAdapter, HeadingMeta, SyntaxHighlighterAdapter,
+};
+use comrak::nodes::{NodeValue, Sourcepos};
+use comrak::options::{Plugins, URLRewriter};
+use comrak::{Arena, Options};
+use serde::Serialize;
+use syntect::html::{ClassStyle, ClassedHTMLGenerator};
+use syntect::parsing::SyntaxSet;
+use syntect::util::LinesWithEndings;
+
+use super::links::{parse_wikilink, target_path};
+use super::names::{PageName, slugify};
+
+/// One heading in the table of contents.
+#[derive(Debug, Clone, Serialize)]
+pub struct TocEntry {
+    pub level: u8,
+    pub text: String,
+    pub id: String,
+}
+
+/// A rendered page.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub html: String,
+    pub toc: Vec<TocEntry>,
+    /// Front matter as (key, displayed value), in document order.
+    pub properties: Vec<(String, String)>,
+    /// The first level-1 heading's text, if any.
+    pub title: Option<String>,
+    pub needs_math: bool,
+    pub needs_mermaid: bool,
+    /// Every wikilink target (file path) and whether it existed when rendered; a cached
+    /// render is stale once any of these flips.
+    pub link_targets: Vec<(String, bool)>,
+}
+
+static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
+
+const CLASS_STYLE: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
+
+/// The stylesheet for highlighted code: a light theme, and a dark one that applies under
+/// `data-theme="dark"` or, without an explicit choice, a dark system preference.
+pub fn highlight_css() -> String {
+    let themes = syntect::highlighting::ThemeSet::load_defaults();
+    let light = syntect::html::css_for_theme_with_class_style(
+        &themes.themes["InspiredGitHub"],
+        CLASS_STYLE,
+    )
+    .unwrap_or_default();
+    let dark = syntect::html::css_for_theme_with_class_style(
+        &themes.themes["base16-ocean.dark"],
+        CLASS_STYLE,
+    )
+    .unwrap_or_default();
+    let scoped = |css: &str, scope: &str| -> String {
+        css.lines()
+            .map(|l| {
+                if l.starts_with('.') {
+                    l.split(", ")
+                        .map(|sel| format!("{scope} {sel}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "/* generated from syntect themes */\n{light}\n{}\n@media (prefers-color-scheme: dark) {{\n{}\n}}\n",
+        scoped(&dark, "html[data-theme=\"dark\"]"),
+        scoped(&dark, "html:not([data-theme=\"light\"])")
+    )
+}
+
+fn options<'c>(page_url: &str) -> Options<'c> {
+    let mut o = Options::default();
+    o.extension.strikethrough = true;
+    o.extension.table = true;
+    o.extension.autolink = true;
+    o.extension.tasklist = true;
+    o.extension.footnotes = true;
+    o.extension.alerts = true;
+    o.extension.math_dollars = true;
+    o.extension.wikilinks_title_before_pipe = true;
+    o.extension.front_matter_delimiter = None; // handled before parsing, see split_front_matter
+    let rewriter: Arc<dyn URLRewriter + 'c> = Arc::new(AttachmentLinks {
+        page_url: page_url.to_string(),
+    });
+    o.extension.link_url_rewriter = Some(rewriter.clone());
+    o.extension.image_url_rewriter = Some(rewriter);
+    // Raw HTML is passed to ammonia, which decides what survives.
+    o.render.r#unsafe = true;
+    o.render.github_pre_lang = false;
+    o
+}
+
+/// `./file.png` in a page is the page's attachment `/{page}/a/file.png`.
+struct AttachmentLinks {
+    page_url: String,
+}
+
+impl URLRewriter for AttachmentLinks {
+    fn to_html(&self, url: &str) -> String {
+        match url.strip_prefix("./") {
+            Some(file) if !file.is_empty() && !file.contains("..") => {
+                format!("{}/a/{}", self.page_url, file)
+            }
+            _ => url.to_string(),
+        }
+    }
+}
+
+/// Splits YAML front matter (`---` … `---` at the very start) from the body, if it parses
+/// to a mapping.
+pub fn split_front_matter(md: &str) -> (Option<yaml_rust2::yaml::Hash>, &str) {
+    let rest = match md
+        .strip_prefix("---\n")
+        .or_else(|| md.strip_prefix("---\r\n"))
+    {
+        Some(r) => r,
+        None => return (None, md),
+    };
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t == "---" || t == "..." {
+            let yaml = &rest[..offset];
+            let body = &rest[offset + line.len()..];
+            return match yaml_rust2::YamlLoader::load_from_str(yaml) {
+                Ok(docs) => match docs.into_iter().next() {
+                    Some(yaml_rust2::Yaml::Hash(h)) => (Some(h), body),
+                    None => (Some(Default::default()), body),
+                    _ => (None, md),
+                },
+                Err(_) => (None, md),
+            };
+        }
+        offset += line.len();
+    }
+    (None, md)
+}
+
+/// A YAML value as one line of text (lists joined with ", ").
+pub fn yaml_display(v: &yaml_rust2::Yaml) -> String {
+    use yaml_rust2::Yaml;
+    match v {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        Yaml::Array(a) => a.iter().map(yaml_display).collect::<Vec<_>>().join(", "),
+        Yaml::Hash(h) => h
+            .iter()
+            .map(|(k, v)| format!("{}: {}", yaml_display(k), yaml_display(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Yaml::Null | Yaml::BadValue => String::new(),
+        Yaml::Alias(_) => String::new(),
+    }
+}
+
+/// Front matter as ordered (key, value) strings.
+pub fn front_matter(md: &str) -> Vec<(String, String)> {
+    match split_front_matter(md).0 {
+        Some(h) => h
+            .iter()
+            .map(|(k, v)| (yaml_display(k), yaml_display(v)))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Renders `md`, the source of `page`. `exists` says whether a file path names a page.
+pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rendered {
+    let (fm, body) = split_front_matter(md);
+    let properties: Vec<(String, String)> = fm
+        .as_ref()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (yaml_display(k), yaml_display(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let page_url = page.url();
+    let opts = options(&page_url);
+    let arena = Arena::new();
+    let root = comrak::parse_document(&arena, body, &opts);
+
+    let mut out = Rendered {
+        properties,
+        ..Default::default()
+    };
+
+    // Wikilinks: resolve targets, mark missing ones, and wrap the link text in our own <a>.
+    let links: Vec<_> = root
+        .descendants()
+        .filter(|n| matches!(n.data().value, NodeValue::WikiLink(_)))
+        .collect();
+    for node in links {
+        let url = match &node.data().value {
+            NodeValue::WikiLink(l) => l.url.clone(),
+            _ => continue,
+        };
+        let link = parse_wikilink(&url, None);
+        let (href, class) = match (
+            target_path(link.target),
+            PageName::parse(
+                link.target
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('/'),
+            ),
+        ) {
+            (Some(path), Ok(name)) => {
+                let found = exists(&path);
+                if !out.link_targets.iter().any(|(p, _)| p == &path) {
+                    out.link_targets.push((path, found));
+                }
+                let frag = link
+                    .target
+                    .split_once('#')
+                    .map(|(_, f)| format!("#{}", slugify(f)))
+                    .unwrap_or_default();
+                (
+                    format!("{}{frag}", name.url()),
+                    if found {
+                        "wikilink"
+                    } else {
+                        "wikilink missing"
+                    },
+                )
+            }
+            _ => match link.target.strip_prefix('#') {
+                Some(f) => (format!("#{}", slugify(f)), "wikilink"),
+                None => ("#".to_string(), "wikilink missing"),
+            },
+        };
+        let open = arena.alloc(
+            NodeValue::HtmlInline(format!(
+                "<a class=\"{class}\" href=\"{}\">",
+                html_escape_attr(&href)
+            ))
+            .into(),
+        );
+        node.insert_before(open);
+        let children: Vec<_> = node.children().collect();
+        for child in children {
+            child.detach();
+            node.insert_before(child);
+        }
+        node.insert_before(arena.alloc(NodeValue::HtmlInline("</a>".into()).into()));
+        node.detach();
+    }
+
+    out.needs_math = root
+        .descendants()
+        .any(|n| matches!(n.data().value, NodeValue::Math(_)));
+    let fences = |lang: &str| {
+        root.descendants().any(|n| match &n.data().value {
+            NodeValue::CodeBlock(cb) => cb.info.split_whitespace().next() == Some(lang),
+            _ => false,
+        })
+    };
+    out.needs_mermaid = fences("mermaid");
+    out.needs_math |= fences("math");
+
+    let headings = Headings::default();
+    let highlighter = Highlighter;
+    let mermaid = Mermaid;
+    let math = DisplayMath;
+    let mut plugins = Plugins::default();
+    plugins.render.heading_adapter = Some(&headings);
+    plugins.render.codefence_syntax_highlighter = Some(&highlighter);
+    plugins
+        .render
+        .codefence_renderers
+        .insert("mermaid".into(), &mermaid);
+    plugins
+        .render
+        .codefence_renderers
+        .insert("math".into(), &math);
+
+    let mut html = String::with_capacity(body.len() * 2);
+    if !out.properties.is_empty() {
+        html.push_str("<details class=\"frontmatter\" open><summary>Properties</summary><dl>");
+        for (k, v) in &out.properties {
+            let _ = write!(
+                html,
+                "<dt>{}</dt><dd>{}</dd>",
+                html_escape_text(k),
+                html_escape_text(v)
+            );
+        }
+        html.push_str("</dl></details>\n");
+    }
+    let has_h1 = root
+        .descendants()
+        .any(|n| matches!(&n.data().value, NodeValue::Heading(h) if h.level == 1));
+    if !has_h1 && let Some((_, t)) = out.properties.iter().find(|(k, _)| k == "title") {
+        let id = slugify(t);
+        let _ = writeln!(
+            html,
+            "<h1 id=\"{id}\">{}<a class=\"anchor\" href=\"#{id}\">#</a></h1>",
+            html_escape_text(t)
+        );
+        out.title = Some(t.clone());
+        headings
+            .state
+            .lock()
+            .expect("heading lock")
+            .toc
+            .push(TocEntry {
+                level: 1,
+                text: t.clone(),
+                id,
+            });
+    }
+    let mut body_html = String::new();
+    // Writing into a String cannot fail.
+    let _ = comrak::format_html_with_plugins(root, &opts, &mut body_html, &plugins);
+    html.push_str(&body_html);
+    out.html = sanitize(&html);
+    let state = headings.state.into_inner().expect("heading lock");
+    if out.title.is_none() {
+        out.title = state
+            .toc
+            .iter()
+            .find(|t| t.level == 1)
+            .map(|t| t.text.clone());
+    }
+    out.toc = state.toc;
+    out
+}
+
+/// Gives headings Otterwiki's ids (deduplicated with -1, -2, …), an anchor link, and
+/// records the table of contents.
+#[derive(Default)]
+struct Headings {
+    state: Mutex<HeadingState>,
+}
+
+#[derive(Default)]
+struct HeadingState {
+    used: HashMap<String, usize>,
+    toc: Vec<TocEntry>,
+    open_ids: Vec<String>,
+}
+
+impl HeadingAdapter for Headings {
+    fn enter(
+        &self,
+        output: &mut dyn fmt::Write,
+        heading: &HeadingMeta,
+        _: Option<Sourcepos>,
+    ) -> fmt::Result {
+        let mut st = self.state.lock().expect("heading lock");
+        let base = match slugify(&heading.content) {
+            s if s.is_empty() => "section".to_string(),
+            s => s,
+        };
+        let n = st.used.entry(base.clone()).or_insert(0);
+        let id = if *n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        *n += 1;
+        st.toc.push(TocEntry {
+            level: heading.level,
+            text: heading.content.clone(),
+            id: id.clone(),
+        });
+        st.open_ids.push(id.clone());
+        write!(output, "<h{} id=\"{}\">", heading.level, id)
+    }
+
+    fn exit(&self, output: &mut dyn fmt::Write, heading: &HeadingMeta) -> fmt::Result {
+        let id = self
+            .state
+            .lock()
+            .expect("heading lock")
+            .open_ids
+            .pop()
+            .unwrap_or_default();
+        write!(
+            output,
+            "<a class=\"anchor\" href=\"#{id}\">#</a></h{}>",
+            heading.level
+        )
+    }
+}
+
+/// Server-side highlighting with CSS classes (`hl-*`); unknown languages stay plain.
+struct Highlighter;
+
+impl SyntaxHighlighterAdapter for Highlighter {
+    fn write_highlighted(
+        &self,
+        output: &mut dyn fmt::Write,
+        lang: Option<&str>,
+        code: &str,
+    ) -> fmt::Result {
+        let lang = lang
+            .map(|l| l.trim_end_matches('='))
+            .filter(|l| !l.is_empty());
+        let syntax = lang.and_then(|l| SYNTAXES.find_syntax_by_token(l));
+        let Some(syntax) = syntax else {
+            return output.write_str(&html_escape_text(code));
+        };
+        let mut generator =
+            ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
+        for line in LinesWithEndings::from(code) {
+            if generator
+                .parse_html_for_line_which_includes_newline(line)
+                .is_err()
+            {
+                return output.write_str(&html_escape_text(code));
+            }
+        }
+        output.write_str(&generator.finalize())
+    }
+
+    fn write_pre_tag(
+        &self,
+        output: &mut dyn fmt::Write,
+        attributes: HashMap<&'static str, std::borrow::Cow<'_, str>>,
+    ) -> fmt::Result {
+        match attributes.get("lang") {
+            Some(lang) => write!(
+                output,
+                "<pre class=\"code\" data-lang=\"{}\">",
+                html_escape_attr(lang.trim_end_matches('='))
+            ),
+            None => output.write_str("<pre class=\"code\">"),
+        }
+    }
+
+    fn write_code_tag(
+        &self,
+        output: &mut dyn fmt::Write,
+        _: HashMap<&'static str, std::borrow::Cow<'_, str>>,
+    ) -> fmt::Result {
+        output.write_str("<code>")
+    }
+}
+
+struct Mermaid;
+
+impl CodefenceRendererAdapter for Mermaid {
+    fn write(
+        &self,
+        output: &mut dyn fmt::Write,
+        _: &str,
+        _: &str,
+        code: &str,
+        _: Option<Sourcepos>,
+    ) -> fmt::Result {
+        writeln!(
+            output,
+            "<pre class=\"mermaid\">{}</pre>",
+            html_escape_text(code)
+        )
+    }
+}
+
+struct DisplayMath;
+
+impl CodefenceRendererAdapter for DisplayMath {
+    fn write(
+        &self,
+        output: &mut dyn fmt::Write,
+        _: &str,
+        _: &str,
+        code: &str,
+        _: Option<Sourcepos>,
+    ) -> fmt::Result {
+        writeln!(
+            output,
+            "<p><span data-math-style=\"display\">{}</span></p>",
+            html_escape_text(code)
+        )
+    }
+}
+
+thread_local! {
+    static CLEANER: ammonia::Builder<'static> = cleaner();
+}
+
+/// The allow-list: ammonia's safe defaults plus what our Markdown needs (ids and classes
+/// for anchors, alerts and highlighting; checkboxes; math and footnote data attributes).
+fn cleaner() -> ammonia::Builder<'static> {
+    let mut b = ammonia::Builder::default();
+    b.add_tags([
+        "input",
+        "section",
+        "details",
+        "summary",
+        "mark",
+        "figure",
+        "figcaption",
+        "nav",
+    ]);
+    b.add_generic_attributes(["id", "class", "title", "lang", "dir"]);
+    b.add_tag_attributes("input", ["type", "checked", "disabled"]);
+    b.add_tag_attributes("span", ["data-math-style"]);
+    b.add_tag_attributes("pre", ["data-lang"]);
+    b.add_tag_attributes(
+        "a",
+        [
+            "data-footnote-ref",
+            "data-footnote-backref",
+            "data-footnote-backref-idx",
+            "aria-label",
+        ],
+    );
+    b.add_tag_attributes("section", ["data-footnotes"]);
+    b.add_tag_attributes("details", ["open"]);
+    b.add_tag_attributes("th", ["align"]);
+    b.add_tag_attributes("td", ["align"]);
+    b.add_tag_attributes("ol", ["start"]);
+    b.add_tag_attribute_values("input", "type", ["checkbox"]);
+    b.link_rel(Some("noopener noreferrer"));
+    b
+}
+
+pub fn sanitize(html: &str) -> String {
+    CLEANER.with(|c| c.clean(html).to_string())
+}
+
+pub fn html_escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn html_escape_attr(s: &str) -> String {
+    html_escape_text(s)
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The list of properties as an ordered map, for structured output.
+pub fn properties_map(props: &[(String, String)]) -> BTreeMap<String, String> {
+    props.iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(md: &str) -> Rendered {
+        let page = PageName::parse("Folder/Here").unwrap();
+        render(md, &page, &|p| p == "exists.md" || p == "folder/here.md")
+    }
+
+    #[test]
+    fn wikilinks_resolve_and_missing_ones_are_red() {
+        let out = r("[[Exists]] [[Label|Nope Page#Some Part]]");
+        assert!(
+            out.html.contains(
+                r#"<a class="wikilink" href="/Exists" rel="noopener noreferrer">Exists</a>"#
+            ),
+            "{}",
+            out.html
+        );
+        assert!(out.html.contains(r#"<a class="wikilink missing" href="/Nope%20Page#some-part" rel="noopener noreferrer">Label</a>"#), "{}", out.html);
+        assert_eq!(
+            out.link_targets,
+            vec![("exists.md".into(), true), ("nope page.md".into(), false)]
+        );
+    }
+
+    #[test]
+    fn headings_get_ids_anchors_and_toc() {
+        let out = r("# Title\n\n## Part\n\n## Part\n");
+        assert!(out.html.contains(r##"<h2 id="part-1">Part<a class="anchor" href="#part-1" rel="noopener noreferrer">#</a></h2>"##), "{}", out.html);
+        assert_eq!(
+            out.toc.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["title", "part", "part-1"]
+        );
+        assert_eq!(out.title.as_deref(), Some("Title"));
+    }
+
+    #[test]
+    fn scripts_are_removed() {
+        let out = r(
+            "<script>alert(1)</script><img src=x onerror=alert(1)> <a href=\"javascript:alert(1)\">x</a>",
+        );
+        assert!(!out.html.contains("script"), "{}", out.html);
+        assert!(!out.html.contains("onerror"), "{}", out.html);
+        assert!(!out.html.contains("javascript:"), "{}", out.html);
+    }
+
+    #[test]
+    fn attachments_and_front_matter() {
+        let out = r("---\ntitle: Hello\ntags: [a, b]\n---\nSee ![pic](./p.png)\n");
+        assert!(
+            out.html.contains(r#"src="/Folder/Here/a/p.png""#),
+            "{}",
+            out.html
+        );
+        assert_eq!(
+            out.properties,
+            vec![
+                ("title".into(), "Hello".into()),
+                ("tags".into(), "a, b".into())
+            ]
+        );
+        assert_eq!(out.title.as_deref(), Some("Hello"), "title injected as H1");
+        assert!(out.html.contains("<h1 id=\"hello\">"));
+    }
+}

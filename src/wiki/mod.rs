@@ -1,0 +1,916 @@
+//! The domain core: wiki operations that every transport (web, REST, MCP, CLI) calls.
+//! Nothing here knows about HTTP. Operations are synchronous (libgit2 and SQLite block);
+//! async callers go through [`Wikis::run`], which moves them to the blocking pool.
+//!
+//! Writes on one wiki are serialized by a per-wiki lock, and each is checked against the
+//! revision the writer started from, so a stale write is a conflict, never an overwrite.
+
+pub mod links;
+pub mod markdown;
+pub mod names;
+pub mod provision;
+pub mod slug;
+pub mod snapshot;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::wikis::Wiki;
+use crate::error::{Error, Result};
+use crate::search::fts;
+use markdown::Rendered;
+use names::PageName;
+use snapshot::{PageEntry, Snapshot};
+use store::{Author, Change, CommitInfo};
+
+/// The wiki service: configuration, database and per-wiki in-memory state.
+#[derive(Clone)]
+pub struct Wikis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: Arc<Config>,
+    db: Db,
+    /// Open wikis by id (not slug: a deleted and recreated slug is a different wiki).
+    open: Mutex<HashMap<i64, Arc<WikiState>>>,
+    renders: RenderCache,
+}
+
+/// In-memory state of one wiki.
+pub struct WikiState {
+    /// Held for the whole of a write: read HEAD, check, commit, move the branch.
+    write_lock: Mutex<()>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+/// A page as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub name: PageName,
+    /// As stored (`folder/two words.md`).
+    pub path: String,
+    pub title: String,
+    pub content: String,
+    /// The commit the page was read at (HEAD unless a revision was asked for): what an
+    /// editor must send back as its base revision.
+    pub commit: String,
+    pub blob: String,
+}
+
+/// Why a save did not happen: the page changed since the editor's base revision.
+#[derive(Debug, Clone, Serialize)]
+pub struct SaveConflict {
+    pub current_commit: String,
+    /// The page as it is now (`None` if it was deleted meanwhile).
+    pub current: Option<String>,
+    /// What the writer sent.
+    pub yours: String,
+    /// A clean three-way merge of both, when there is one.
+    pub merged: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum SaveOutcome {
+    Saved {
+        commit: String,
+        created: bool,
+        changed: bool,
+    },
+    Conflict(SaveConflict),
+}
+
+/// A changelog row: the commit and the files it touched.
+pub type ChangelogEntry = (CommitInfo, Vec<String>);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RenameOutcome {
+    pub commit: String,
+    pub updated_pages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub filename: String,
+    pub size: u64,
+    pub mime_type: String,
+}
+
+impl Wikis {
+    pub fn new(cfg: Arc<Config>, db: Db) -> Wikis {
+        Wikis {
+            inner: Arc::new(Inner {
+                cfg,
+                db,
+                open: Mutex::new(HashMap::new()),
+                renders: RenderCache::new(4000),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Runs a blocking operation on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Wikis) -> Result<T> + Send + 'static,
+    {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me)).await?
+    }
+
+    pub fn repo_path(&self, slug: &str) -> PathBuf {
+        self.inner.cfg.wikis_dir().join(slug).join("repo.git")
+    }
+
+    fn state(&self, wiki: &Wiki) -> Arc<WikiState> {
+        let mut open = self.inner.open.lock().expect("wiki map lock");
+        open.entry(wiki.id)
+            .or_insert_with(|| {
+                Arc::new(WikiState {
+                    write_lock: Mutex::new(()),
+                    snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                })
+            })
+            .clone()
+    }
+
+    /// Forgets a wiki's in-memory state (after deletion).
+    pub fn forget(&self, wiki_id: i64) {
+        self.inner
+            .open
+            .lock()
+            .expect("wiki map lock")
+            .remove(&wiki_id);
+        self.inner.renders.forget_wiki(wiki_id);
+    }
+
+    pub fn open_repo(&self, wiki: &Wiki) -> Result<Repository> {
+        let path = self.repo_path(&wiki.slug);
+        store::open(&path).map_err(|e| {
+            Error::Internal(anyhow::anyhow!("opening repository of {}: {e}", wiki.slug))
+        })
+    }
+
+    /// The snapshot at the repository's current HEAD (which an outside commit may have
+    /// moved: the ref is read every time, the snapshot only rebuilt when it changed).
+    pub fn snapshot(&self, wiki: &Wiki) -> Result<Arc<Snapshot>> {
+        let repo = self.open_repo(wiki)?;
+        self.snapshot_with(wiki, &repo)
+    }
+
+    fn snapshot_with(&self, wiki: &Wiki, repo: &Repository) -> Result<Arc<Snapshot>> {
+        let st = self.state(wiki);
+        let head = store::head(repo)?;
+        let current = st.snapshot.read().expect("snapshot lock").clone();
+        if current.head == head && (head.is_some() || current.pages.is_empty()) {
+            return Ok(current);
+        }
+        let next = Arc::new(current.advance(repo, head)?);
+        let mut slot = st.snapshot.write().expect("snapshot lock");
+        // Another reader may have advanced it meanwhile; keep whichever is at HEAD.
+        if slot.head != next.head {
+            *slot = next.clone();
+        }
+        Ok(slot.clone())
+    }
+
+    /// Reads a page at HEAD, or at `revision`.
+    pub fn read_page(&self, wiki: &Wiki, name: &PageName, revision: Option<&str>) -> Result<Page> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let not_found = || Error::not_found(format!("Page not found: {name}"));
+        match revision {
+            None => {
+                let entry = snap.page(&name.file_path()).ok_or_else(not_found)?;
+                let content = store::read_blob(&repo, entry.blob)?;
+                Ok(page_from(
+                    entry,
+                    content,
+                    snap.head.expect("a page implies a commit"),
+                ))
+            }
+            Some(rev) => {
+                let commit = store::resolve_revision(&repo, rev)?;
+                let path = snap
+                    .page(&name.file_path())
+                    .map(|e| e.path.clone())
+                    .unwrap_or_else(|| name.file_path());
+                let blob = store::blob_at(&repo, commit, &path)?.ok_or_else(not_found)?;
+                let content = store::read_blob(&repo, blob)?;
+                let name = PageName::from_path(&path);
+                let title = snapshot::display_title(&name, &content);
+                let entry = PageEntry {
+                    path,
+                    name,
+                    title,
+                    blob,
+                    size: content.len() as u64,
+                };
+                Ok(page_from(&entry, content, commit))
+            }
+        }
+    }
+
+    /// Renders a page's Markdown (cached per blob; a cached render is reused only while
+    /// every page it links to still exists or is still missing).
+    pub fn render(&self, wiki: &Wiki, snap: &Snapshot, page: &Page) -> Arc<Rendered> {
+        let blob = Oid::from_str(&page.blob).unwrap_or(Oid::ZERO_SHA1);
+        let key = (wiki.id, page.path.to_lowercase(), blob);
+        if let Some(hit) = self.inner.renders.get(&key)
+            && hit
+                .link_targets
+                .iter()
+                .all(|(p, existed)| snap.has_page(p) == *existed)
+        {
+            return hit;
+        }
+        let rendered = Arc::new(markdown::render(&page.content, &page.name, &|p| {
+            snap.has_page(p)
+        }));
+        self.inner.renders.put(key, rendered.clone());
+        rendered
+    }
+
+    /// Renders Markdown that is not (yet) a page: the editor's live preview.
+    pub fn preview(&self, wiki: &Wiki, name: &PageName, content: &str) -> Result<Rendered> {
+        let snap = self.snapshot(wiki)?;
+        Ok(markdown::render(content, name, &|p| snap.has_page(p)))
+    }
+
+    /// The commit that last changed a page (for "last edited by").
+    pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
+        let repo = self.open_repo(wiki)?;
+        let Some(head) = store::head(&repo)? else {
+            return Ok(None);
+        };
+        store::last_change(&repo, head, path)
+    }
+
+    /// Saves a page. `base` is the commit the writer read the page at; `None` is allowed
+    /// only for a page that does not exist yet.
+    pub fn save_page(
+        &self,
+        wiki: &Wiki,
+        author: &Author,
+        name: &PageName,
+        content: &str,
+        base: Option<&str>,
+        message: &str,
+    ) -> Result<SaveOutcome> {
+        let content = normalize_content(content);
+        let limits = &self.inner.cfg.limits;
+        if content.len() > limits.max_page_bytes {
+            return Err(Error::TooLarge(format!(
+                "Content too large ({} bytes). Maximum size is {} bytes.",
+                content.len(),
+                limits.max_page_bytes
+            )));
+        }
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let existing = snap.page(&name.file_path()).cloned();
+        let path = existing
+            .as_ref()
+            .map(|e| e.path.clone())
+            .unwrap_or_else(|| name.file_path());
+        let head = snap.head;
+
+        if let Some(existing) = &existing {
+            let Some(base) = base.filter(|b| !b.is_empty()) else {
+                return Err(Error::Conflict {
+                    message: "Revision required when updating an existing page. Read the page first to get the current revision.".into(),
+                    current: head.map(|h| h.to_string()),
+                });
+            };
+            let base_commit = store::resolve_revision(&repo, base).map_err(|e| match e {
+                Error::NotFound(_) | Error::BadRequest(_) => {
+                    Error::Invalid(format!("Unknown revision: {base}"))
+                }
+                other => other,
+            })?;
+            let base_blob = store::blob_at(&repo, base_commit, &path)?;
+            if base_blob != Some(existing.blob) {
+                let current =
+                    String::from_utf8_lossy(&store::read_blob(&repo, existing.blob)?).into_owned();
+                let base_text = match base_blob {
+                    Some(b) => String::from_utf8_lossy(&store::read_blob(&repo, b)?).into_owned(),
+                    None => String::new(),
+                };
+                let merged = match store::merge_text(&base_text, &content, &current)? {
+                    store::Merge::Clean(m) => Some(m),
+                    store::Merge::Conflicted => None,
+                };
+                return Ok(SaveOutcome::Conflict(SaveConflict {
+                    current_commit: head.map(|h| h.to_string()).unwrap_or_default(),
+                    current: Some(current),
+                    yours: content,
+                    merged,
+                }));
+            }
+            if store::read_blob(&repo, existing.blob)? == content.as_bytes() {
+                let commit = head.map(|h| h.to_string()).unwrap_or_default();
+                return Ok(SaveOutcome::Saved {
+                    commit,
+                    created: false,
+                    changed: false,
+                });
+            }
+        } else if let Some(base) = base.filter(|b| !b.is_empty()) {
+            // The writer had read a version that has since been deleted.
+            if let Ok(base_commit) = store::resolve_revision(&repo, base)
+                && let Some(b) = store::blob_at(&repo, base_commit, &path)?
+            {
+                let _ = b;
+                return Ok(SaveOutcome::Conflict(SaveConflict {
+                    current_commit: head.map(|h| h.to_string()).unwrap_or_default(),
+                    current: None,
+                    yours: content,
+                    merged: None,
+                }));
+            }
+        }
+
+        let created = existing.is_none();
+        self.check_limits(
+            &snap,
+            if created { 1 } else { 0 },
+            content.len() as u64,
+            existing.as_ref().map(|e| e.size).unwrap_or(0),
+        )?;
+        let message = default_message(message, || {
+            format!("{} {name}", if created { "Create" } else { "Update" })
+        });
+        let changes = [Change::Write {
+            path,
+            content: content.into_bytes(),
+        }];
+        let commit = store::commit(&repo, head, &changes, author, &message)?;
+        self.after_commit(wiki, &repo)?;
+        Ok(SaveOutcome::Saved {
+            commit: commit.to_string(),
+            created,
+            changed: true,
+        })
+    }
+
+    /// Refuses a write that would pass the page count or the wiki's byte quota.
+    fn check_limits(
+        &self,
+        snap: &Snapshot,
+        new_pages: usize,
+        new_bytes: u64,
+        replaced_bytes: u64,
+    ) -> Result<()> {
+        let limits = &self.inner.cfg.limits;
+        if new_pages > 0 && snap.page_count() + new_pages > limits.max_pages {
+            return Err(Error::TooLarge(format!(
+                "Page limit reached ({} pages)",
+                limits.max_pages
+            )));
+        }
+        let after = snap.total_bytes.saturating_sub(replaced_bytes) + new_bytes;
+        if new_bytes > replaced_bytes && after > limits.max_wiki_bytes {
+            return Err(Error::TooLarge(format!(
+                "Wiki quota exceeded ({}MB limit)",
+                limits.max_wiki_bytes / (1024 * 1024)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Brings derived state (snapshot, full-text index) to the new HEAD.
+    fn after_commit(&self, wiki: &Wiki, repo: &Repository) -> Result<()> {
+        let snap = self.snapshot_with(wiki, repo)?;
+        let mut conn = self.inner.db.conn()?;
+        fts::sync(&mut conn, wiki.id, repo, &snap)?;
+        Ok(())
+    }
+
+    /// Reconciles the full-text index with HEAD (start-up, and after outside commits).
+    pub fn reconcile(&self, wiki: &Wiki) -> Result<usize> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let mut conn = self.inner.db.conn()?;
+        fts::sync(&mut conn, wiki.id, &repo, &snap)
+    }
+
+    /// Deletes a page; with `recursive`, also its folder (attachments and subpages).
+    pub fn delete_page(
+        &self,
+        wiki: &Wiki,
+        author: &Author,
+        name: &PageName,
+        recursive: bool,
+        message: &str,
+    ) -> Result<String> {
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let entry = snap
+            .page(&name.file_path())
+            .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
+        let mut changes = vec![Change::Delete {
+            path: entry.path.clone(),
+        }];
+        if recursive {
+            let dir = entry.path.trim_end_matches(".md").to_string();
+            changes.push(Change::DeleteDir { path: dir });
+        }
+        let message = default_message(message, || format!("{} deleted.", entry.name));
+        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
+        self.after_commit(wiki, &repo)?;
+        Ok(commit.to_string())
+    }
+
+    /// Renames a page, moving its folder (attachments, subpages) with it and, if asked,
+    /// rewriting links to it in other pages. One commit.
+    pub fn rename_page(
+        &self,
+        wiki: &Wiki,
+        author: &Author,
+        old: &PageName,
+        new: &PageName,
+        update_backlinks: bool,
+        message: &str,
+    ) -> Result<RenameOutcome> {
+        if old.file_path() == new.file_path() && old.as_str() == new.as_str() {
+            return Err(Error::Invalid(
+                "The new name is the same as the old one.".into(),
+            ));
+        }
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let entry = snap
+            .page(&old.file_path())
+            .ok_or_else(|| Error::not_found(format!("Page not found: {old}")))?
+            .clone();
+        let case_only = old.file_path() == new.file_path();
+        if !case_only && snap.has_page(&new.file_path()) {
+            return Err(Error::Conflict {
+                message: format!("Page already exists: {new}"),
+                current: None,
+            });
+        }
+        let new_path = new.file_path();
+        let old_dir = format!("{}/", entry.path.trim_end_matches(".md"));
+        let new_dir = format!("{}/", new.dir_path());
+        if new_dir.starts_with(&old_dir) {
+            return Err(Error::Invalid(
+                "A page cannot be moved into its own folder.".into(),
+            ));
+        }
+        let mut changes = Vec::new();
+        let mut moved_content = store::read_blob(&repo, entry.blob)?;
+        // Everything in the page's folder moves along.
+        for (path, (blob, _)) in snap
+            .files
+            .range(old_dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&old_dir))
+        {
+            let target = format!("{new_dir}{}", &path[old_dir.len()..]);
+            if snap.files.contains_key(&target) {
+                return Err(Error::Conflict {
+                    message: format!("{target} already exists"),
+                    current: None,
+                });
+            }
+            changes.push(Change::Delete { path: path.clone() });
+            changes.push(Change::Write {
+                path: target,
+                content: store::read_blob(&repo, *blob)?,
+            });
+        }
+        let mut updated = Vec::new();
+        if update_backlinks {
+            if let Some(rewritten) =
+                links::rewrite(&String::from_utf8_lossy(&moved_content), old, new)
+            {
+                moved_content = rewritten.into_bytes();
+            }
+            for linking in snap.backlinks(&entry.path) {
+                if linking.path == entry.path {
+                    continue;
+                }
+                let text =
+                    String::from_utf8_lossy(&store::read_blob(&repo, linking.blob)?).into_owned();
+                if let Some(rewritten) = links::rewrite(&text, old, new) {
+                    // A backlinking page inside the moved folder is written at its new path.
+                    let path = match linking.path.strip_prefix(&old_dir) {
+                        Some(rest) => format!("{new_dir}{rest}"),
+                        None => linking.path.clone(),
+                    };
+                    changes.retain(|c| !matches!(c, Change::Write { path: p, .. } if *p == path));
+                    changes.push(Change::Write {
+                        path,
+                        content: rewritten.into_bytes(),
+                    });
+                    updated.push(linking.name.as_str().to_string());
+                }
+            }
+        }
+        changes.insert(
+            0,
+            Change::Delete {
+                path: entry.path.clone(),
+            },
+        );
+        changes.push(Change::Write {
+            path: new_path,
+            content: moved_content,
+        });
+        let message = default_message(message, || format!("Renamed {} to {new}.", entry.name));
+        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
+        self.after_commit(wiki, &repo)?;
+        Ok(RenameOutcome {
+            commit: commit.to_string(),
+            updated_pages: updated,
+        })
+    }
+
+    /// Reverts one commit with a new commit.
+    pub fn revert(&self, wiki: &Wiki, author: &Author, revision: &str) -> Result<String> {
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let head = snap
+            .head
+            .ok_or_else(|| Error::not_found("the wiki has no commits"))?;
+        let rev = store::resolve_revision(&repo, revision)?;
+        let tree = store::revert_changes(&repo, head, rev)?;
+        // Reverting may re-add pages and bytes: hold it to the limits like any write.
+        let new_files = {
+            let mut idx = git2::Index::new()?;
+            idx.read_tree(&repo.find_tree(tree)?)?;
+            idx.iter().filter(|e| e.path.ends_with(b".md")).count()
+        };
+        if new_files > snap.page_count() {
+            self.check_limits(&snap, new_files - snap.page_count(), 0, 0)?;
+        }
+        let short = &rev.to_string()[..7];
+        let commit = store::commit_tree(
+            &repo,
+            head,
+            tree,
+            author,
+            &format!("Reverted commit {short}."),
+        )?;
+        self.after_commit(wiki, &repo)?;
+        Ok(commit.to_string())
+    }
+
+    /// Adds or replaces attachments of an existing page.
+    pub fn upload_attachments(
+        &self,
+        wiki: &Wiki,
+        author: &Author,
+        page: &PageName,
+        files: Vec<(String, Vec<u8>)>,
+        message: &str,
+    ) -> Result<(String, Vec<String>)> {
+        if files.is_empty() {
+            return Err(Error::Invalid("No file was uploaded.".into()));
+        }
+        let limits = &self.inner.cfg.limits;
+        let mut clean = Vec::new();
+        for (name, data) in files {
+            let name = names::attachment_name(&name)?;
+            if data.len() > limits.max_attachment_bytes {
+                return Err(Error::TooLarge(format!(
+                    "Attachment too large ({} bytes). Maximum size is {} bytes.",
+                    data.len(),
+                    limits.max_attachment_bytes
+                )));
+            }
+            clean.push((name, data));
+        }
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let entry = snap
+            .page(&page.file_path())
+            .ok_or_else(|| Error::not_found(format!("Page not found: {page}")))?;
+        let dir = entry.path.trim_end_matches(".md").to_string();
+        let mut new_bytes = 0;
+        let mut replaced = 0;
+        let mut updated = false;
+        let mut changes = Vec::new();
+        let mut stored = Vec::new();
+        for (name, data) in clean {
+            let path = format!("{dir}/{name}");
+            if let Some((_, size)) = snap.files.get(&path) {
+                replaced += size;
+                updated = true;
+            }
+            new_bytes += data.len() as u64;
+            changes.push(Change::Write {
+                path,
+                content: data,
+            });
+            stored.push(name);
+        }
+        self.check_limits(&snap, 0, new_bytes, replaced)?;
+        let message = default_message(message, || {
+            if updated && stored.len() == 1 {
+                format!("Updated attachment: {}.", stored[0])
+            } else {
+                format!("Added attachment(s): {}.", stored.join(", "))
+            }
+        });
+        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
+        self.after_commit(wiki, &repo)?;
+        Ok((commit.to_string(), stored))
+    }
+
+    pub fn list_attachments(&self, wiki: &Wiki, page: &PageName) -> Result<Vec<Attachment>> {
+        let snap = self.snapshot(wiki)?;
+        let entry = snap
+            .page(&page.file_path())
+            .ok_or_else(|| Error::not_found(format!("Page not found: {page}")))?;
+        let name = PageName::from_path(&entry.path);
+        Ok(snap
+            .attachments(&name)
+            .into_iter()
+            .map(|(filename, _, size)| Attachment {
+                mime_type: mime_of(&filename),
+                filename,
+                size,
+            })
+            .collect())
+    }
+
+    /// An attachment's bytes and MIME type, at HEAD or a revision.
+    pub fn read_attachment(
+        &self,
+        wiki: &Wiki,
+        page: &PageName,
+        file: &str,
+        revision: Option<&str>,
+    ) -> Result<(Vec<u8>, String)> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let dir = snap
+            .page(&page.file_path())
+            .map(|e| e.path.trim_end_matches(".md").to_string())
+            .unwrap_or_else(|| page.dir_path());
+        if file.contains('/') || file.contains("..") || file.is_empty() {
+            return Err(Error::BadRequest("not a file name".into()));
+        }
+        let path = format!("{dir}/{file}");
+        let not_found = || Error::not_found(format!("Attachment not found: {file}"));
+        let blob = match revision {
+            None => snap
+                .files
+                .get(&path)
+                .map(|(b, _)| *b)
+                .ok_or_else(not_found)?,
+            Some(rev) => {
+                let c = store::resolve_revision(&repo, rev)?;
+                store::blob_at(&repo, c, &path)?.ok_or_else(not_found)?
+            }
+        };
+        Ok((store::read_blob(&repo, blob)?, mime_of(file)))
+    }
+
+    pub fn delete_attachment(
+        &self,
+        wiki: &Wiki,
+        author: &Author,
+        page: &PageName,
+        file: &str,
+        message: &str,
+    ) -> Result<String> {
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let dir = snap
+            .page(&page.file_path())
+            .map(|e| e.path.trim_end_matches(".md").to_string())
+            .unwrap_or_else(|| page.dir_path());
+        let path = format!("{dir}/{file}");
+        if file.contains('/') || !snap.files.contains_key(&path) || path.ends_with(".md") {
+            return Err(Error::not_found(format!("Attachment not found: {file}")));
+        }
+        let message = default_message(message, || format!("Deleted {file}"));
+        let commit = store::commit(
+            &repo,
+            snap.head,
+            &[Change::Delete { path }],
+            author,
+            &message,
+        )?;
+        self.after_commit(wiki, &repo)?;
+        Ok(commit.to_string())
+    }
+
+    pub fn history(
+        &self,
+        wiki: &Wiki,
+        name: &PageName,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<CommitInfo>> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let Some(head) = snap.head else {
+            return Ok(Vec::new());
+        };
+        let path = snap
+            .page(&name.file_path())
+            .map(|e| e.path.clone())
+            .unwrap_or_else(|| name.file_path());
+        store::history(&repo, head, &path, skip, limit)
+    }
+
+    pub fn changelog(
+        &self,
+        wiki: &Wiki,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<ChangelogEntry>, usize)> {
+        let repo = self.open_repo(wiki)?;
+        let Some(head) = store::head(&repo)? else {
+            return Ok((Vec::new(), 0));
+        };
+        Ok((
+            store::changelog(&repo, head, skip, limit)?,
+            store::count_commits(&repo, head)?,
+        ))
+    }
+
+    pub fn commit(
+        &self,
+        wiki: &Wiki,
+        revision: &str,
+    ) -> Result<(CommitInfo, Vec<store::FileDiff>)> {
+        let repo = self.open_repo(wiki)?;
+        let id = store::resolve_revision(&repo, revision)?;
+        let info = store::commit_info(&repo, id)?;
+        let parent = repo.find_commit(id)?.parent_ids().next();
+        Ok((info, store::diff(&repo, parent, id, &[])?))
+    }
+
+    pub fn diff(
+        &self,
+        wiki: &Wiki,
+        name: &PageName,
+        rev_a: &str,
+        rev_b: &str,
+    ) -> Result<Vec<store::FileDiff>> {
+        let repo = self.open_repo(wiki)?;
+        let a = store::resolve_revision(&repo, rev_a)?;
+        let b = store::resolve_revision(&repo, rev_b)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let path = snap
+            .page(&name.file_path())
+            .map(|e| e.path.clone())
+            .unwrap_or_else(|| name.file_path());
+        store::diff(&repo, Some(a), b, &[path])
+    }
+
+    pub fn blame(
+        &self,
+        wiki: &Wiki,
+        name: &PageName,
+        revision: Option<&str>,
+    ) -> Result<Vec<store::BlameLine>> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let at = match revision {
+            Some(r) => store::resolve_revision(&repo, r)?,
+            None => snap
+                .head
+                .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?,
+        };
+        let path = snap
+            .page(&name.file_path())
+            .map(|e| e.path.clone())
+            .unwrap_or_else(|| name.file_path());
+        store::blame(&repo, at, &path)
+    }
+
+    /// Full-text search, BM25-ranked.
+    pub fn search(
+        &self,
+        wiki: &Wiki,
+        query: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<fts::Hit>, usize)> {
+        let conn = self.inner.db.conn()?;
+        fts::search(&conn, wiki.id, query, limit, offset)
+    }
+}
+
+fn page_from(entry: &PageEntry, content: Vec<u8>, commit: Oid) -> Page {
+    Page {
+        name: entry.name.clone(),
+        path: entry.path.clone(),
+        title: entry.title.clone(),
+        content: String::from_utf8_lossy(&content).into_owned(),
+        commit: commit.to_string(),
+        blob: entry.blob.to_string(),
+    }
+}
+
+/// Otterwiki's normalisation: LF line endings, trailing whitespace trimmed, one final newline.
+pub fn normalize_content(s: &str) -> String {
+    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+    let t = s.trim_end();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("{t}\n")
+    }
+}
+
+fn default_message(given: &str, default: impl FnOnce() -> String) -> String {
+    let g = given.trim();
+    if g.is_empty() {
+        default()
+    } else {
+        g.to_string()
+    }
+}
+
+pub fn mime_of(file: &str) -> String {
+    mime_guess::from_path(file)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
+}
+
+type RenderKey = (i64, String, Oid);
+
+/// Rendered pages by (wiki, path, blob), bounded; when full, the least recently used
+/// quarter is dropped.
+struct RenderCache {
+    capacity: usize,
+    /// (use clock, entries with the clock value of their last use)
+    map: Mutex<(u64, RenderMap)>,
+}
+
+type RenderMap = HashMap<RenderKey, (u64, Arc<Rendered>)>;
+
+impl RenderCache {
+    fn new(capacity: usize) -> Self {
+        RenderCache {
+            capacity,
+            map: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn get(&self, key: &RenderKey) -> Option<Arc<Rendered>> {
+        let mut guard = self.map.lock().expect("render cache lock");
+        let (clock, map) = &mut *guard;
+        *clock += 1;
+        let now = *clock;
+        map.get_mut(key).map(|(used, r)| {
+            *used = now;
+            r.clone()
+        })
+    }
+
+    fn put(&self, key: RenderKey, value: Arc<Rendered>) {
+        let mut guard = self.map.lock().expect("render cache lock");
+        let (clock, map) = &mut *guard;
+        *clock += 1;
+        if map.len() >= self.capacity {
+            let mut ages: Vec<u64> = map.values().map(|(u, _)| *u).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 4];
+            map.retain(|_, (u, _)| *u > cutoff);
+        }
+        map.insert(key, (*clock, value));
+    }
+
+    fn forget_wiki(&self, wiki_id: i64) {
+        self.map
+            .lock()
+            .expect("render cache lock")
+            .1
+            .retain(|k, _| k.0 != wiki_id);
+    }
+}

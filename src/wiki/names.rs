@@ -1,0 +1,284 @@
+//! Page names, file paths and identifiers, following Otterwiki's conventions so an
+//! Otterwiki repository is a valid robot wiki and back: page `Folder/Two Words` is the file
+//! `folder/two words.md`; its attachments live in `folder/two words/`.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Result};
+
+/// Longest page name accepted, in bytes (file systems cap a segment at 255).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// A validated, sanitised page name such as `Folder/Two Words`. Its file path is the
+/// lowercased name plus `.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct PageName(String);
+
+impl PageName {
+    /// Validates then sanitises user input. Input that could address something other
+    /// than a page (`..`, `.git`, NUL, control characters, a leading `/`) is refused with a
+    /// 400 rather than silently rewritten; the rest gets Otterwiki's sanitising.
+    pub fn parse(input: &str) -> Result<PageName> {
+        if input.is_empty() || input.trim().is_empty() {
+            return Err(Error::BadRequest("the page name is empty".into()));
+        }
+        if input.len() > MAX_NAME_BYTES {
+            return Err(Error::BadRequest(format!(
+                "the page name is longer than {MAX_NAME_BYTES} bytes"
+            )));
+        }
+        if input.chars().any(|c| c.is_control()) {
+            return Err(Error::BadRequest(
+                "the page name contains control characters".into(),
+            ));
+        }
+        if input.starts_with('/') {
+            return Err(Error::BadRequest("the page name starts with '/'".into()));
+        }
+        if input.contains("..") {
+            return Err(Error::BadRequest("the page name contains '..'".into()));
+        }
+        if input
+            .split('/')
+            .any(|seg| seg.trim().eq_ignore_ascii_case(".git"))
+        {
+            return Err(Error::BadRequest(
+                "the page name contains a .git segment".into(),
+            ));
+        }
+        let name = sanitize(input);
+        if name.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "{input:?} has no characters left after removing ? | $ . ! # \\"
+            )));
+        }
+        Ok(PageName(name))
+    }
+
+    /// The page of a repository file path (`folder/two words.md`), titled as Otterwiki
+    /// does when the page has no matching heading.
+    pub fn from_path(path: &str) -> PageName {
+        let stem = path.strip_suffix(".md").unwrap_or(path);
+        PageName(
+            stem.split('/')
+                .map(title_case)
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `folder/two words.md`
+    pub fn file_path(&self) -> String {
+        format!("{}.md", self.0.to_lowercase())
+    }
+
+    /// `folder/two words`: where the page's attachments (and subpages) live.
+    pub fn dir_path(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// The last segment: `Two Words`.
+    pub fn leaf(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The URL path of the page: `/Folder/Two%20Words`.
+    pub fn url(&self) -> String {
+        format!("/{}", url_path_encode(&self.0))
+    }
+}
+
+impl std::fmt::Display for PageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Otterwiki's `sanitize_pagename`: NFKC, drop a trailing `.md`, remove `? | $ . ! # \`,
+/// strip leading `-` and `/`, trim, collapse repeated and trailing slashes.
+fn sanitize(input: &str) -> String {
+    let mut s: String = input.nfkc().collect();
+    if s.to_ascii_lowercase().ends_with(".md") {
+        s.truncate(s.len() - 3);
+    }
+    let s: String = s.chars().filter(|c| !"?|$.!#\\".contains(*c)).collect();
+    let s = s.trim_start_matches(['-', '/']).trim();
+    s.split('/')
+        .map(str::trim)
+        .filter(|seg| !seg.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Python's `str.title()` as Otterwiki's `titleSs` uses it: a letter after a non-letter
+/// (other than an apostrophe) is capitalised.
+pub fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        let start = match prev {
+            None => true,
+            Some(p) => !p.is_alphabetic() && p != '\'',
+        };
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Percent-encodes a page path for a URL, keeping `/` as the separator.
+pub fn url_path_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// Heading anchors as Otterwiki makes them: NFKD to ASCII, lowercase, drop everything but
+/// word characters, spaces and hyphens, then runs of spaces and hyphens become one `-`.
+pub fn slugify(text: &str) -> String {
+    let ascii: String = text.nfkd().filter(char::is_ascii).collect();
+    let kept: String = ascii
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || c.is_whitespace())
+        .collect::<String>()
+        .trim()
+        .to_lowercase();
+    let mut out = String::with_capacity(kept.len());
+    let mut dash = false;
+    for c in kept.chars() {
+        if c == '-' || c.is_whitespace() {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An attachment file name as werkzeug's `secure_filename` makes it: ASCII only, spaces
+/// become `_`, nothing but letters, digits, `_`, `.` and `-`, no leading dots.
+pub fn attachment_name(input: &str) -> Result<String> {
+    let ascii: String = input.nfkd().filter(char::is_ascii).collect();
+    let spaced = ascii.replace(['/', '\\'], " ");
+    let joined = spaced.split_whitespace().collect::<Vec<_>>().join("_");
+    let kept: String = joined
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .collect();
+    let name = kept.trim_matches(['.', '_']).to_string();
+    if name.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "{input:?} is not a usable file name"
+        )));
+    }
+    if name.len() > 150 {
+        return Err(Error::BadRequest(
+            "the file name is longer than 150 bytes".into(),
+        ));
+    }
+    if name.to_ascii_lowercase().ends_with(".md") {
+        return Err(Error::BadRequest(
+            "attachments cannot be .md files: those are pages".into(),
+        ));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_otterwiki_paths() {
+        let p = PageName::parse("Folder/Two Words").unwrap();
+        assert_eq!(p.file_path(), "folder/two words.md");
+        assert_eq!(p.dir_path(), "folder/two words");
+        assert_eq!(p.url(), "/Folder/Two%20Words");
+        assert_eq!(p.leaf(), "Two Words");
+        assert_eq!(
+            PageName::from_path("folder/two words.md").as_str(),
+            "Folder/Two Words"
+        );
+        assert_eq!(
+            PageName::from_path("retrieval note 0000.md").as_str(),
+            "Retrieval Note 0000"
+        );
+    }
+
+    #[test]
+    fn sanitising_matches_otterwiki() {
+        assert_eq!(
+            PageName::parse("Hello?World!").unwrap().as_str(),
+            "HelloWorld"
+        );
+        assert_eq!(PageName::parse("v1.2 notes").unwrap().as_str(), "v12 notes");
+        assert_eq!(PageName::parse("Page.md").unwrap().as_str(), "Page");
+        assert_eq!(PageName::parse("-Dash").unwrap().as_str(), "Dash");
+        assert_eq!(PageName::parse("a//b/").unwrap().as_str(), "a/b");
+        assert_eq!(PageName::parse(" a / b ").unwrap().as_str(), "a/b");
+        // NFKC folds compatibility forms: the ligature "ﬁ" becomes "fi".
+        assert_eq!(PageName::parse("ﬁle").unwrap().as_str(), "file");
+    }
+
+    #[test]
+    fn dangerous_names_are_refused() {
+        for bad in [
+            "",
+            "   ",
+            "../etc/passwd",
+            "a/../b",
+            "/abs",
+            "a\0b",
+            "a\nb",
+            ".git/config",
+            "x/.GIT/y",
+            "?!#",
+            &"x".repeat(MAX_NAME_BYTES + 1),
+        ] {
+            assert!(
+                matches!(PageName::parse(bad), Err(Error::BadRequest(_))),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn titles_follow_python_title() {
+        assert_eq!(title_case("two words"), "Two Words");
+        assert_eq!(title_case("don't panic"), "Don't Panic");
+        assert_eq!(title_case("a-b c2d"), "A-B C2D");
+    }
+
+    #[test]
+    fn heading_slugs() {
+        assert_eq!(slugify("Hello, World!"), "hello-world");
+        assert_eq!(slugify("  Ünïcode  Test -- x "), "unicode-test-x");
+        assert_eq!(slugify("snake_case"), "snake_case");
+    }
+
+    #[test]
+    fn attachment_names_are_secured() {
+        assert_eq!(attachment_name("My File.PNG").unwrap(), "My_File.PNG");
+        assert_eq!(attachment_name("../../etc/passwd").unwrap(), "etc_passwd");
+        assert_eq!(attachment_name("résumé.pdf").unwrap(), "resume.pdf");
+        assert!(attachment_name("...").is_err());
+        assert!(attachment_name("page.md").is_err());
+    }
+}
