@@ -38,8 +38,8 @@ if [[ -n ${GEN_CORPUS:-} ]]; then
     :
 elif [[ -n ${SHARED:-} ]]; then
     GEN_CORPUS="$SHARED/tools/gen_corpus.py"
-elif [[ -f $BENCH_DIR/gen_corpus.py ]]; then
-    GEN_CORPUS="$BENCH_DIR/gen_corpus.py"
+elif [[ -f $REPO_DIR/tests/fixtures/gen_corpus.py ]]; then
+    GEN_CORPUS="$REPO_DIR/tests/fixtures/gen_corpus.py"
 else
     GEN_CORPUS="$REPO_DIR/../shared/tools/gen_corpus.py"
 fi
@@ -156,7 +156,7 @@ if ((HAVE_ROBOT)); then
     # `env` (a real command, not a shell function) so that a backgrounded
     # `robot serve` is the process whose pid $! reports and cleanup kills.
     ROBOT=(env ROBOT_DATA_DIR="$ROBOT_DIR/data" ROBOT_LISTEN="127.0.0.1:$ROBOT_PORT"
-        ROBOT_DOMAIN="localhost:$ROBOT_PORT" ROBOT_LOG=warn "$ROBOT_BIN")
+        ROBOT_DOMAIN="localhost:$ROBOT_PORT" ROBOT_LOG=warn ROBOT_MAX_PAGES=1000 "$ROBOT_BIN")
     robot_step() {
         log "robot $*"
         "${ROBOT[@]}" "$@" >>"$ROBOT_DIR/setup.log" 2>&1 \

@@ -1,1 +1,11 @@
+//! Integration tests: one binary (ripgrep's layout), each module a feature, every test
+//! against the real server on a loopback port with real git repositories and SQLite.
 
+mod common;
+
+mod access;
+mod cli;
+mod corpus;
+mod editing;
+mod markdown;
+mod search;

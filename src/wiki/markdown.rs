@@ -108,7 +108,9 @@ fn options<'c>(page_url: &str) -> Options<'c> {
     o.extension.image_url_rewriter = Some(rewriter);
     // Raw HTML is passed to ammonia, which decides what survives.
     o.render.r#unsafe = true;
-    o.render.github_pre_lang = false;
+    // `<pre lang="…">` lets the highlighter label blocks; ```math becomes
+    // `<pre lang="math" data-math-style="display">`, which the client renders.
+    o.render.github_pre_lang = true;
     o
 }
 
@@ -285,7 +287,6 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     let headings = Headings::default();
     let highlighter = Highlighter;
     let mermaid = Mermaid;
-    let math = DisplayMath;
     let mut plugins = Plugins::default();
     plugins.render.heading_adapter = Some(&headings);
     plugins.render.codefence_syntax_highlighter = Some(&highlighter);
@@ -293,10 +294,6 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         .render
         .codefence_renderers
         .insert("mermaid".into(), &mermaid);
-    plugins
-        .render
-        .codefence_renderers
-        .insert("math".into(), &math);
 
     let mut html = String::with_capacity(body.len() * 2);
     if !out.properties.is_empty() {
@@ -481,25 +478,6 @@ impl CodefenceRendererAdapter for Mermaid {
     }
 }
 
-struct DisplayMath;
-
-impl CodefenceRendererAdapter for DisplayMath {
-    fn write(
-        &self,
-        output: &mut dyn fmt::Write,
-        _: &str,
-        _: &str,
-        code: &str,
-        _: Option<Sourcepos>,
-    ) -> fmt::Result {
-        writeln!(
-            output,
-            "<p><span data-math-style=\"display\">{}</span></p>",
-            html_escape_text(code)
-        )
-    }
-}
-
 thread_local! {
     static CLEANER: ammonia::Builder<'static> = cleaner();
 }
@@ -521,7 +499,7 @@ fn cleaner() -> ammonia::Builder<'static> {
     b.add_generic_attributes(["id", "class", "title", "lang", "dir"]);
     b.add_tag_attributes("input", ["type", "checked", "disabled"]);
     b.add_tag_attributes("span", ["data-math-style"]);
-    b.add_tag_attributes("pre", ["data-lang"]);
+    b.add_tag_attributes("pre", ["data-lang", "data-math-style"]);
     b.add_tag_attributes(
         "a",
         [

@@ -819,6 +819,8 @@ impl Wikis {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<fts::Hit>, usize)> {
+        // An outside commit (plain git, a restore) is picked up here, not only at start.
+        self.reconcile(wiki)?;
         let conn = self.inner.db.conn()?;
         fts::search(&conn, wiki.id, query, limit, offset)
     }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what robot needs to build, run and test on a fresh Debian 12 machine.
+# Idempotent: each step checks first and does nothing when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have git || need_apt+=(git)
+have python3 || need_apt+=(python3)
+have curl || need_apt+=(curl)
+have cc || need_apt+=(build-essential)
+have pkg-config || need_apt+=(pkg-config)
+if ((${#need_apt[@]})); then
+    echo "setup: installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! have cargo; then
+    echo "setup: cargo is missing. Install the Rust toolchain (rustup) first: https://rustup.rs" >&2
+    exit 1
+fi

@@ -1,0 +1,556 @@
+//! Editing through the web UI: save, conflicts, create, rename with backlinks, delete,
+//! revert, attachments, bad input and limits — each checked afterwards with `git`.
+
+use crate::common::*;
+
+const OWNER: &str = "did:plc:owner";
+
+async fn setup() -> (TestServer, reqwest::Client) {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let c = s.client();
+    s.login(&c, OWNER, Some("notes")).await;
+    (s, c)
+}
+
+/// Opens the editor and returns (csrf, base revision, content).
+async fn open_editor(
+    s: &TestServer,
+    c: &reqwest::Client,
+    page_url: &str,
+) -> (String, String, String) {
+    let r = c
+        .get(format!("{}{page_url}/edit", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let csrf = attr(&html, "data-csrf").unwrap();
+    let base = input_value(&html, "base_revision").unwrap();
+    let content = html
+        .split("id=\"editor-text\"")
+        .nth(1)
+        .and_then(|t| t.split_once('>'))
+        .map(|(_, t)| t.split("</textarea>").next().unwrap().to_string())
+        .unwrap();
+    (csrf, base, content)
+}
+
+async fn save(
+    s: &TestServer,
+    c: &reqwest::Client,
+    page_url: &str,
+    csrf: &str,
+    base: &str,
+    content: &str,
+) -> reqwest::Response {
+    c.post(format!("{}{page_url}/save", s.wiki_url("notes")))
+        .form(&[
+            ("csrf", csrf),
+            ("base_revision", base),
+            ("content", content),
+            ("commit", "test edit"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn save_creates_one_commit_authored_by_the_user() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let before = commit_count(&repo);
+    let (csrf, base, _) = open_editor(&s, &c, "/Home").await;
+    let r = save(
+        &s,
+        &c,
+        "/Home",
+        &csrf,
+        &base,
+        "# Home\r\n\r\nNew text.   \r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/Home");
+    assert_eq!(commit_count(&repo), before + 1);
+    assert_eq!(
+        show(&repo, "home.md"),
+        "# Home\n\nNew text.\n",
+        "CRLF normalised, one trailing newline"
+    );
+    let log = git(&repo, &["log", "-1", "--format=%an|%ae|%s"]);
+    assert_eq!(log.trim(), "owner.test|did:plc:owner|test edit");
+    // Saving identical content makes no commit.
+    let (csrf, base, _) = open_editor(&s, &c, "/Home").await;
+    save(&s, &c, "/Home", &csrf, &base, "# Home\n\nNew text.\n").await;
+    assert_eq!(commit_count(&repo), before + 1);
+    fsck(&repo);
+}
+
+#[tokio::test]
+async fn a_stale_save_is_a_conflict_never_an_overwrite() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let (csrf, stale_base, _) = open_editor(&s, &c, "/Home").await;
+    let r = save(
+        &s,
+        &c,
+        "/Home",
+        &csrf,
+        &stale_base,
+        "line one\nline two\nline three\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, base2, _) = open_editor(&s, &c, "/Home").await;
+    let r = save(
+        &s,
+        &c,
+        "/Home",
+        &csrf,
+        &base2,
+        "line one\nline two\nline three changed\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let count = commit_count(&repo);
+
+    // Overlapping change from the first base: both versions shown, nothing written.
+    let r = save(
+        &s,
+        &c,
+        "/Home",
+        &csrf,
+        &stale_base,
+        "completely different\n",
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("class=\"conflict-version theirs\">line one\nline two\nline three changed"),
+        "{html}"
+    );
+    assert!(html.contains("class=\"conflict-version yours\">completely different"));
+    assert_eq!(commit_count(&repo), count);
+    assert_eq!(
+        show(&repo, "home.md"),
+        "line one\nline two\nline three changed\n"
+    );
+
+    // A change that merges cleanly with the newer version: offered merged, still not saved.
+    let r = save(
+        &s,
+        &c,
+        "/Home",
+        &csrf,
+        &base2_parent(&repo),
+        "LINE ONE\nline two\nline three\n",
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("merged cleanly"), "{html}");
+    assert!(
+        html.contains(">LINE ONE\nline two\nline three changed\n</textarea>"),
+        "{html}"
+    );
+    assert_eq!(commit_count(&repo), count, "a merge is offered, not saved");
+    fsck(&repo);
+}
+
+/// The commit before HEAD (where the page read "line three").
+fn base2_parent(repo: &std::path::Path) -> String {
+    git(repo, &["rev-parse", "main~1"]).trim().to_string()
+}
+
+#[tokio::test]
+async fn create_rename_with_backlinks_delete_and_revert() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    // Create goes through /-/create to the editor.
+    let r = c
+        .post(format!("{}/-/create", s.wiki_url("notes")))
+        .form(&[("csrf", csrf.as_str()), ("pagename", "Projects/Alpha Plan")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/Projects/Alpha%20Plan/edit");
+    let r = save(
+        &s,
+        &c,
+        "/Projects/Alpha%20Plan",
+        &csrf,
+        "",
+        "# Alpha Plan\n\nThe plan.\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let r = save(&s, &c, "/Links", &csrf, "", "See [[Projects/Alpha Plan]], [[the plan|projects/alpha plan#Goals]] and [x](/Projects/Alpha%20Plan).\n\n`[[Projects/Alpha Plan]]` stays.\n").await;
+    assert_eq!(r.status(), 303);
+    // An attachment moves with its page.
+    let part = reqwest::multipart::Part::bytes(b"PNGDATA".to_vec()).file_name("pic.png");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part("file", part);
+    let r = c
+        .post(format!(
+            "{}/Projects/Alpha%20Plan/attachments",
+            s.wiki_url("notes")
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(ls_files(&repo).contains(&"projects/alpha plan/pic.png".to_string()));
+
+    // Backlinks panel.
+    let html = c
+        .get(format!("{}/Projects/Alpha%20Plan", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<a href=\"/Links\">Links</a>"),
+        "backlinks panel lists Links"
+    );
+
+    let before = commit_count(&repo);
+    let r = c
+        .post(format!(
+            "{}/Projects/Alpha%20Plan/rename",
+            s.wiki_url("notes")
+        ))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("new_pagename", "Archive/Alpha"),
+            ("update_backlinks", "y"),
+            ("message", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/Archive/Alpha");
+    assert_eq!(commit_count(&repo), before + 1, "rename is one commit");
+    let files = ls_files(&repo);
+    assert!(files.contains(&"archive/alpha.md".to_string()));
+    assert!(files.contains(&"archive/alpha/pic.png".to_string()));
+    assert!(
+        !files.iter().any(|f| f.starts_with("projects/")),
+        "{files:?}"
+    );
+    assert_eq!(
+        show(&repo, "links.md"),
+        "See [[Archive/Alpha]], [[the plan|Archive/Alpha#Goals]] and [x](/Archive/Alpha).\n\n`[[Projects/Alpha Plan]]` stays.\n"
+    );
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s"]).trim(),
+        "Renamed Projects/Alpha Plan to Archive/Alpha."
+    );
+    // Renaming onto an existing page is refused.
+    let r = c
+        .post(format!("{}/Archive/Alpha/rename", s.wiki_url("notes")))
+        .form(&[("csrf", csrf.as_str()), ("new_pagename", "Links")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // Delete, then revert the deletion.
+    let r = c
+        .post(format!("{}/Links/delete", s.wiki_url("notes")))
+        .form(&[("csrf", csrf.as_str()), ("message", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(!ls_files(&repo).contains(&"links.md".to_string()));
+    assert_eq!(
+        c.get(format!("{}/Links", s.wiki_url("notes")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let deleted = git(&repo, &["rev-parse", "main"]).trim().to_string();
+    let r = c
+        .post(format!("{}/-/revert/{deleted}", s.wiki_url("notes")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(ls_files(&repo).contains(&"links.md".to_string()));
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%s"]).trim(),
+        format!("Reverted commit {}.", &deleted[..7])
+    );
+    // History, diff, blame, source, commit view, changelog and index all render.
+    for path in [
+        "/Links/history".to_string(),
+        format!("/Links/diff/{}/{}", &deleted[..7], "HEAD"),
+        "/Links/blame".into(),
+        "/Links/source".into(),
+        format!("/-/commit/{deleted}"),
+        "/-/changelog".into(),
+        "/-/index".into(),
+        "/Links?raw".into(),
+    ] {
+        let r = c
+            .get(format!("{}{path}", s.wiki_url("notes")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let raw = c
+        .get(format!("{}/Links?raw", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("See [[Archive/Alpha]]"));
+    fsck(&repo);
+}
+
+#[tokio::test]
+async fn attachments_upload_list_download_and_delete() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    let upload = |name: &str, data: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(data).file_name(name.to_string());
+        reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("message", "")
+            .part("file", part)
+    };
+    let r = c
+        .post(format!("{}/Home/attachments", s.wiki_url("notes")))
+        .multipart(upload("My Notes.txt", b"hello".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        ls_files(&repo).contains(&"home/My_Notes.txt".to_string()),
+        "secure file name in the page's folder"
+    );
+    let html = c
+        .get(format!("{}/Home/attachments", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("My_Notes.txt"));
+    let r = c
+        .get(format!("{}/Home/a/My_Notes.txt", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello");
+    // HTML uploads are never served as HTML from the wiki's origin.
+    c.post(format!("{}/Home/attachments", s.wiki_url("notes")))
+        .multipart(upload("x.html", b"<script>alert(1)</script>".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .get(format!("{}/Home/a/x.html", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let count = commit_count(&repo);
+    let r = c
+        .post(format!(
+            "{}/Home/attachment/My_Notes.txt",
+            s.wiki_url("notes")
+        ))
+        .form(&[("csrf", csrf.as_str()), ("action", "delete")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(commit_count(&repo), count + 1);
+    assert!(!ls_files(&repo).contains(&"home/My_Notes.txt".to_string()));
+    assert_eq!(
+        c.get(format!("{}/Home/a/My_Notes.txt", s.wiki_url("notes")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    fsck(&repo);
+}
+
+#[tokio::test]
+async fn bad_page_names_are_refused_and_nothing_is_written() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    let count = commit_count(&repo);
+    // Raw requests: a URL library would normalise `%2E%2E` away before it reached us.
+    let (cookie, raw_csrf) = s.session_for(OWNER);
+    let body = form_body(&[
+        ("csrf", &raw_csrf),
+        ("base_revision", ""),
+        ("content", "content\n"),
+    ]);
+    for bad in [
+        "a/%2E%2E/b",
+        "%2E%2E",
+        "x%00y",
+        "x%01y",
+        "a/.git/config",
+        ".GIT/x",
+        &"x".repeat(300),
+    ] {
+        let (status, _) = s
+            .raw(
+                &s.wiki_host("notes"),
+                "POST",
+                &format!("/{bad}/save"),
+                Some(&cookie),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    for bad in ["../x", "/abs", "a\u{1}b", ".git", "?!#"] {
+        let r = c
+            .post(format!("{}/-/create", s.wiki_url("notes")))
+            .form(&[("csrf", csrf.as_str()), ("pagename", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad:?}");
+    }
+    assert_eq!(commit_count(&repo), count);
+    assert!(
+        !ls_files(&repo)
+            .iter()
+            .any(|f| f.contains("..") || f.contains(".git"))
+    );
+}
+
+#[tokio::test]
+async fn limits_are_enforced_with_clear_errors() {
+    let s = TestServer::start_with(|cfg| {
+        cfg.limits.max_pages = 5;
+        cfg.limits.max_page_bytes = 2_000;
+        cfg.limits.max_attachment_bytes = 4_000;
+        cfg.limits.max_wiki_bytes = 40_000;
+    })
+    .await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let c = s.client();
+    s.login(&c, OWNER, Some("notes")).await;
+    let repo = s.repo("notes");
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    let count = commit_count(&repo);
+    // Page too large.
+    let r = save(&s, &c, "/Big", &csrf, "", &"x".repeat(2_001)).await;
+    assert_eq!(r.status(), 413);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Content too large (2002 bytes). Maximum size is 2000 bytes."),
+        "the editor shows the error and keeps the text"
+    );
+    // Page count: the template has 4 pages; one more fits, the next does not.
+    assert_eq!(
+        save(&s, &c, "/Fifth", &csrf, "", "five\n").await.status(),
+        303
+    );
+    let r = save(&s, &c, "/Sixth", &csrf, "", "six\n").await;
+    assert_eq!(r.status(), 413);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Page limit reached (5 pages)")
+    );
+    // Attachment too large, then quota.
+    let big = reqwest::multipart::Part::bytes(vec![b'a'; 4_001]).file_name("big.bin");
+    let r = c
+        .post(format!("{}/Home/attachments", s.wiki_url("notes")))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf.clone())
+                .part("file", big),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let used: usize = ls_files(&repo).iter().map(|f| show(&repo, f).len()).sum();
+    assert!(
+        used < 40_000 - 4_000,
+        "room for at least one upload: {used}"
+    );
+    let mut statuses = Vec::new();
+    for i in 0..((40_000 - used) / 3_900 + 1) {
+        let part =
+            reqwest::multipart::Part::bytes(vec![b'a'; 3_900]).file_name(format!("f{i}.bin"));
+        let r = c
+            .post(format!("{}/Home/attachments", s.wiki_url("notes")))
+            .multipart(
+                reqwest::multipart::Form::new()
+                    .text("csrf", csrf.clone())
+                    .part("file", part),
+            )
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        *statuses.last().unwrap(),
+        413,
+        "quota reached: {statuses:?}"
+    );
+    let size: usize = ls_files(&repo).iter().map(|f| show(&repo, f).len()).sum();
+    assert!(size <= 40_000, "quota held: {size}");
+    assert_eq!(
+        commit_count(&repo),
+        count + 1 + statuses.iter().filter(|s| **s == 303).count()
+    );
+    fsck(&repo);
+}

@@ -1,0 +1,177 @@
+//! Full-text search: BM25 ranking, highlighted snippets, kept current by every write and
+//! reconciled with commits made behind the server's back.
+
+use std::process::Command;
+
+use crate::common::*;
+
+const OWNER: &str = "did:plc:owner";
+
+#[tokio::test]
+async fn search_ranks_highlights_and_follows_writes() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, true);
+    let c = s.client();
+    s.login(&c, OWNER, Some("notes")).await;
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    for (page, body) in [
+        ("Zebra Habitats", "Where zebras live: grasslands."),
+        (
+            "Savanna",
+            "Lions, elephants and a zebra or two <b>bold</b>.",
+        ),
+        ("Unrelated", "Nothing about stripes."),
+    ] {
+        let r = c
+            .post(format!(
+                "{}/{}/save",
+                s.wiki_url("notes"),
+                page.replace(' ', "%20")
+            ))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("base_revision", ""),
+                ("content", &format!("# {page}\n\n{body}\n")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let anon = s.client();
+    let html = anon
+        .get(format!("{}/-/search?q=zebra", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Only the results list (the sidebar lists every page too).
+    let html = html
+        .split("class=\"search-results\"")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let first = html.find("/Zebra%20Habitats").expect("title match found");
+    let second = html.find("/Savanna").expect("body match found");
+    assert!(first < second, "a title match ranks above a body match");
+    assert!(!html.contains("/Unrelated\""));
+    assert!(html.contains("<mark>zebra</mark>"), "highlighted snippet");
+    assert!(
+        html.contains("&lt;b&gt;bold&lt;/b&gt;"),
+        "snippet text is escaped"
+    );
+    // Stemming and the Otterwiki path form.
+    let html = anon
+        .get(format!("{}/-/search/zebras", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("/Savanna"));
+    // FTS syntax in a query is inert.
+    let r = anon
+        .get(format!(
+            "{}/-/search?q=%22unbalanced%20AND%20NEAR(",
+            s.wiki_url("notes")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A deleted page leaves the index.
+    c.post(format!("{}/Savanna/delete", s.wiki_url("notes")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let html = anon
+        .get(format!("{}/-/search?q=lions", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("0 results"), "{html}");
+}
+
+#[tokio::test]
+async fn outside_commits_are_reconciled() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, true);
+    let repo = s.repo("notes");
+    // Commit with plain git behind the server's back.
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    git(w, &["clone", "-q", repo.to_str().unwrap(), "."]);
+    std::fs::write(w.join("outside.md"), "# Outside\n\nA quokka appeared.\n").unwrap();
+    git(w, &["add", "."]);
+    let ok = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Outsider",
+            "-c",
+            "user.email=o@example.org",
+            "commit",
+            "-qm",
+            "outside",
+        ])
+        .current_dir(w)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    git(w, &["push", "-q", "origin", "main"]);
+    let anon = s.client();
+    // Pages follow HEAD at once.
+    assert_eq!(
+        anon.get(format!("{}/Outside", s.wiki_url("notes")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // And so does search (reconciled before querying).
+    let html = anon
+        .get(format!("{}/-/search?q=quokka", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("/Outside"), "{html}");
+
+    // A stale index after a restart is caught up at start: simulate by rewinding its state.
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute("UPDATE fts_state SET commit_id = 'deadbeef'", [])
+        .unwrap();
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute("DELETE FROM pages_fts", [])
+        .unwrap();
+    let dir = s.stop().await;
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let n: i64 = s
+        .state
+        .db
+        .conn()
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM pages_fts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n, 5,
+        "four template pages and the outside page, re-indexed at start"
+    );
+}
