@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub wikis: Wikis,
     pub keys: Arc<Keys>,
     pub highlight_css: Arc<String>,
+    pub sidebars: Arc<web::wiki::SidebarCache>,
 }
 
 impl AppState {
@@ -41,6 +43,9 @@ impl AppState {
         })?;
         std::fs::create_dir_all(cfg.wikis_dir())?;
         let db = Db::open(&cfg.db_path())?;
+        // libgit2 re-hashes every object it reads by default; the repositories are ours
+        // and `git fsck` (backups, tests) checks them, so skip that on the hot path.
+        git2::opts::strict_hash_verification(false);
         let keys = Keys::load_or_create(&cfg.keys_dir())?;
         let cfg = Arc::new(cfg);
         Ok(AppState {
@@ -49,6 +54,7 @@ impl AppState {
             db,
             keys: Arc::new(keys),
             highlight_css: Arc::new(crate::wiki::markdown::highlight_css()),
+            sidebars: Arc::default(),
         })
     }
 }
@@ -92,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(move |State(st): State<AppState>, req: Request| dispatch(st, root.clone(), wiki.clone(), req))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
+        // Refuses a declared oversize body before reading it, and caps streamed ones.
+        .layer(RequestBodyLimitLayer::new(limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

@@ -484,6 +484,22 @@ async fn limits_are_enforced_with_clear_errors() {
     let repo = s.repo("notes");
     let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
     let count = commit_count(&repo);
+    // A declared body over the request limit is refused before it is read.
+    let (cookie, raw_csrf) = s.session_for(OWNER);
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = format!(
+        "POST /Huge/save HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\ncsrf={raw_csrf}&content=",
+        s.wiki_host("notes")
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     // Page too large.
     let r = save(&s, &c, "/Big", &csrf, "", &"x".repeat(2_001)).await;
     assert_eq!(r.status(), 413);

@@ -179,10 +179,8 @@ fn tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
-const MARK_OPEN: &str = "\u{2}";
-const MARK_CLOSE: &str = "\u{3}";
-
-/// BM25-ranked matches in one wiki (title matches weigh more than body matches).
+/// BM25-ranked matches in one wiki (title matches weigh more than body matches), with
+/// the total number of matches. Snippets are added by the caller for the rows it shows.
 pub fn search(
     conn: &Connection,
     wiki_id: i64,
@@ -200,32 +198,20 @@ pub fn search(
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare_cached(
-        "SELECT d.path, snippet(pages_fts, 2, ?2, ?3, '…', 20), bm25(pages_fts, 0.0, 8.0, 1.0) AS score
+        "SELECT d.path, bm25(pages_fts, 0.0, 8.0, 1.0) AS score
          FROM pages_fts JOIN fts_docs d ON d.id = pages_fts.rowid
          WHERE pages_fts MATCH ?1
-         ORDER BY score LIMIT ?4 OFFSET ?5",
+         ORDER BY score LIMIT ?2 OFFSET ?3",
     )?;
     let hits = stmt
-        .query_map(
-            params![full, MARK_OPEN, MARK_CLOSE, limit as i64, offset as i64],
-            |r| {
-                let raw: String = r.get(1)?;
-                Ok(Hit {
-                    path: r.get(0)?,
-                    snippet_html: crate::wiki::markdown::html_escape_text(&raw)
-                        .replace(MARK_OPEN, "<mark>")
-                        .replace(MARK_CLOSE, "</mark>"),
-                    snippet: raw.replace(
-                        [
-                            MARK_OPEN.chars().next().unwrap_or('\u{2}'),
-                            MARK_CLOSE.chars().next().unwrap_or('\u{3}'),
-                        ],
-                        "",
-                    ),
-                    rank: r.get(2)?,
-                })
-            },
-        )?
+        .query_map(params![full, limit as i64, offset as i64], |r| {
+            Ok(Hit {
+                path: r.get(0)?,
+                snippet_html: String::new(),
+                snippet: String::new(),
+                rank: r.get(1)?,
+            })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((hits, total as usize))
 }

@@ -2,3 +2,4 @@
 //! vector index and the queue worker that keep semantic search current.
 
 pub mod fts;
+pub mod snippet;

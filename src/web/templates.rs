@@ -232,8 +232,12 @@ impl SearchResult {
 pub struct Search {
     pub l: Layout,
     pub query: String,
+    pub query_url: String,
     pub total: usize,
     pub results: Vec<SearchResult>,
+    pub offset: usize,
+    pub prev_offset: usize,
+    pub next_offset: Option<usize>,
 }
 
 #[derive(Template)]

@@ -119,7 +119,7 @@ impl Ctx {
 
     /// The layout with the page tree for this snapshot, the current page highlighted.
     fn with_sidebar(&mut self, snap: &Snapshot, current: Option<&PageName>, title: &str) {
-        self.layout.sidebar = sidebar_html(snap, current);
+        self.layout.sidebar = sidebar_html(&self.state.sidebars, self.wiki.id, snap, current);
         self.layout.title = title.to_string();
         if let Some(c) = current {
             self.layout.page = c.as_str().to_string();
@@ -1406,6 +1406,9 @@ async fn revert_submit(
     Ok(Redirect::to(&format!("/-/commit/{commit}")).into_response())
 }
 
+/// Results per search page.
+const SEARCH_PAGE: usize = 20;
+
 async fn search_path(
     state: State<AppState>,
     wiki: CurrentWiki,
@@ -1432,9 +1435,10 @@ async fn search(
     if query.len() > 500 {
         return Err(ctx.fail(Error::BadRequest("The query is too long.".into())));
     }
+    let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let q2 = query.clone();
     let (snap, (hits, total)) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.search(wiki, &q2, 50, 0)?)))
+        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.search(wiki, &q2, SEARCH_PAGE, offset)?)))
         .await?;
     let results = hits
         .iter()
@@ -1450,22 +1454,82 @@ async fn search(
         })
         .collect();
     ctx.with_sidebar(&snap, None, "Search");
+    let more = offset + SEARCH_PAGE < total;
     Ok(render(&Search {
         l: ctx.layout,
+        query_url: urlencode(&query),
         query,
         total,
         results,
+        offset,
+        prev_offset: offset.saturating_sub(SEARCH_PAGE),
+        next_offset: more.then_some(offset + SEARCH_PAGE),
     }))
 }
 
 // ---------------------------------------------------------------------------------------
 // Sidebar
 
+/// The page tree of each wiki's latest snapshot, rendered once per HEAD.
+#[derive(Default)]
+pub struct SidebarCache {
+    /// Wiki id → (the HEAD it was rendered at, the tree's HTML).
+    trees: std::sync::Mutex<std::collections::HashMap<i64, SidebarEntry>>,
+}
+
+type SidebarEntry = (Option<git2::Oid>, std::sync::Arc<String>);
+
+impl SidebarCache {
+    fn get(&self, wiki_id: i64, snap: &Snapshot) -> std::sync::Arc<String> {
+        let mut trees = self.trees.lock().expect("sidebar lock");
+        if let Some((head, html)) = trees.get(&wiki_id)
+            && *head == snap.head
+        {
+            return html.clone();
+        }
+        let html = std::sync::Arc::new(sidebar_tree(snap));
+        trees.insert(wiki_id, (snap.head, html.clone()));
+        html
+    }
+}
+
+/// The tree with the current page marked and the folders above it open.
+fn sidebar_html(
+    cache: &SidebarCache,
+    wiki_id: i64,
+    snap: &Snapshot,
+    current: Option<&PageName>,
+) -> String {
+    let base = cache.get(wiki_id, snap);
+    let Some(cur) = current else {
+        return base.to_string();
+    };
+    let href = format!("<a href=\"{}\">", markdown::html_escape_attr(&cur.url()));
+    let mut html = base.replacen(
+        &href,
+        &format!(
+            "<a class=\"current\" href=\"{}\">",
+            markdown::html_escape_attr(&cur.url())
+        ),
+        1,
+    );
+    let segs: Vec<&str> = cur.as_str().split('/').collect();
+    for i in 1..segs.len() {
+        let dir = markdown::html_escape_attr(&segs[..i].join("/").to_lowercase());
+        html = html.replacen(
+            &format!("<details data-dir=\"{dir}\">"),
+            &format!("<details open data-dir=\"{dir}\">"),
+            1,
+        );
+    }
+    html
+}
+
 /// Most entries shown per folder; the page index lists everything.
 const SIDEBAR_MAX: usize = 150;
 
-/// The page tree as nested lists; folders are `<details>`, open along the current page.
-fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
+/// The page tree as nested lists; folders are `<details data-dir="…">`.
+fn sidebar_tree(snap: &Snapshot) -> String {
     #[derive(Default)]
     struct Node {
         page: Option<(String, String)>,
@@ -1479,16 +1543,7 @@ fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
         }
         node.page = Some((p.name.url(), p.name.leaf().to_string()));
     }
-    let current_url = current.map(|c| c.url().to_lowercase());
-    let current_dirs: Vec<String> = current
-        .map(|c| {
-            let segs: Vec<&str> = c.as_str().split('/').collect();
-            (1..segs.len())
-                .map(|i| segs[..i].join("/").to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
-    fn walk(node: &Node, prefix: &str, out: &mut String, cur: &Option<String>, dirs: &[String]) {
+    fn walk(node: &Node, prefix: &str, out: &mut String) {
         out.push_str("<ul>");
         for (i, (key, child)) in node.children.iter().enumerate() {
             if i == SIDEBAR_MAX {
@@ -1501,13 +1556,8 @@ fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
                 format!("{prefix}/{key}")
             };
             let link = |out: &mut String, (url, label): &(String, String)| {
-                let class = if cur.as_deref() == Some(url.to_lowercase().as_str()) {
-                    " class=\"current\""
-                } else {
-                    ""
-                };
                 out.push_str(&format!(
-                    "<a{class} href=\"{}\">{}</a>",
+                    "<a href=\"{}\">{}</a>",
                     markdown::html_escape_attr(url),
                     markdown::html_escape_text(label)
                 ));
@@ -1518,14 +1568,16 @@ fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
                     link(out, p);
                 }
             } else {
-                let open = if dirs.contains(&path) { " open" } else { "" };
-                out.push_str(&format!("<details{open}><summary>"));
+                out.push_str(&format!(
+                    "<details data-dir=\"{}\"><summary>",
+                    markdown::html_escape_attr(&path)
+                ));
                 match &child.page {
                     Some(p) => link(out, p),
                     None => out.push_str(&markdown::html_escape_text(key)),
                 }
                 out.push_str("</summary>");
-                walk(child, &path, out, cur, dirs);
+                walk(child, &path, out);
                 out.push_str("</details>");
             }
             out.push_str("</li>");
@@ -1533,7 +1585,7 @@ fn sidebar_html(snap: &Snapshot, current: Option<&PageName>) -> String {
         out.push_str("</ul>");
     }
     let mut out = String::new();
-    walk(&root, "", &mut out, &current_url, &current_dirs);
+    walk(&root, "", &mut out);
     out
 }
 

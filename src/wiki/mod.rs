@@ -46,9 +46,41 @@ struct Inner {
 
 /// In-memory state of one wiki.
 pub struct WikiState {
+    repo_path: PathBuf,
     /// Held for the whole of a write: read HEAD, check, commit, move the branch.
     write_lock: Mutex<()>,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Open repository handles, reused: opening one costs a dozen file-system calls.
+    repos: Mutex<Vec<Repository>>,
+    /// "Last changed by" per page, valid for one HEAD (a history walk per view is too dear).
+    last_changes: Mutex<LastChanges>,
+}
+
+type LastChanges = (Option<Oid>, HashMap<String, Option<CommitInfo>>);
+
+/// A pooled repository handle; returns to its wiki's pool when dropped.
+pub struct RepoHandle {
+    repo: Option<Repository>,
+    state: Arc<WikiState>,
+}
+
+impl std::ops::Deref for RepoHandle {
+    type Target = Repository;
+
+    fn deref(&self) -> &Repository {
+        self.repo.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for RepoHandle {
+    fn drop(&mut self) {
+        if let Some(r) = self.repo.take() {
+            let mut pool = self.state.repos.lock().expect("repo pool lock");
+            if pool.len() < 8 {
+                pool.push(r);
+            }
+        }
+    }
 }
 
 /// A page as read.
@@ -142,8 +174,11 @@ impl Wikis {
         open.entry(wiki.id)
             .or_insert_with(|| {
                 Arc::new(WikiState {
+                    repo_path: self.repo_path(&wiki.slug),
                     write_lock: Mutex::new(()),
                     snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                    repos: Mutex::new(Vec::new()),
+                    last_changes: Mutex::new((None, HashMap::new())),
                 })
             })
             .clone()
@@ -159,10 +194,19 @@ impl Wikis {
         self.inner.renders.forget_wiki(wiki_id);
     }
 
-    pub fn open_repo(&self, wiki: &Wiki) -> Result<Repository> {
-        let path = self.repo_path(&wiki.slug);
-        store::open(&path).map_err(|e| {
-            Error::Internal(anyhow::anyhow!("opening repository of {}: {e}", wiki.slug))
+    /// A repository handle from the wiki's pool (opened if the pool is empty).
+    pub fn open_repo(&self, wiki: &Wiki) -> Result<RepoHandle> {
+        let state = self.state(wiki);
+        let pooled = state.repos.lock().expect("repo pool lock").pop();
+        let repo = match pooled {
+            Some(r) => r,
+            None => store::open(&state.repo_path).map_err(|e| {
+                Error::Internal(anyhow::anyhow!("opening repository of {}: {e}", wiki.slug))
+            })?,
+        };
+        Ok(RepoHandle {
+            repo: Some(repo),
+            state,
         })
     }
 
@@ -255,10 +299,24 @@ impl Wikis {
     /// The commit that last changed a page (for "last edited by").
     pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
         let repo = self.open_repo(wiki)?;
-        let Some(head) = store::head(&repo)? else {
-            return Ok(None);
-        };
-        store::last_change(&repo, head, path)
+        let head = store::head(&repo)?;
+        let state = self.state(wiki);
+        {
+            let cache = state.last_changes.lock().expect("last-change lock");
+            if cache.0 == head
+                && let Some(hit) = cache.1.get(path)
+            {
+                return Ok(hit.clone());
+            }
+        }
+        let Some(h) = head else { return Ok(None) };
+        let found = store::last_change(&repo, h, path)?;
+        let mut cache = state.last_changes.lock().expect("last-change lock");
+        if cache.0 != head {
+            *cache = (head, HashMap::new());
+        }
+        cache.1.insert(path.to_string(), found.clone());
+        Ok(found)
     }
 
     /// Saves a page. `base` is the commit the writer read the page at; `None` is allowed
@@ -821,8 +879,23 @@ impl Wikis {
     ) -> Result<(Vec<fts::Hit>, usize)> {
         // An outside commit (plain git, a restore) is picked up here, not only at start.
         self.reconcile(wiki)?;
-        let conn = self.inner.db.conn()?;
-        fts::search(&conn, wiki.id, query, limit, offset)
+        let (mut hits, total) = {
+            let conn = self.inner.db.conn()?;
+            fts::search(&conn, wiki.id, query, limit, offset)?
+        };
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let prefixes = crate::search::snippet::match_prefixes(query);
+        for hit in &mut hits {
+            if let Some(entry) = snap.page(&hit.path) {
+                let content = store::read_blob(&repo, entry.blob)?;
+                let text = String::from_utf8_lossy(&content);
+                let (_, body) = markdown::split_front_matter(&text);
+                (hit.snippet, hit.snippet_html) =
+                    crate::search::snippet::snippet(body, &prefixes, 160);
+            }
+        }
+        Ok((hits, total))
     }
 }
 
