@@ -570,3 +570,73 @@ async fn limits_are_enforced_with_clear_errors() {
     );
     fsck(&repo);
 }
+
+#[tokio::test]
+async fn live_preview_and_old_revisions() {
+    let (s, c) = setup().await;
+    let repo = s.repo("notes");
+    let (csrf, base, _) = open_editor(&s, &c, "/Home").await;
+    // Preview renders without saving, and needs the CSRF header.
+    let count = commit_count(&repo);
+    let r = c
+        .post(format!("{}/Home/preview", s.wiki_url("notes")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("content", "# Draft\n\n[[Agent Guide]] and [[Nowhere]] $x$")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let json: serde_json::Value = r.json().await.unwrap();
+    let html = json["html"].as_str().unwrap();
+    assert!(html.contains("<h1 id=\"draft\">"));
+    assert!(html.contains("class=\"wikilink\" href=\"/Agent%20Guide\""));
+    assert!(html.contains("class=\"wikilink missing\""));
+    assert_eq!(json["needs_math"], true);
+    let r = c
+        .post(format!("{}/Home/preview", s.wiki_url("notes")))
+        .form(&[("content", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token");
+    assert_eq!(commit_count(&repo), count);
+
+    // The old version stays readable at its revision.
+    let r = save(&s, &c, "/Home", &csrf, &base, "# Home\n\nThe new text.\n").await;
+    assert_eq!(r.status(), 303);
+    let old = c
+        .get(format!(
+            "{}/Home?revision={}",
+            s.wiki_url("notes"),
+            &base[..7]
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(old.contains("You are viewing revision"));
+    assert!(!old.contains("The new text."));
+    let new = c
+        .get(format!("{}/Home", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(new.contains("The new text."));
+    let r = c
+        .get(format!("{}/Home/view/{}", s.wiki_url("notes"), &base[..8]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!("{}/Home?revision=HEAD~1", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "only hex revisions are accepted");
+}

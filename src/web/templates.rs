@@ -49,6 +49,10 @@ mod filters {
 pub struct PageView {
     pub l: Layout,
     pub title: String,
+    /// The page's own Markdown starts with a level-1 heading, which is its title.
+    pub has_h1: bool,
+    /// `Folder › Page`, shown above a page that has its own title.
+    pub path_label: String,
     pub url: String,
     pub html: String,
     pub toc: Vec<TocEntry>,

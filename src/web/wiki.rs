@@ -519,6 +519,8 @@ async fn show_page(
     let title = rendered.title.clone().unwrap_or_else(|| page.title.clone());
     let view = PageView {
         l: ctx.layout,
+        has_h1: rendered.toc.first().is_some_and(|t| t.level == 1),
+        path_label: page.name.as_str().replace('/', " › "),
         title,
         url: page.name.url(),
         html: rendered.html.clone(),
