@@ -33,6 +33,9 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub highlight_css: Arc<String>,
     pub sidebars: Arc<web::wiki::SidebarCache>,
+    pub atproto: Arc<crate::atproto::Atproto>,
+    /// The one write rate limiter, shared by every transport.
+    pub limiter: Arc<crate::access::ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -47,6 +50,11 @@ impl AppState {
         // and `git fsck` (backups, tests) checks them, so skip that on the hot path.
         git2::opts::strict_hash_verification(false);
         let keys = Keys::load_or_create(&cfg.keys_dir())?;
+        let atproto = crate::atproto::Atproto::new(&cfg, db.clone(), keys.derive("atproto-store"))?;
+        let limiter = crate::access::ratelimit::RateLimiter::new(
+            cfg.limits.writes_per_minute,
+            cfg.limits.write_burst,
+        );
         let cfg = Arc::new(cfg);
         Ok(AppState {
             wikis: Wikis::new(cfg.clone(), db.clone()),
@@ -55,7 +63,18 @@ impl AppState {
             keys: Arc::new(keys),
             highlight_css: Arc::new(crate::wiki::markdown::highlight_css()),
             sidebars: Arc::default(),
+            atproto: Arc::new(atproto),
+            limiter: Arc::new(limiter),
         })
+    }
+}
+
+impl AppState {
+    /// Counts one write against the caller and their address, or refuses with 429.
+    pub fn check_write_rate(&self, caller: &web::Caller) -> crate::error::Result<()> {
+        let mut keys = vec![format!("ip:{}", caller.ip)];
+        keys.extend(caller.principal.rate_key());
+        self.limiter.check(&keys)
     }
 }
 
@@ -70,9 +89,14 @@ pub enum Site {
 /// `localhost:8080` → Root; `notes.localhost:8080` → Wiki("notes"); a reserved or invalid
 /// label, a nested subdomain or a foreign host → Unknown.
 pub fn resolve_site(cfg: &Config, host: &str) -> Site {
-    let host = crate::config::host_without_port(host.trim()).to_ascii_lowercase();
+    let full = host.trim().to_ascii_lowercase();
+    let host = crate::config::host_without_port(&full).to_string();
     let domain = cfg.domain_host();
     if host == domain {
+        return Site::Root;
+    }
+    // On localhost, the ATProto loopback client's callback arrives at 127.0.0.1.
+    if cfg.is_localhost() && full == format!("127.0.0.1:{}", cfg.domain_port()) {
         return Site::Root;
     }
     match host.strip_suffix(&format!(".{domain}")) {
@@ -85,7 +109,10 @@ pub fn resolve_site(cfg: &Config, host: &str) -> Site {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let root = web::root::router().with_state(state.clone());
+    let root = web::root::router()
+        .merge(web::app::router())
+        .merge(crate::api::manage::router_nested())
+        .with_state(state.clone());
     let wiki = web::wiki::router().with_state(state.clone());
     let limit = state
         .cfg
@@ -131,7 +158,12 @@ async fn dispatch(state: AppState, root: Router, wiki: Router, mut req: Request)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_default();
     let site = resolve_site(&state.cfg, &host);
-    let caller = web::caller_from_headers(&state, req.headers()).await;
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let mut caller = web::caller_from_headers(&state, req.headers(), peer).await;
+    caller.unsafe_method = !req.method().is_safe();
     req.extensions_mut().insert(caller.clone());
     match site {
         Site::Root => root.oneshot(req).await.into_response(),

@@ -20,6 +20,10 @@ pub struct Limits {
     pub max_page_bytes: usize,
     /// Bytes of one attachment.
     pub max_attachment_bytes: usize,
+    /// Writes per minute per principal and per client address (all transports).
+    pub writes_per_minute: u32,
+    /// Writes allowed at once before the per-minute rate applies.
+    pub write_burst: u32,
 }
 
 impl Default for Limits {
@@ -29,6 +33,32 @@ impl Default for Limits {
             max_wiki_bytes: 50 * 1024 * 1024,
             max_page_bytes: 1_000_000,
             max_attachment_bytes: 10 * 1024 * 1024,
+            writes_per_minute: 60,
+            write_burst: 30,
+        }
+    }
+}
+
+/// ATProto sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AtprotoConfig {
+    /// The PLC directory that resolves `did:plc` identities.
+    pub plc_url: String,
+    /// Resolve handles with `com.atproto.identity.resolveHandle` at this service instead
+    /// of DNS and `/.well-known/atproto-did` (for a local test PDS).
+    pub handle_resolver_url: Option<String>,
+    /// Allow http and private or loopback addresses for identity and OAuth fetches.
+    /// Only for tests against a local PDS: never in production.
+    pub allow_private_hosts: bool,
+}
+
+impl Default for AtprotoConfig {
+    fn default() -> Self {
+        AtprotoConfig {
+            plc_url: "https://plc.directory".into(),
+            handle_resolver_url: None,
+            allow_private_hosts: false,
         }
     }
 }
@@ -55,6 +85,7 @@ pub struct Config {
     /// `json` (for journald) or `pretty`.
     pub log_format: String,
     pub limits: Limits,
+    pub atproto: AtprotoConfig,
 }
 
 impl Default for Config {
@@ -69,6 +100,7 @@ impl Default for Config {
             log: "info".into(),
             log_format: "json".into(),
             limits: Limits::default(),
+            atproto: AtprotoConfig::default(),
         }
     }
 }
@@ -83,6 +115,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log",
     "log_format",
     "limits",
+    "atproto",
 ];
 
 impl Config {
@@ -172,6 +205,26 @@ impl Config {
         if let Some(v) = get("ROBOT_MAX_ATTACHMENT_BYTES") {
             self.limits.max_attachment_bytes = parse("ROBOT_MAX_ATTACHMENT_BYTES", &v)?;
         }
+        if let Some(v) = get("ROBOT_WRITES_PER_MINUTE") {
+            self.limits.writes_per_minute = parse("ROBOT_WRITES_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("ROBOT_WRITE_BURST") {
+            self.limits.write_burst = parse("ROBOT_WRITE_BURST", &v)?;
+        }
+        if let Some(v) = get("ROBOT_ATPROTO_PLC_URL") {
+            self.atproto.plc_url = v;
+        }
+        if let Some(v) = get("ROBOT_ATPROTO_HANDLE_RESOLVER_URL") {
+            self.atproto.handle_resolver_url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = get("ROBOT_ATPROTO_ALLOW_PRIVATE_HOSTS") {
+            self.atproto.allow_private_hosts = parse("ROBOT_ATPROTO_ALLOW_PRIVATE_HOSTS", &v)?;
+            if self.atproto.allow_private_hosts {
+                warnings.push(
+                    "ROBOT_ATPROTO_ALLOW_PRIVATE_HOSTS is on: sign-in may fetch http and private addresses (tests only)".into(),
+                );
+            }
+        }
         if self.log_format != "json" && self.log_format != "pretty" {
             warnings.push(format!(
                 "log_format {:?} is neither json nor pretty; using json",
@@ -240,6 +293,17 @@ impl Config {
 
     pub fn wikis_dir(&self) -> PathBuf {
         self.data_dir.join("wikis")
+    }
+
+    /// The port of the root domain (80/443 when none is given).
+    pub fn domain_port(&self) -> u16 {
+        match self.domain.rsplit_once(':') {
+            Some((_, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                p.parse().unwrap_or(80)
+            }
+            _ if self.scheme() == "https" => 443,
+            _ => 80,
+        }
     }
 
     pub fn is_admin(&self, did: &str) -> bool {

@@ -5,17 +5,25 @@
 //! - [`db`]: the SQLite pool, embedded migrations, one file per table family.
 //! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits.
 //! - [`access`]: principals, sessions, roles and the one `authorize` function.
+//! - [`atproto`]: sign-in with ATProto accounts (OAuth client, identity resolution).
 //! - [`search`]: the full-text index.
+//! - [`manage`]: account and wiki management shared by the app and the API.
+//! - [`api`]: JSON APIs (management `/api`).
 //! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
+//! - [`ops`]: the audit log (later backups, janitor, metrics).
 //! - [`app`]: shared state, host dispatch and the server loop.
 //! - [`cli`]: the `robot` command.
 
 pub mod access;
+pub mod api;
 pub mod app;
+pub mod atproto;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod manage;
+pub mod ops;
 pub mod search;
 pub mod web;
 pub mod wiki;

@@ -1,7 +1,9 @@
 //! Who is calling and what they may do. There is exactly one ACL function, [`authorize`];
 //! every route of both hosts — web, REST, MCP, git — asks it, and none re-implements a rule.
 
+pub mod ratelimit;
 pub mod session;
+pub mod tokens;
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -66,19 +68,33 @@ pub enum Principal {
         handle: String,
         session_id: String,
     },
+    /// A wiki's bearer token: an editor on that wiki only.
+    WikiToken {
+        wiki_id: i64,
+        slug: String,
+    },
 }
 
 impl Principal {
     pub fn did(&self) -> Option<&str> {
         match self {
             Principal::User { did, .. } => Some(did),
-            Principal::Anonymous => None,
+            _ => None,
         }
     }
 
     pub fn handle(&self) -> Option<&str> {
         match self {
             Principal::User { handle, .. } => Some(handle),
+            _ => None,
+        }
+    }
+
+    /// The key the write rate limiter counts this principal under.
+    pub fn rate_key(&self) -> Option<String> {
+        match self {
+            Principal::User { did, .. } => Some(format!("user:{did}")),
+            Principal::WikiToken { wiki_id, .. } => Some(format!("token:{wiki_id}")),
             Principal::Anonymous => None,
         }
     }
@@ -89,6 +105,10 @@ impl Principal {
             Principal::User { did, handle, .. } => Author {
                 name: handle.clone(),
                 email: did.clone(),
+            },
+            Principal::WikiToken { slug, .. } => Author {
+                name: format!("{slug} wiki token"),
+                email: format!("token@{slug}"),
             },
             Principal::Anonymous => Author {
                 name: "Anonymous".into(),
@@ -119,6 +139,7 @@ impl Grant {
 pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<Option<Role>> {
     match principal {
         Principal::Anonymous => Ok(None),
+        Principal::WikiToken { wiki_id, .. } => Ok((*wiki_id == wiki.id).then_some(Role::Editor)),
         Principal::User { did, .. } if *did == wiki.owner_did => Ok(Some(Role::Owner)),
         Principal::User { did, .. } => wikis::collaborator_role(conn, wiki.id, did),
     }

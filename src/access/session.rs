@@ -71,6 +71,15 @@ impl Keys {
         })
     }
 
+    /// A 256-bit key for one purpose, derived from the server secret.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut m =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        m.update(b"derive\0");
+        m.update(purpose.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
     /// HMAC-SHA256 of `data` under the server secret, base64url.
     pub fn mac(&self, purpose: &str, data: &str) -> String {
         let mut m =

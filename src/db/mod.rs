@@ -3,6 +3,7 @@
 //! are compiled into the binary and applied at start, each once, each in a transaction.
 //! One file per table family below.
 
+pub mod atproto;
 pub mod sessions;
 pub mod users;
 pub mod wikis;
@@ -22,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "search",
         include_str!("../../migrations/0002_search.sql"),
+    ),
+    (
+        3,
+        "accounts",
+        include_str!("../../migrations/0003_accounts.sql"),
     ),
 ];
 

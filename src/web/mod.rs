@@ -2,6 +2,7 @@
 //! (`root.rs`), embedded assets (`assets.rs`) and templates (`templates.rs`). Handlers parse
 //! the request, ask `access::authorize`, call the wiki core, and render; no rule lives here.
 
+pub mod app;
 pub mod assets;
 pub mod root;
 pub mod templates;
@@ -25,16 +26,39 @@ pub struct Caller {
     pub principal: Principal,
     /// CSRF token for this session's forms (empty when anonymous).
     pub csrf: String,
+    /// The credentials came in the `Authorization` header, which a browser never sends on
+    /// its own: no CSRF check is needed.
+    pub bearer: bool,
+    /// An `Authorization` header was sent but is not valid (APIs answer 401, not "anonymous").
+    pub bad_bearer: bool,
+    /// The client's address (the proxy's `X-Forwarded-For` when the peer is loopback).
+    pub ip: std::net::IpAddr,
+    /// The request may change state (POST, PUT, PATCH, DELETE): writes are rate limited.
+    pub unsafe_method: bool,
+}
+
+impl Caller {
+    pub fn anonymous() -> Caller {
+        Caller {
+            principal: Principal::Anonymous,
+            csrf: String::new(),
+            bearer: false,
+            bad_bearer: false,
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            unsafe_method: false,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Caller>().cloned().unwrap_or(Caller {
-            principal: Principal::Anonymous,
-            csrf: String::new(),
-        }))
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_else(Caller::anonymous))
     }
 }
 
@@ -54,38 +78,108 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentWiki {
     }
 }
 
-/// Reads the session cookie, verifies it, and checks its row is live.
-pub async fn caller_from_headers(state: &AppState, headers: &HeaderMap) -> Caller {
-    let anonymous = Caller {
-        principal: Principal::Anonymous,
-        csrf: String::new(),
-    };
+/// Establishes the caller: a bearer token (a wiki token, or a platform JWT) in the
+/// `Authorization` header, else the session cookie. Every check reads the database, so a
+/// revoked session or token stops working on its next request.
+pub async fn caller_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Caller {
+    let mut caller = Caller::anonymous();
+    caller.ip = client_ip(headers, peer);
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        caller.bad_bearer = true;
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        if let Some(token) = token.filter(|t| !t.is_empty())
+            && let Some(p) = principal_from_bearer(state, token).await
+        {
+            caller.principal = p;
+            caller.bearer = true;
+            caller.bad_bearer = false;
+        }
+        return caller;
+    }
     let Some(token) = cookie_value(headers, COOKIE) else {
-        return anonymous;
+        return caller;
     };
-    let Some(claims) = session::verify(&state.keys, &state.cfg.root_url(), &token) else {
-        return anonymous;
-    };
+    if let Some((principal, jti)) = principal_from_jwt(state, &token).await {
+        caller.csrf = session::csrf_token(&state.keys, &jti);
+        caller.principal = principal;
+    }
+    caller
+}
+
+async fn principal_from_bearer(state: &AppState, token: &str) -> Option<Principal> {
+    if token.starts_with(crate::access::tokens::PREFIX) {
+        let t = token.to_string();
+        let found = state
+            .db
+            .run(move |c| {
+                let Some(wiki_id) = crate::access::tokens::wiki_of(c, &t)? else {
+                    return Ok(None);
+                };
+                let slug: String =
+                    c.query_row("SELECT slug FROM wikis WHERE id = ?1", [wiki_id], |r| {
+                        r.get(0)
+                    })?;
+                Ok(Some(Principal::WikiToken { wiki_id, slug }))
+            })
+            .await;
+        return found.unwrap_or_else(|e| {
+            e.log();
+            None
+        });
+    }
+    principal_from_jwt(state, token).await.map(|(p, _)| p)
+}
+
+/// A platform JWT whose session row is live.
+async fn principal_from_jwt(state: &AppState, token: &str) -> Option<(Principal, String)> {
+    let claims = session::verify(&state.keys, &state.cfg.root_url(), token)?;
     let (jti, did) = (claims.jti.clone(), claims.sub.clone());
-    let live = state
+    match state
         .db
         .run(move |c| crate::db::sessions::is_live(c, &jti, &did))
-        .await;
-    match live {
-        Ok(true) => Caller {
-            csrf: session::csrf_token(&state.keys, &claims.jti),
-            principal: Principal::User {
+        .await
+    {
+        Ok(true) => Some((
+            Principal::User {
                 did: claims.sub,
                 handle: claims.handle,
-                session_id: claims.jti,
+                session_id: claims.jti.clone(),
             },
-        },
-        Ok(false) => anonymous,
+            claims.jti,
+        )),
+        Ok(false) => None,
         Err(e) => {
             e.log();
-            anonymous
+            None
         }
     }
+}
+
+/// The client address: the peer, or — when the peer is a local reverse proxy (Caddy) —
+/// the last address it appended to `X-Forwarded-For`.
+fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> std::net::IpAddr {
+    let peer_ip = peer
+        .map(|p| p.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    if peer_ip.is_loopback()
+        && let Some(xff) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(last) = xff.rsplit(',').next()
+        && let Ok(ip) = last.trim().parse()
+    {
+        return ip;
+    }
+    peer_ip
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -120,6 +214,9 @@ pub fn check_csrf(
     form_token: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(), Error> {
+    if caller.bearer {
+        return Ok(());
+    }
     let Principal::User { session_id, .. } = &caller.principal else {
         return Err(Error::Unauthorized);
     };

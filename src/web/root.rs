@@ -25,10 +25,13 @@ use crate::error::Error;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
-        .route("/app", get(landing))
         .route("/health", get(health))
         .route("/static/{*file}", get(super::assets::serve))
-        .route("/auth/login", get(login))
+        .route("/auth/login", get(login).post(login_submit))
+        .route("/auth/callback", get(callback))
+        .route("/auth/client-metadata.json", get(client_metadata))
+        .route("/auth/jwks.json", get(jwks))
+        .route("/auth/session", get(accept_root_handoff))
         .route("/auth/login-link", get(login_link))
         .route("/auth/logout", post(logout))
 }
@@ -54,6 +57,12 @@ async fn health() -> Json<serde_json::Value> {
 async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
     let mut list = Vec::new();
     if let Some(did) = caller.principal.did().map(String::from) {
+        state.atproto.sign_out(&did).await;
+        let d2 = did.clone();
+        let _ = state
+            .db
+            .run(move |c| crate::ops::audit::record(c, Some(&d2), None, "logout", "", None))
+            .await;
         let res = state
             .db
             .run(move |c| {
@@ -98,10 +107,7 @@ async fn login_link(
         .db
         .run(move |c| sessions::consume_link(c, &hash, "login"))
         .await;
-    let anon = Caller {
-        principal: Principal::Anonymous,
-        csrf: String::new(),
-    };
+    let anon = Caller::anonymous();
     match did {
         Ok(Some(did)) => match start_session(&state, &did, false).await {
             Ok(cookie) => {
@@ -190,14 +196,215 @@ async fn login(
         let to = safe_local_path(&return_to).unwrap_or("/");
         return Redirect::to(to).into_response();
     }
-    render(&Message {
-        l: root_layout(&caller, "Sign in"),
-        paragraphs: vec![
-            "Sign in with the single-use link your operator gives you.".into(),
-            "Operators create one with: robot admin login-link HANDLE_OR_DID".into(),
+    login_page(&state, &caller, &return_to, None, StatusCode::OK)
+}
+
+/// The double-submit cookie that protects the sign-in form (there is no session yet).
+const LOGIN_CSRF: &str = "robot_login_csrf";
+
+fn login_page(
+    state: &AppState,
+    caller: &Caller,
+    return_to: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let token = random_token();
+    let mut l = root_layout(caller, "Sign in");
+    l.csrf = token.clone();
+    let page = super::templates::Form {
+        l,
+        heading: "Sign in".into(),
+        intro: "Sign in with your Bluesky or other ATProto account.".into(),
+        action: "/auth/login".into(),
+        fields: vec![
+            super::templates::Field::text("handle", "Handle", "")
+                .required()
+                .hint("For example alice.bsky.social. A DID or your PDS address also works."),
+            super::templates::Field {
+                kind: "hidden",
+                ..super::templates::Field::text("return_to", "", return_to)
+            },
         ],
-        link: None,
-    })
+        submit: "Sign in".into(),
+        cancel: "/".into(),
+        danger: false,
+        confirm: String::new(),
+        error,
+    };
+    let mut r = render(&page);
+    *r.status_mut() = status;
+    let secure = if state.cfg.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{LOGIN_CSRF}={token}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=3600{secure}");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        axum::http::HeaderValue::from_str(&cookie).expect("ASCII cookie"),
+    );
+    r
+}
+
+/// Starts an ATProto sign-in and sends the browser to the account's server.
+async fn login_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = url_form(&body);
+    let return_to = form.get("return_to").cloned().unwrap_or_default();
+    let cookie = super::cookie_value(&headers, LOGIN_CSRF).unwrap_or_default();
+    let presented = form.get("csrf").cloned().unwrap_or_default();
+    use subtle::ConstantTimeEq;
+    if cookie.is_empty() || !bool::from(cookie.as_bytes().ct_eq(presented.as_bytes())) {
+        return login_page(
+            &state,
+            &caller,
+            &return_to,
+            Some("The form expired. Please try again.".into()),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let input = form.get("handle").cloned().unwrap_or_default();
+    match state.atproto.start(&input, &return_to).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => {
+            let status = e.status();
+            e.log();
+            login_page(
+                &state,
+                &caller,
+                &return_to,
+                Some(e.public_message()),
+                status,
+            )
+        }
+    }
+}
+
+/// The authorization server sends the browser back here.
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let anon = Caller::anonymous();
+    let Some(st) = q.get("state") else {
+        return error_page(
+            &anon,
+            Error::BadRequest("The sign-in response carries no state.".into()),
+        );
+    };
+    let result = state
+        .atproto
+        .finish(
+            st,
+            q.get("code").map(String::as_str),
+            q.get("iss").map(String::as_str),
+            q.get("error").map(String::as_str),
+        )
+        .await;
+    let identity = match result {
+        Ok(i) => i,
+        Err(e) => return error_page(&anon, e),
+    };
+    let (did, handle) = (identity.did.clone(), identity.handle.clone());
+    let _ = state
+        .db
+        .run(move |c| crate::ops::audit::record(c, Some(&did), None, "login", &handle, None))
+        .await;
+    let target = post_login_target(&state, &identity.return_to);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if crate::config::host_without_port(host) != state.cfg.domain_host() {
+        // The loopback client's callback lands on 127.0.0.1: hand the session over to the
+        // root domain, where the cookie must live.
+        let code = random_token();
+        let (hash, did) = (hash_secret(&code), identity.did.clone());
+        if let Err(e) = state
+            .db
+            .run(move |c| sessions::create_link(c, &hash, &did, "handoff", 60))
+            .await
+        {
+            return error_page(&anon, e);
+        }
+        let to = format!(
+            "{}/auth/session?token={code}&return_to={}",
+            state.cfg.root_url(),
+            super::wiki::urlencode(&target)
+        );
+        return Redirect::to(&to).into_response();
+    }
+    match start_session(&state, &identity.did, false).await {
+        Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response(),
+        Err(e) => error_page(&anon, e),
+    }
+}
+
+/// Where to go after signing in: the page that asked (a local path or one of our wiki
+/// URLs), else the management app.
+fn post_login_target(state: &AppState, return_to: &str) -> String {
+    if let Some(p) = safe_local_path(return_to) {
+        return p.to_string();
+    }
+    if wiki_return(state, return_to).is_some() {
+        return format!(
+            "/auth/login?return_to={}",
+            super::wiki::urlencode(return_to)
+        );
+    }
+    "/app".to_string()
+}
+
+/// On the root host: exchanges a hand-off code for a session (the loopback callback).
+async fn accept_root_handoff(
+    State(state): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
+    let anon = Caller::anonymous();
+    match state
+        .db
+        .run(move |c| sessions::consume_link(c, &hash, "handoff"))
+        .await
+    {
+        Ok(Some(did)) => match start_session(&state, &did, false).await {
+            Ok(cookie) => {
+                let to = q
+                    .get("return_to")
+                    .and_then(|r| safe_local_path(r))
+                    .unwrap_or("/app");
+                ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+            }
+            Err(e) => error_page(&anon, e),
+        },
+        Ok(None) => error_page(
+            &anon,
+            Error::Forbidden("This sign-in hand-off has expired. Please sign in again.".into()),
+        ),
+        Err(e) => error_page(&anon, e),
+    }
+}
+
+async fn client_metadata(State(state): State<AppState>) -> Response {
+    match state.atproto.client_metadata() {
+        Some(m) => Json(m).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "this server uses the ATProto loopback client",
+        )
+            .into_response(),
+    }
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    Json(state.atproto.jwks()).into_response()
 }
 
 /// Splits `http://slug.localhost:8080/Page` into its origin and path, if it is one of
@@ -222,10 +429,7 @@ pub async fn accept_handoff(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
-    let anon = Caller {
-        principal: Principal::Anonymous,
-        csrf: String::new(),
-    };
+    let anon = Caller::anonymous();
     match state
         .db
         .run(move |c| sessions::consume_link(c, &hash, "handoff"))

@@ -26,7 +26,7 @@ pub struct Layout {
     pub logout_url: String,
 }
 
-mod filters {
+pub(crate) mod filters {
     /// Seconds since the epoch as `2026-11-22 14:03 UTC`.
     #[askama::filter_fn]
     pub fn fmt_time(t: &i64, _: &dyn askama::Values) -> askama::Result<String> {

@@ -69,6 +69,14 @@ impl Ctx {
             .db
             .run(move |c| access::authorize(c, &p, &w, action))
             .await;
+        let res = res.and_then(|grant| {
+            // Writes count against the one process-wide limiter (forms only: GETs that
+            // show an editor are reads).
+            if action != Action::Read && caller.unsafe_method {
+                state.check_write_rate(&caller)?;
+            }
+            Ok(grant)
+        });
         match res {
             Ok(grant) => {
                 layout.can_write = grant.can(Action::Write);
@@ -144,8 +152,14 @@ fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str)
     }
 }
 
+/// Percent-encodes a query value, leaving RFC 3986's unreserved characters alone.
 pub fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 async fn login_redirect(
@@ -658,8 +672,14 @@ async fn preview(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    let ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    // Previewing is not a write (it is not rate limited), but only writers may do it.
+    if !ctx.grant.can(Action::Write) {
+        return Err(ctx.fail(Error::Forbidden(
+            "Your role on this wiki does not allow editing.".into(),
+        )));
+    }
     let name = page_name(&ctx, &raw)?;
     let content = form.get("content").cloned().unwrap_or_default();
     let rendered = ctx

@@ -1,0 +1,247 @@
+//! The management API on the root host, authenticated by a platform JWT in the
+//! `Authorization: Bearer` header (the session cookie is not accepted here, so there is
+//! nothing for CSRF to forge). Every handler calls `manage`, which calls `authorize`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, patch, post};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult};
+use crate::access::Action;
+use crate::app::AppState;
+use crate::error::Error;
+use crate::manage::{self, NewWiki, WikiPatch, WikiView};
+use crate::web::Caller;
+
+/// The API's routes, to merge into the root router (its 404s stay JSON under `/api`).
+pub fn router_nested() -> Router<AppState> {
+    Router::new()
+        .route("/api/me", get(me))
+        .route("/api/wikis", get(list).post(create))
+        .route("/api/wikis/{slug}", get(show).patch(update).delete(remove))
+        .route("/api/wikis/{slug}/token", post(token))
+        .route(
+            "/api/wikis/{slug}/collaborators",
+            get(collaborators).post(add_collaborator),
+        )
+        .route(
+            "/api/wikis/{slug}/collaborators/{did}",
+            patch(change_collaborator).delete(remove_collaborator),
+        )
+        .route("/api/wikis/{slug}/audit", get(audit))
+        .route("/api/{*rest}", axum::routing::any(not_found))
+}
+
+/// Only bearer credentials count here; a present but invalid one is a 401.
+fn bearer(caller: &Caller) -> Result<(), ApiError> {
+    if caller.bad_bearer || !caller.bearer || caller.principal.did().is_none() {
+        return Err(ApiError(Error::Unauthorized));
+    }
+    Ok(())
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+/// Parses a JSON body with a clear error (axum's rejection would be plain text).
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError(Error::Invalid(format!("invalid JSON body: {e}"))))
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::not_found("No such API endpoint."))
+}
+
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    let (did, handle) = manage::user_of(&caller)?;
+    let d = did.to_string();
+    let user = state
+        .db
+        .run(move |c| crate::db::users::get(c, &d))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let username: Option<String> = {
+        let d = did.to_string();
+        state
+            .db
+            .run(move |c| {
+                Ok(
+                    c.query_row("SELECT username FROM users WHERE did = ?1", [d], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .await?
+    };
+    Ok(Json(serde_json::json!({
+        "did": user.did, "handle": handle, "display_name": user.display_name, "username": username,
+        "is_admin": state.cfg.is_admin(did),
+    })))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    Ok(Json(
+        serde_json::json!({ "wikis": manage::my_wikis(&state, &caller).await? }),
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bearer(&caller)?;
+    let req: NewWiki = body(&bytes)?;
+    let (wiki, token) = manage::create_wiki(&state, &caller, req, request_id(&headers)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "wiki": wiki, "token": token })),
+    )
+        .into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<WikiView>> {
+    bearer(&caller)?;
+    let (wiki, grant) = manage::wiki_for(&state, &caller, &slug, Action::Read).await?;
+    Ok(Json(WikiView::new(&state, &wiki, grant.role)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Json<WikiView>> {
+    bearer(&caller)?;
+    let patch: WikiPatch = body(&bytes)?;
+    Ok(Json(
+        manage::update_wiki(&state, &caller, &slug, patch, request_id(&headers)).await?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    // The API's DELETE is its own confirmation.
+    manage::delete_wiki(&state, &caller, &slug, &slug, request_id(&headers)).await?;
+    Ok(Json(serde_json::json!({ "deleted": true, "slug": slug })))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    let token = manage::regenerate_token(&state, &caller, &slug, request_id(&headers)).await?;
+    Ok(Json(serde_json::json!({ "token": token })))
+}
+
+async fn collaborators(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    Ok(Json(
+        serde_json::json!({ "collaborators": manage::collaborators(&state, &caller, &slug).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AddCollaborator {
+    /// A handle or a DID.
+    #[serde(alias = "did")]
+    handle: String,
+    role: String,
+}
+
+async fn add_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bearer(&caller)?;
+    let req: AddCollaborator = body(&bytes)?;
+    let c = manage::add_collaborator(
+        &state,
+        &caller,
+        &slug,
+        &req.handle,
+        &req.role,
+        request_id(&headers),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ChangeRole {
+    role: String,
+}
+
+async fn change_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, did)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    let req: ChangeRole = body(&bytes)?;
+    manage::set_collaborator_role(
+        &state,
+        &caller,
+        &slug,
+        &did,
+        &req.role,
+        request_id(&headers),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "did": did, "role": req.role })))
+}
+
+async fn remove_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, did)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    manage::remove_collaborator(&state, &caller, &slug, &did, request_id(&headers)).await?;
+    Ok(Json(serde_json::json!({ "removed": true, "did": did })))
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    Ok(Json(
+        serde_json::json!({ "entries": manage::audit_log(&state, &caller, &slug).await? }),
+    ))
+}

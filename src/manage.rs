@@ -1,0 +1,558 @@
+//! Account and wiki management: the operations behind the management app (`/app`, HTML)
+//! and the management API (`/api`, JSON). Both call these and nothing else, so each rule —
+//! one wiki per account, at most three collaborators, tokens shown once, who may do what —
+//! lives here once, and every operation asks `access::authorize`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Action, Principal, Role, tokens};
+use crate::app::AppState;
+use crate::db::users::{self, User};
+use crate::db::wikis::{self, Wiki};
+use crate::error::{Error, Result};
+use crate::ops::audit;
+use crate::web::Caller;
+use crate::wiki::provision::CreateWiki;
+
+/// Collaborators a wiki may have besides its owner.
+pub const MAX_COLLABORATORS: usize = 3;
+
+/// A wiki as its members see it in the app and the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct WikiView {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub is_public: bool,
+    pub git_clone: bool,
+    pub role: Option<Role>,
+    pub owner_did: String,
+    pub url: String,
+    pub mcp_url: String,
+    pub clone_url: String,
+    pub created_at: i64,
+}
+
+impl WikiView {
+    pub fn new(state: &AppState, w: &Wiki, role: Option<Role>) -> WikiView {
+        let url = state.cfg.wiki_url(&w.slug);
+        WikiView {
+            slug: w.slug.clone(),
+            title: w.title.clone(),
+            description: w.description.clone(),
+            is_public: w.is_public,
+            git_clone: w.git_clone,
+            role,
+            owner_did: w.owner_did.clone(),
+            mcp_url: format!("{url}/mcp"),
+            clone_url: format!("{url}/repo.git"),
+            url,
+            created_at: w.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Collaborator {
+    pub did: String,
+    pub handle: String,
+    pub role: Role,
+    pub added_at: i64,
+}
+
+/// The signed-in user, or 401.
+pub fn user_of(caller: &Caller) -> Result<(&str, &str)> {
+    match &caller.principal {
+        Principal::User { did, handle, .. } => Ok((did, handle)),
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+/// Loads a wiki and authorizes `action` on it for the caller.
+pub async fn wiki_for(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    action: Action,
+) -> Result<(Wiki, access::Grant)> {
+    let (s, p) = (slug.to_string(), caller.principal.clone());
+    let out = state
+        .db
+        .run(move |c| {
+            let wiki = wikis::by_slug(c, &s)?
+                .ok_or_else(|| Error::not_found(format!("No wiki named {s:?}.")))?;
+            let grant = access::authorize(c, &p, &wiki, action)?;
+            Ok((wiki, grant))
+        })
+        .await?;
+    if action != Action::Read {
+        state.check_write_rate(caller)?;
+    }
+    Ok(out)
+}
+
+/// The wikis the signed-in user owns or collaborates on.
+pub async fn my_wikis(state: &AppState, caller: &Caller) -> Result<Vec<WikiView>> {
+    let did = user_of(caller)?.0.to_string();
+    let rows = state
+        .db
+        .run(move |c| {
+            let mut out: Vec<(Wiki, Role)> = wikis::owned_by(c, &did)?.into_iter().map(|w| (w, Role::Owner)).collect();
+            let mut stmt = c.prepare("SELECT w.slug, c.role FROM collaborators c JOIN wikis w ON w.id = c.wiki_id WHERE c.did = ?1 ORDER BY w.slug")?;
+            let shared: Vec<(String, String)> = stmt.query_map([&did], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            for (slug, role) in shared {
+                if let (Some(w), Some(role)) = (wikis::by_slug(c, &slug)?, Role::parse(&role)) {
+                    out.push((w, role));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|(w, r)| WikiView::new(state, w, Some(*r)))
+        .collect())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewWiki {
+    pub slug: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub is_public: bool,
+}
+
+/// Creates a wiki for the signed-in user, with its bootstrap pages and a fresh token.
+/// Each account owns one wiki (configured admins are exempt). The first wiki's slug also
+/// becomes the account's username.
+pub async fn create_wiki(
+    state: &AppState,
+    caller: &Caller,
+    req: NewWiki,
+    request_id: Option<String>,
+) -> Result<(WikiView, String)> {
+    let (did, _) = user_of(caller)?;
+    let did = did.to_string();
+    state.check_write_rate(caller)?;
+    let is_admin = state.cfg.is_admin(&did);
+    let d2 = did.clone();
+    let owned = state.db.run(move |c| wikis::owned_by(c, &d2)).await?;
+    if !owned.is_empty() && !is_admin {
+        return Err(Error::Forbidden(
+            "Wiki limit reached (1 wiki per user).".into(),
+        ));
+    }
+    let wikis_svc = state.wikis.clone();
+    let d3 = did.clone();
+    let wiki = state
+        .wikis
+        .run(move |_| {
+            wikis_svc.create_wiki(&CreateWiki {
+                slug: req.slug.trim(),
+                owner_did: &d3,
+                title: &req.title,
+                description: &req.description,
+                is_public: req.is_public,
+            })
+        })
+        .await?;
+    let (w2, d4) = (wiki.clone(), did.clone());
+    let token = state
+        .db
+        .run(move |c| {
+            let token = tokens::regenerate(c, w2.id)?;
+            c.execute(
+                "UPDATE users SET username = ?2 WHERE did = ?1 AND username IS NULL",
+                rusqlite::params![d4, w2.slug],
+            )?;
+            audit::record(
+                c,
+                Some(&d4),
+                Some(&w2),
+                "wiki.create",
+                "",
+                request_id.as_deref(),
+            )?;
+            Ok(token)
+        })
+        .await?;
+    Ok((WikiView::new(state, &wiki, Some(Role::Owner)), token))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WikiPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+    pub git_clone: Option<bool>,
+}
+
+pub async fn update_wiki(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    patch: WikiPatch,
+    request_id: Option<String>,
+) -> Result<WikiView> {
+    let (wiki, grant) = wiki_for(state, caller, slug, Action::Admin).await?;
+    if let Some(t) = &patch.title
+        && (t.trim().is_empty() || t.len() > 100)
+    {
+        return Err(Error::Invalid("title must be 1–100 characters".into()));
+    }
+    if let Some(d) = &patch.description
+        && d.len() > 500
+    {
+        return Err(Error::Invalid(
+            "description must be at most 500 characters".into(),
+        ));
+    }
+    let actor = caller.principal.did().map(String::from);
+    let id = wiki.id;
+    let updated = state
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if let Some(t) = &patch.title {
+                tx.execute(
+                    "UPDATE wikis SET title = ?2 WHERE id = ?1",
+                    rusqlite::params![id, t.trim()],
+                )?;
+            }
+            if let Some(d) = &patch.description {
+                tx.execute(
+                    "UPDATE wikis SET description = ?2 WHERE id = ?1",
+                    rusqlite::params![id, d.trim()],
+                )?;
+            }
+            if let Some(p) = patch.is_public {
+                tx.execute(
+                    "UPDATE wikis SET is_public = ?2 WHERE id = ?1",
+                    rusqlite::params![id, p],
+                )?;
+            }
+            if let Some(g) = patch.git_clone {
+                tx.execute(
+                    "UPDATE wikis SET git_clone = ?2 WHERE id = ?1",
+                    rusqlite::params![id, g],
+                )?;
+            }
+            let w = wikis::by_slug(&tx, &wiki.slug)?
+                .ok_or_else(|| Error::not_found("wiki vanished"))?;
+            let detail =
+                serde_json::json!({"is_public": w.is_public, "git_clone": w.git_clone}).to_string();
+            audit::record(
+                &tx,
+                actor.as_deref(),
+                Some(&w),
+                "wiki.settings",
+                &detail,
+                request_id.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(w)
+        })
+        .await?;
+    Ok(WikiView::new(state, &updated, grant.role))
+}
+
+/// Deletes a wiki and its repository. `confirm` must repeat the slug.
+pub async fn delete_wiki(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    confirm: &str,
+    request_id: Option<String>,
+) -> Result<()> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    if confirm.trim() != wiki.slug {
+        return Err(Error::Invalid(format!(
+            "Type the wiki's name ({}) to confirm.",
+            wiki.slug
+        )));
+    }
+    let actor = caller.principal.did().map(String::from);
+    let w2 = wiki.clone();
+    state
+        .db
+        .run(move |c| {
+            audit::record(
+                c,
+                actor.as_deref(),
+                Some(&w2),
+                "wiki.delete",
+                "",
+                request_id.as_deref(),
+            )
+        })
+        .await?;
+    let svc = state.wikis.clone();
+    state.wikis.run(move |_| svc.delete_wiki(&wiki)).await
+}
+
+/// Replaces the wiki's bearer token; the plaintext is returned once.
+pub async fn regenerate_token(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    request_id: Option<String>,
+) -> Result<String> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let actor = caller.principal.did().map(String::from);
+    state
+        .db
+        .run(move |c| {
+            let t = tokens::regenerate(c, wiki.id)?;
+            audit::record(
+                c,
+                actor.as_deref(),
+                Some(&wiki),
+                "token.regenerate",
+                "",
+                request_id.as_deref(),
+            )?;
+            Ok(t)
+        })
+        .await
+}
+
+pub async fn collaborators(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+) -> Result<Vec<Collaborator>> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    state.db.run(move |c| list_collaborators(c, wiki.id)).await
+}
+
+fn list_collaborators(c: &rusqlite::Connection, wiki_id: i64) -> Result<Vec<Collaborator>> {
+    let mut stmt = c.prepare(
+        "SELECT c.did, u.handle, c.role, c.added_at FROM collaborators c JOIN users u ON u.did = c.did
+         WHERE c.wiki_id = ?1 ORDER BY c.added_at",
+    )?;
+    let rows = stmt
+        .query_map([wiki_id], |r| {
+            let role: String = r.get(2)?;
+            Ok(Collaborator {
+                did: r.get(0)?,
+                handle: r.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Viewer),
+                added_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn collaborator_role(role: &str) -> Result<Role> {
+    match Role::parse(role) {
+        Some(r @ (Role::Editor | Role::Viewer)) => Ok(r),
+        _ => Err(Error::Invalid("role must be editor or viewer".into())),
+    }
+}
+
+/// Adds a collaborator by handle (resolved to a DID) or DID, as editor or viewer.
+pub async fn add_collaborator(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    who: &str,
+    role: &str,
+    request_id: Option<String>,
+) -> Result<Collaborator> {
+    let role = collaborator_role(role)?;
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let user = resolve_person(state, who).await?;
+    if user.did == wiki.owner_did {
+        return Err(Error::Invalid("The owner is already on the wiki.".into()));
+    }
+    let actor = caller.principal.did().map(String::from);
+    let u2 = user.clone();
+    state
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            let existing = list_collaborators(&tx, wiki.id)?;
+            if !existing.iter().any(|x| x.did == u2.did) && existing.len() >= MAX_COLLABORATORS {
+                return Err(Error::Forbidden(format!(
+                    "A wiki can have at most {MAX_COLLABORATORS} collaborators."
+                )));
+            }
+            users::upsert(&tx, &u2.did, &u2.handle, None)?;
+            wikis::set_collaborator(&tx, wiki.id, &u2.did, role)?;
+            audit::record(
+                &tx,
+                actor.as_deref(),
+                Some(&wiki),
+                "collaborator.add",
+                &format!("{} {}", u2.handle, role.as_str()),
+                request_id.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(Collaborator {
+        did: user.did,
+        handle: user.handle,
+        role,
+        added_at: crate::db::now(),
+    })
+}
+
+pub async fn set_collaborator_role(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    did: &str,
+    role: &str,
+    request_id: Option<String>,
+) -> Result<()> {
+    let role = collaborator_role(role)?;
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let (actor, did) = (caller.principal.did().map(String::from), did.to_string());
+    state
+        .db
+        .run(move |c| {
+            if wikis::collaborator_role(c, wiki.id, &did)?.is_none() {
+                return Err(Error::not_found("No such collaborator."));
+            }
+            wikis::set_collaborator(c, wiki.id, &did, role)?;
+            audit::record(
+                c,
+                actor.as_deref(),
+                Some(&wiki),
+                "collaborator.role",
+                &format!("{did} {}", role.as_str()),
+                request_id.as_deref(),
+            )
+        })
+        .await
+}
+
+/// Removes a collaborator. Their access — sessions, and later OAuth tokens — ends with
+/// their next request, because every request re-reads their role.
+pub async fn remove_collaborator(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    did: &str,
+    request_id: Option<String>,
+) -> Result<()> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let (actor, did) = (caller.principal.did().map(String::from), did.to_string());
+    state
+        .db
+        .run(move |c| {
+            if !wikis::remove_collaborator(c, wiki.id, &did)? {
+                return Err(Error::not_found("No such collaborator."));
+            }
+            audit::record(
+                c,
+                actor.as_deref(),
+                Some(&wiki),
+                "collaborator.remove",
+                &did,
+                request_id.as_deref(),
+            )
+        })
+        .await
+}
+
+/// A person named by handle or DID: known locally, or resolved through ATProto.
+async fn resolve_person(state: &AppState, who: &str) -> Result<User> {
+    let input = crate::atproto::identity::LoginInput::parse(who)?;
+    let key = match &input {
+        crate::atproto::identity::LoginInput::Handle(h) => h.clone(),
+        crate::atproto::identity::LoginInput::Did(d) => d.clone(),
+        crate::atproto::identity::LoginInput::Service(_) => {
+            return Err(Error::Invalid("Give a handle or a DID, not a URL.".into()));
+        }
+    };
+    let k2 = key.clone();
+    if let Some(u) = state.db.run(move |c| users::find(c, &k2)).await? {
+        return Ok(u);
+    }
+    let r = &state.atproto.resolver;
+    let (did, handle) = match input {
+        crate::atproto::identity::LoginInput::Handle(h) => {
+            let did = r.resolve_handle(&h).await?;
+            let doc = r.resolve_did(&did).await?;
+            if !doc.handles.contains(&h) {
+                return Err(Error::Invalid(format!(
+                    "{did} does not confirm the handle {h}."
+                )));
+            }
+            (did, h)
+        }
+        crate::atproto::identity::LoginInput::Did(d) => {
+            let doc = r.resolve_did(&d).await?;
+            let handle = r
+                .verified_handle(&doc)
+                .await
+                .ok_or_else(|| Error::Invalid(format!("{d} has no verified handle.")))?;
+            (d, handle)
+        }
+        crate::atproto::identity::LoginInput::Service(_) => unreachable!("refused above"),
+    };
+    Ok(User {
+        did,
+        handle,
+        display_name: None,
+        created_at: crate::db::now(),
+    })
+}
+
+pub async fn audit_log(state: &AppState, caller: &Caller, slug: &str) -> Result<Vec<audit::Entry>> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    state
+        .db
+        .run(move |c| audit::for_wiki(c, wiki.id, 200))
+        .await
+}
+
+/// Deletes the signed-in account: its wikis (repositories included), sessions, tokens and
+/// collaborations. `confirm` must repeat the handle.
+pub async fn delete_account(
+    state: &AppState,
+    caller: &Caller,
+    confirm: &str,
+    request_id: Option<String>,
+) -> Result<()> {
+    let (did, handle) = user_of(caller)?;
+    if confirm.trim().trim_start_matches('@') != handle {
+        return Err(Error::Invalid(format!(
+            "Type your handle ({handle}) to confirm."
+        )));
+    }
+    state.check_write_rate(caller)?;
+    state.atproto.sign_out(did).await;
+    let d = did.to_string();
+    let owned = state.db.run(move |c| wikis::owned_by(c, &d)).await?;
+    for wiki in owned {
+        let svc = state.wikis.clone();
+        state.wikis.run(move |_| svc.delete_wiki(&wiki)).await?;
+    }
+    let (d, h) = (did.to_string(), handle.to_string());
+    state
+        .db
+        .run(move |c| {
+            audit::record(
+                c,
+                Some(&d),
+                None,
+                "account.delete",
+                &h,
+                request_id.as_deref(),
+            )?;
+            // Sessions, collaborations and ATProto sessions go with the row (cascade).
+            c.execute("DELETE FROM users WHERE did = ?1", [&d])?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(did, "account deleted");
+    Ok(())
+}
