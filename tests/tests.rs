@@ -4,8 +4,10 @@
 mod common;
 
 mod access;
+mod atproto;
 mod cli;
 mod corpus;
 mod editing;
+mod manage;
 mod markdown;
 mod search;

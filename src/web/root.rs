@@ -57,12 +57,6 @@ async fn health() -> Json<serde_json::Value> {
 async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
     let mut list = Vec::new();
     if let Some(did) = caller.principal.did().map(String::from) {
-        state.atproto.sign_out(&did).await;
-        let d2 = did.clone();
-        let _ = state
-            .db
-            .run(move |c| crate::ops::audit::record(c, Some(&d2), None, "logout", "", None))
-            .await;
         let res = state
             .db
             .run(move |c| {
@@ -474,6 +468,12 @@ pub async fn logout(
         return error_page(&caller, e);
     }
     if let Some(did) = caller.principal.did().map(String::from) {
+        state.atproto.sign_out(&did).await;
+        let (d2, rid) = (did.clone(), headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(String::from));
+        let _ = state
+            .db
+            .run(move |c| crate::ops::audit::record(c, Some(&d2), None, "logout", "", rid.as_deref()))
+            .await;
         let res = state
             .db
             .run(move |c| {

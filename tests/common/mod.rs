@@ -35,9 +35,17 @@ impl TestServer {
 
     /// Starts a server on an existing data directory (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(listener, dir, tweak).await
+    }
+
+    /// Starts a server on a listener the test bound itself (when the port must be known
+    /// before the configuration is).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let addr = listener.local_addr().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().join("data"),
@@ -65,13 +73,9 @@ impl TestServer {
             handle: Some(handle),
         };
         // The first answer comes after start-up work (index reconciliation) is done.
-        let r = server
-            .client()
-            .get(format!("{}/health", server.root()))
-            .send()
-            .await
-            .expect("server answers");
-        assert_eq!(r.status(), 200);
+        let host = server.state.cfg.domain.clone();
+        let (status, _) = server.raw(&host, "GET", "/health", None, None).await;
+        assert_eq!(status, 200, "server answers");
         server
     }
 
