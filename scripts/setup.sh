@@ -11,6 +11,7 @@ have python3 || need_apt+=(python3)
 have curl || need_apt+=(curl)
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
+have npm || need_apt+=(npm)
 if ((${#need_apt[@]})); then
     echo "setup: installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

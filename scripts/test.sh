@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Node 22, the ATProto test network (PLC + PDS) and Chromium, for the sign-in tests.
+scripts/setup-atproto.sh
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"

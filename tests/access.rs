@@ -18,44 +18,97 @@ enum Who {
     Owner,
     Stranger,
     ExpiredSession,
+    /// Was an editor; removed before the requests.
+    RevokedCollaborator,
+    ThisWikiToken,
+    OtherWikiToken,
 }
 
-const EVERYONE: [Who; 6] = [
+const EVERYONE: [Who; 9] = [
     Who::Anonymous,
     Who::Viewer,
     Who::Editor,
     Who::Owner,
     Who::Stranger,
     Who::ExpiredSession,
+    Who::RevokedCollaborator,
+    Who::ThisWikiToken,
+    Who::OtherWikiToken,
 ];
 
-fn did(w: Who) -> Option<&'static str> {
-    match w {
-        Who::Viewer => Some(VIEWER),
-        Who::Editor => Some(EDITOR),
-        Who::Owner => Some(OWNER),
-        Who::Stranger => Some(STRANGER),
-        Who::Anonymous | Who::ExpiredSession => None,
-    }
-}
+const REVOKED: &str = "did:plc:revoked";
 
 /// Expected status of a read (GET) route.
 fn read_status(w: Who, public: bool) -> u16 {
     match (w, public) {
         (_, true) => 200,
-        (Who::Viewer | Who::Editor | Who::Owner, false) => 200,
-        (Who::Stranger, false) => 403,
+        (Who::Viewer | Who::Editor | Who::Owner | Who::ThisWikiToken, false) => 200,
+        (Who::Stranger | Who::RevokedCollaborator | Who::OtherWikiToken, false) => 403,
         (Who::Anonymous | Who::ExpiredSession, false) => 303, // to sign in
     }
 }
 
-/// Expected status of a write: a successful write redirects (303).
-/// Anonymous callers are sent to sign in (303) on public and private wikis alike.
+/// Expected status of a write: a successful write redirects (303); anonymous callers are
+/// sent to sign in (also 303) and write nothing.
 fn write_status(w: Who) -> u16 {
     match w {
-        Who::Editor | Who::Owner => 303,
-        Who::Viewer | Who::Stranger => 403,
+        Who::Editor | Who::Owner | Who::ThisWikiToken => 303,
+        Who::Viewer | Who::Stranger | Who::RevokedCollaborator | Who::OtherWikiToken => 403,
         Who::Anonymous | Who::ExpiredSession => 303,
+    }
+}
+
+fn writes(w: Who) -> bool {
+    matches!(w, Who::Editor | Who::Owner | Who::ThisWikiToken)
+}
+
+/// Credentials for `who`: extra headers and the CSRF token to put in forms.
+fn credentials(
+    s: &TestServer,
+    who: Who,
+    this_token: &str,
+    other_token: &str,
+) -> (Vec<(String, String)>, String) {
+    let cookie = |did: &str| {
+        let (c, t) = s.session_for(did);
+        (vec![("Cookie".to_string(), c)], t)
+    };
+    match who {
+        Who::Anonymous => (vec![], String::new()),
+        Who::Viewer => cookie(VIEWER),
+        Who::Editor => cookie(EDITOR),
+        Who::Owner => cookie(OWNER),
+        Who::Stranger => cookie(STRANGER),
+        Who::RevokedCollaborator => cookie(REVOKED),
+        Who::ExpiredSession => {
+            // A session revoked (as logout does) is no session.
+            let (c, t) = s.session_for(OWNER);
+            let jti_sessions: i64 = s
+                .state
+                .db
+                .conn()
+                .unwrap()
+                .query_row("SELECT MAX(rowid) FROM sessions", [], |r| r.get(0))
+                .unwrap();
+            s.state
+                .db
+                .conn()
+                .unwrap()
+                .execute(
+                    "UPDATE sessions SET revoked_at = 1 WHERE rowid = ?1",
+                    [jti_sessions],
+                )
+                .unwrap();
+            (vec![("Cookie".to_string(), c)], t)
+        }
+        Who::ThisWikiToken => (
+            vec![("Authorization".to_string(), format!("Bearer {this_token}"))],
+            String::new(),
+        ),
+        Who::OtherWikiToken => (
+            vec![("Authorization".to_string(), format!("Bearer {other_token}"))],
+            String::new(),
+        ),
     }
 }
 
@@ -66,36 +119,29 @@ async fn matrix(public: bool) {
         (EDITOR, "editor.test"),
         (VIEWER, "viewer.test"),
         (STRANGER, "stranger.test"),
+        (REVOKED, "revoked.test"),
     ] {
         s.add_user(d, h);
     }
-    s.create_wiki("acl", OWNER, public);
+    let wiki = s.create_wiki("acl", OWNER, public);
+    let other = s.create_wiki("other", STRANGER, false);
     s.add_collaborator("acl", EDITOR, Role::Editor);
     s.add_collaborator("acl", VIEWER, Role::Viewer);
+    s.add_collaborator("acl", REVOKED, Role::Editor);
+    let (this_token, other_token) = {
+        let c = s.state.db.conn().unwrap();
+        (
+            robot::access::tokens::regenerate(&c, wiki.id).unwrap(),
+            robot::access::tokens::regenerate(&c, other.id).unwrap(),
+        )
+    };
+    robot::db::wikis::remove_collaborator(&s.state.db.conn().unwrap(), wiki.id, REVOKED).unwrap();
     let repo = s.repo("acl");
     let host = s.wiki_host("acl");
     let first = git(&repo, &["rev-parse", "main"]).trim().to_string();
 
     for who in EVERYONE {
-        let (cookie, csrf) = match (who, did(who)) {
-            (_, Some(d)) => {
-                let (c, t) = s.session_for(d);
-                (Some(c), t)
-            }
-            (Who::ExpiredSession, _) => {
-                // A session revoked (as logout does) is no session.
-                let (c, t) = s.session_for(OWNER);
-                s.state
-                    .db
-                    .conn()
-                    .unwrap()
-                    .execute("UPDATE sessions SET revoked_at = 1", [])
-                    .unwrap();
-                (Some(c), t)
-            }
-            _ => (None, String::new()),
-        };
-        let cookie = cookie.as_deref();
+        let (headers, csrf) = credentials(&s, who, &this_token, &other_token);
         for path in [
             "/",
             "/Home",
@@ -109,7 +155,7 @@ async fn matrix(public: bool) {
             &format!("/-/commit/{first}"),
             "/Home?raw",
         ] {
-            let (status, _) = s.raw(&host, "GET", path, cookie, None).await;
+            let (status, _) = s.raw_with(&host, "GET", path, &headers, None).await;
             assert_eq!(
                 status,
                 read_status(who, public),
@@ -124,11 +170,8 @@ async fn matrix(public: bool) {
             "/Home/delete",
             &format!("/-/revert/{first}"),
         ] {
-            let (status, _) = s.raw(&host, "GET", path, cookie, None).await;
-            let expected = match who {
-                Who::Editor | Who::Owner => 200,
-                other => write_status(other),
-            };
+            let (status, _) = s.raw_with(&host, "GET", path, &headers, None).await;
+            let expected = if writes(who) { 200 } else { write_status(who) };
             assert_eq!(status, expected, "{who:?} GET {path} (public={public})");
         }
         let count = commit_count(&repo);
@@ -139,28 +182,39 @@ async fn matrix(public: bool) {
             ("content", &format!("# Home\nby {who:?}\n")),
         ]);
         let (status, _) = s
-            .raw(&host, "POST", "/Home/save", cookie, Some(&body))
+            .raw_with(&host, "POST", "/Home/save", &headers, Some(&body))
             .await;
         assert_eq!(status, write_status(who), "{who:?} save (public={public})");
-        let wrote = status == 303 && matches!(who, Who::Editor | Who::Owner);
         assert_eq!(
             commit_count(&repo),
-            count + usize::from(wrote),
+            count + usize::from(writes(who)),
             "{who:?}: only allowed writes reach git"
         );
+        // Uploads and deletes follow the same rule.
         let body = form_body(&[("csrf", &csrf), ("message", "")]);
         let (status, _) = s
-            .raw(
+            .raw_with(
                 &host,
                 "POST",
-                &format!("/-/revert/{first}"),
-                cookie,
+                "/No%20Such%20Page/delete",
+                &headers,
                 Some(&body),
             )
             .await;
-        if matches!(who, Who::Editor | Who::Owner) {
-            // Reverting the initial commit of a wiki whose Home was since edited conflicts
-            // (409) or succeeds (303); either way the ACL let it through.
+        let expected = if writes(who) { 404 } else { write_status(who) };
+        assert_eq!(status, expected, "{who:?} delete (public={public})");
+        let (status, _) = s
+            .raw_with(
+                &host,
+                "POST",
+                &format!("/-/revert/{first}"),
+                &headers,
+                Some(&body),
+            )
+            .await;
+        if writes(who) {
+            // Reverting the initial commit after Home was edited conflicts (409) or works
+            // (303); either way the ACL let it through.
             assert!(status == 303 || status == 409, "{who:?} revert: {status}");
         } else {
             assert_eq!(
@@ -189,15 +243,84 @@ async fn matrix(public: bool) {
             .0,
         200
     );
-    let conn = s.state.db.conn().unwrap();
-    let w = robot::db::wikis::by_slug(&conn, "acl").unwrap().unwrap();
-    robot::db::wikis::remove_collaborator(&conn, w.id, EDITOR).unwrap();
+    robot::db::wikis::remove_collaborator(&s.state.db.conn().unwrap(), wiki.id, EDITOR).unwrap();
     assert_eq!(
         s.raw(&host, "GET", "/Home/edit", Some(&cookie), None)
             .await
             .0,
         403
     );
+
+    // The management API: owner manages; members read; everyone else is refused.
+    s.add_collaborator("acl", EDITOR, Role::Editor);
+    let root = format!("localhost:{}", s.addr.port());
+    for who in EVERYONE {
+        let headers: Vec<(String, String)> = match who {
+            Who::Anonymous => vec![],
+            Who::ThisWikiToken => vec![("Authorization".into(), format!("Bearer {this_token}"))],
+            Who::OtherWikiToken => vec![("Authorization".into(), format!("Bearer {other_token}"))],
+            Who::ExpiredSession => vec![(
+                "Authorization".into(),
+                "Bearer eyJhbGciOiJSUzI1NiJ9.e30.x".into(),
+            )],
+            _ => {
+                let did = match who {
+                    Who::Viewer => VIEWER,
+                    Who::Editor => EDITOR,
+                    Who::Owner => OWNER,
+                    Who::Stranger => STRANGER,
+                    _ => REVOKED,
+                };
+                let (c, _) = s.session_for(did);
+                vec![(
+                    "Authorization".into(),
+                    format!("Bearer {}", c.split_once('=').unwrap().1),
+                )]
+            }
+        };
+        let not_user = matches!(
+            who,
+            Who::Anonymous | Who::ThisWikiToken | Who::OtherWikiToken | Who::ExpiredSession
+        );
+        let member = matches!(who, Who::Viewer | Who::Editor | Who::Owner);
+        let expect_read = if not_user {
+            401
+        } else if member || public {
+            200
+        } else {
+            403
+        };
+        let expect_admin = if not_user {
+            401
+        } else if who == Who::Owner {
+            200
+        } else {
+            403
+        };
+        for (method, path, expected) in [
+            ("GET", "/api/wikis/acl", expect_read),
+            ("GET", "/api/wikis/acl/collaborators", expect_admin),
+            ("GET", "/api/wikis/acl/audit", expect_admin),
+            ("POST", "/api/wikis/acl/token", expect_admin),
+        ] {
+            let (status, _) = s.raw_with(&root, method, path, &headers, None).await;
+            assert_eq!(
+                status, expected,
+                "{who:?} {method} {path} (public={public})"
+            );
+        }
+        if who != Who::Owner {
+            let (status, _) = s
+                .raw_with(&root, "DELETE", "/api/wikis/acl", &headers, None)
+                .await;
+            assert_eq!(
+                status,
+                if not_user { 401 } else { 403 },
+                "{who:?} DELETE (public={public})"
+            );
+            assert!(repo.exists());
+        }
+    }
     fsck(&repo);
 }
 

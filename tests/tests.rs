@@ -8,6 +8,7 @@ mod atproto;
 mod cli;
 mod corpus;
 mod editing;
+mod hostile;
 mod manage;
 mod markdown;
 mod search;

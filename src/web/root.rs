@@ -469,10 +469,18 @@ pub async fn logout(
     }
     if let Some(did) = caller.principal.did().map(String::from) {
         state.atproto.sign_out(&did).await;
-        let (d2, rid) = (did.clone(), headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(String::from));
+        let (d2, rid) = (
+            did.clone(),
+            headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+        );
         let _ = state
             .db
-            .run(move |c| crate::ops::audit::record(c, Some(&d2), None, "logout", "", rid.as_deref()))
+            .run(move |c| {
+                crate::ops::audit::record(c, Some(&d2), None, "logout", "", rid.as_deref())
+            })
             .await;
         let res = state
             .db

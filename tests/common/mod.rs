@@ -35,7 +35,9 @@ impl TestServer {
 
     /// Starts a server on an existing data directory (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         Self::start_on(listener, dir, tweak).await
     }
 
@@ -285,11 +287,26 @@ impl TestServer {
         cookie: Option<&str>,
         form: Option<&str>,
     ) -> (u16, String) {
+        let headers: Vec<(String, String)> = cookie
+            .map(|c| vec![("Cookie".to_string(), c.to_string())])
+            .unwrap_or_default();
+        self.raw_with(host, method, path, &headers, form).await
+    }
+
+    /// Like `raw`, with arbitrary extra headers (`Authorization`, …).
+    pub async fn raw_with(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        form: Option<&str>,
+    ) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-        if let Some(c) = cookie {
-            req.push_str(&format!("Cookie: {c}\r\n"));
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
         }
         let body = form.unwrap_or("");
         if form.is_some() {
