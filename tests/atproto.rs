@@ -234,6 +234,26 @@ async fn sign_in_with_a_real_pds() {
     assert!(raw.contains("expired or was already used"));
     assert!(header(&raw, "set-cookie").is_empty());
 
+    // A failed code exchange (a code the server never issued) is an error page, not a panic.
+    let url = start("alice.test").await;
+    let ok2 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
+    let bogus = format!(
+        "/auth/callback?code=cod-bogus&state={}&iss={}",
+        urlenc(ok2["state"].as_str().unwrap()),
+        urlenc(ok2["iss"].as_str().unwrap())
+    );
+    let (status, raw) = req(&s, "GET", &bogus, "", None).await;
+    assert_eq!(status, 422, "{raw}");
+    assert!(raw.contains("refused the request (invalid_grant"), "{raw}");
+    assert!(header(&raw, "set-cookie").is_empty());
+    // The wrong issuer in the callback is refused too.
+    let url = start("alice.test").await;
+    let ok3 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
+    let wrong_iss = format!("/auth/callback?code={}&state={}&iss=https%3A%2F%2Fevil.example", urlenc(ok3["code"].as_str().unwrap()), urlenc(ok3["state"].as_str().unwrap()));
+    let (status, raw) = req(&s, "GET", &wrong_iss, "", None).await;
+    assert_eq!(status, 403, "{raw}");
+    assert!(raw.contains("unexpected server"));
+
     // A denied consent is an error page and no session.
     let url = start("bob.test").await;
     let denied = approve(&url, "bob.test", "bob-pass-123", true).unwrap();

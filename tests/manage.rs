@@ -735,3 +735,36 @@ async fn writes_are_rate_limited_per_principal_and_address() {
         (429, Some("rate_limited"))
     );
 }
+
+#[tokio::test]
+async fn provisioning_is_atomic_and_a_retry_succeeds() {
+    let s = TestServer::start().await;
+    s.add_user(ALICE, "alice.test");
+    // A row appears under the same name while the repository is being built (a race
+    // with another creator): the insert fails, and nothing is left behind.
+    let conn = s.state.db.conn().unwrap();
+    conn.execute(
+        "INSERT INTO wikis (slug, owner_did, title, created_at) VALUES ('racy', ?1, 'x', 0)",
+        [ALICE],
+    )
+    .unwrap();
+    let err = s
+        .state
+        .wikis
+        .create_wiki(&robot::wiki::provision::CreateWiki { slug: "racy", owner_did: ALICE, title: "", description: "", is_public: false })
+        .unwrap_err();
+    assert!(matches!(err, robot::error::Error::Conflict { .. }), "{err:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(s.state.cfg.wikis_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(leftovers.is_empty(), "no repository or temp dir left: {leftovers:?}");
+    // Once the conflict is gone, a retry succeeds.
+    conn.execute("DELETE FROM wikis WHERE slug = 'racy'", []).unwrap();
+    drop(conn);
+    let w = s
+        .state
+        .wikis
+        .create_wiki(&robot::wiki::provision::CreateWiki { slug: "racy", owner_did: ALICE, title: "", description: "", is_public: false })
+        .unwrap();
+    assert_eq!(w.slug, "racy");
+    fsck(&s.repo("racy"));
+    assert_eq!(commit_count(&s.repo("racy")), 1);
+}
