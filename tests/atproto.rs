@@ -217,6 +217,18 @@ async fn sign_in_with_a_real_pds() {
         page.contains("@alice.test") && page.contains("value=\"alice\""),
         "signup suggests the username from the handle"
     );
+    let login: (String, Option<String>) = conn
+        .query_row(
+            "SELECT action, request_id FROM audit_log WHERE actor = ?1",
+            [&did],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(login.0, "login");
+    assert!(
+        login.1.is_some_and(|r| !r.is_empty()),
+        "audit entries carry the request id"
+    );
     // The ATProto tokens are stored sealed.
     let sealed: Vec<u8> = conn
         .query_row(
@@ -249,7 +261,11 @@ async fn sign_in_with_a_real_pds() {
     // The wrong issuer in the callback is refused too.
     let url = start("alice.test").await;
     let ok3 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
-    let wrong_iss = format!("/auth/callback?code={}&state={}&iss=https%3A%2F%2Fevil.example", urlenc(ok3["code"].as_str().unwrap()), urlenc(ok3["state"].as_str().unwrap()));
+    let wrong_iss = format!(
+        "/auth/callback?code={}&state={}&iss=https%3A%2F%2Fevil.example",
+        urlenc(ok3["code"].as_str().unwrap()),
+        urlenc(ok3["state"].as_str().unwrap())
+    );
     let (status, raw) = req(&s, "GET", &wrong_iss, "", None).await;
     assert_eq!(status, 403, "{raw}");
     assert!(raw.contains("unexpected server"));
@@ -321,4 +337,71 @@ async fn sign_in_with_a_real_pds() {
 
 fn urlenc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The browser journey in headless Chromium (`tests/browser/signup.mjs`): sign in through
+/// the PDS's real sign-in and consent screens, create a wiki, edit a page, add a
+/// collaborator. robot runs on its localhost default, as the loopback client. Screenshots
+/// of every step are kept in `target/test-artifacts/browser/`.
+#[tokio::test]
+async fn browser_signup_edit_and_collaborate() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "chromium is not installed: run scripts/setup-atproto.sh"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let net = tokio::task::spawn_blocking(move || Network::start(port))
+        .await
+        .unwrap();
+    let (plc, pds) = (net.s("plcUrl"), net.s("pdsUrl"));
+    let s = TestServer::start_on(listener, tempfile::tempdir().unwrap(), |cfg| {
+        cfg.atproto.plc_url = plc;
+        cfg.atproto.handle_resolver_url = Some(pds);
+        cfg.atproto.allow_private_hosts = true;
+    })
+    .await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/browser");
+    let _ = std::fs::remove_dir_all(&shots);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/signup.mjs");
+    let password = net.s("password");
+    let out = tokio::task::spawn_blocking({
+        let shots = shots.clone();
+        move || {
+            Command::new(node())
+                .arg(&script)
+                .env("ROBOT_URL", format!("http://localhost:{port}"))
+                .env("ATP_HANDLE", "alice.test")
+                .env("ATP_PASSWORD", password)
+                .env("COLLABORATOR", "bob.test")
+                .env("SLUG", "alice")
+                .env("SHOTS", &shots)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "browser journey failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What the browser did is really there.
+    let repo = s.repo("alice");
+    assert!(show(&repo, "home.md").contains("Edited in a real browser."));
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        format!("alice.test <{}>", net.s("did"))
+    );
+    let conn = s.state.db.conn().unwrap();
+    let wiki = robot::db::wikis::by_slug(&conn, "alice").unwrap().unwrap();
+    let bob = net.info["bob"]["did"].as_str().unwrap().to_string();
+    assert_eq!(
+        robot::db::wikis::collaborator_role(&conn, wiki.id, &bob).unwrap(),
+        Some(robot::access::Role::Editor)
+    );
+    let shots_taken = std::fs::read_dir(&shots).unwrap().count();
+    assert!(shots_taken >= 9, "screenshots of every step: {shots_taken}");
 }

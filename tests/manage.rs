@@ -521,7 +521,27 @@ async fn management_app_forms() {
             ])),
         )
         .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 303, "post/redirect/get");
+    let (_, page) = s
+        .raw(
+            &root,
+            "GET",
+            "/app/wikis/alice?done=settings",
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert!(page.contains("Settings saved."));
+    let (_, page) = s
+        .raw(
+            &root,
+            "GET",
+            "/app/wikis/alice?done=%3Cscript%3E",
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert!(!page.contains("<script>"), "only known outcomes are shown");
     let w = robot::db::wikis::by_slug(&s.state.db.conn().unwrap(), "alice")
         .unwrap()
         .unwrap();
@@ -540,8 +560,17 @@ async fn management_app_forms() {
             ])),
         )
         .await;
-    assert_eq!(st, 200);
-    assert!(page.contains("@bob.test"));
+    assert_eq!(st, 303, "{page}");
+    let (_, page) = s
+        .raw(
+            &root,
+            "GET",
+            "/app/wikis/alice?done=collaborator-added",
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert!(page.contains("@bob.test") && page.contains("Collaborator added."));
     assert_eq!(
         robot::db::wikis::collaborator_role(&s.state.db.conn().unwrap(), w.id, BOB).unwrap(),
         Some(Role::Viewer)
@@ -555,7 +584,7 @@ async fn management_app_forms() {
             Some(&form_body(&[("csrf", &csrf), ("action", "remove")])),
         )
         .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 303);
     assert_eq!(
         robot::db::wikis::collaborator_role(&s.state.db.conn().unwrap(), w.id, BOB).unwrap(),
         None
@@ -751,18 +780,40 @@ async fn provisioning_is_atomic_and_a_retry_succeeds() {
     let err = s
         .state
         .wikis
-        .create_wiki(&robot::wiki::provision::CreateWiki { slug: "racy", owner_did: ALICE, title: "", description: "", is_public: false })
+        .create_wiki(&robot::wiki::provision::CreateWiki {
+            slug: "racy",
+            owner_did: ALICE,
+            title: "",
+            description: "",
+            is_public: false,
+        })
         .unwrap_err();
-    assert!(matches!(err, robot::error::Error::Conflict { .. }), "{err:?}");
-    let leftovers: Vec<_> = std::fs::read_dir(s.state.cfg.wikis_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(leftovers.is_empty(), "no repository or temp dir left: {leftovers:?}");
+    assert!(
+        matches!(err, robot::error::Error::Conflict { .. }),
+        "{err:?}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(s.state.cfg.wikis_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no repository or temp dir left: {leftovers:?}"
+    );
     // Once the conflict is gone, a retry succeeds.
-    conn.execute("DELETE FROM wikis WHERE slug = 'racy'", []).unwrap();
+    conn.execute("DELETE FROM wikis WHERE slug = 'racy'", [])
+        .unwrap();
     drop(conn);
     let w = s
         .state
         .wikis
-        .create_wiki(&robot::wiki::provision::CreateWiki { slug: "racy", owner_did: ALICE, title: "", description: "", is_public: false })
+        .create_wiki(&robot::wiki::provision::CreateWiki {
+            slug: "racy",
+            owner_did: ALICE,
+            title: "",
+            description: "",
+            is_public: false,
+        })
         .unwrap();
     assert_eq!(w.slug, "racy");
     fsck(&s.repo("racy"));

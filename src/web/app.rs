@@ -300,8 +300,16 @@ async fn wiki_page(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
-    wiki_page_with(&state, &caller, &slug, None, None, None).await
+    // Only known outcomes are shown: the query string cannot put text on the page.
+    let flash = match q.get("done").map(String::as_str) {
+        Some("settings") => Some("Settings saved.".to_string()),
+        Some("collaborator-added") => Some("Collaborator added.".to_string()),
+        Some("collaborators") => Some("Collaborators updated.".to_string()),
+        _ => None,
+    };
+    wiki_page_with(&state, &caller, &slug, flash, None, None).await
 }
 
 /// Runs a form action on a wiki and shows the wiki's page with its outcome.
@@ -323,7 +331,8 @@ where
         return fail(&caller, e);
     }
     match act(state.clone(), caller.clone(), f, request_id(&headers)).await {
-        Ok(()) => wiki_page_with(&state, &caller, &slug, Some(ok.into()), None, None).await,
+        // Post/redirect/get: reloading the page must not repeat the action.
+        Ok(()) => Redirect::to(&format!("/app/wikis/{slug}?done={ok}")).into_response(),
         Err(
             e @ (Error::Invalid(_)
             | Error::NotFound(_)
@@ -353,7 +362,7 @@ async fn settings(
         headers,
         body,
         slug,
-        "Settings saved.",
+        "settings",
         |st, c, f, rid| async move {
             let patch = WikiPatch {
                 title: f.get("title").cloned(),
@@ -383,7 +392,7 @@ async fn add_collaborator(
         headers,
         body,
         slug,
-        "Collaborator added.",
+        "collaborator-added",
         |st, c, f, rid| async move {
             let who = f.get("handle").cloned().unwrap_or_default();
             let role = f.get("role").cloned().unwrap_or_default();
@@ -409,7 +418,7 @@ async fn change_collaborator(
         headers,
         body,
         slug,
-        "Collaborators updated.",
+        "collaborators",
         |st, c, f, rid| async move {
             match f.get("action").map(String::as_str) {
                 Some("remove") => manage::remove_collaborator(&st, &c, &s, &did, rid).await,

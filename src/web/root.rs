@@ -307,9 +307,15 @@ async fn callback(
         Err(e) => return error_page(&anon, e),
     };
     let (did, handle) = (identity.did.clone(), identity.handle.clone());
+    let rid = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let _ = state
         .db
-        .run(move |c| crate::ops::audit::record(c, Some(&did), None, "login", &handle, None))
+        .run(move |c| {
+            crate::ops::audit::record(c, Some(&did), None, "login", &handle, rid.as_deref())
+        })
         .await;
     let target = post_login_target(&state, &identity.return_to);
     let host = headers
