@@ -36,6 +36,8 @@ pub struct AppState {
     pub atproto: Arc<crate::atproto::Atproto>,
     /// The one write rate limiter, shared by every transport.
     pub limiter: Arc<crate::access::ratelimit::RateLimiter>,
+    /// Clones served at once (each is a `git upload-pack` process).
+    pub clones: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             sidebars: Arc::default(),
             atproto: Arc::new(atproto),
             limiter: Arc::new(limiter),
+            clones: Arc::new(tokio::sync::Semaphore::new(8)),
         })
     }
 }
@@ -113,7 +116,9 @@ pub fn router(state: AppState) -> Router {
         .merge(web::app::router())
         .merge(crate::api::manage::router_nested())
         .with_state(state.clone());
-    let wiki = web::wiki::router().with_state(state.clone());
+    let wiki = crate::githttp::router()
+        .merge(web::wiki::router())
+        .with_state(state.clone());
     let limit = state
         .cfg
         .limits

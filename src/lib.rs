@@ -11,6 +11,7 @@
 //! - [`api`]: JSON APIs (management `/api`).
 //! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
 //! - [`ops`]: the audit log (later backups, janitor, metrics).
+//! - [`githttp`]: read-only `git clone` over smart HTTP.
 //! - [`app`]: shared state, host dispatch and the server loop.
 //! - [`cli`]: the `robot` command.
 
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod githttp;
 pub mod manage;
 pub mod ops;
 pub mod search;

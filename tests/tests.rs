@@ -8,6 +8,7 @@ mod atproto;
 mod cli;
 mod corpus;
 mod editing;
+mod git;
 mod hostile;
 mod manage;
 mod markdown;
