@@ -23,3 +23,10 @@ if ! have cargo; then
     echo "setup: cargo is missing. Install the Rust toolchain (rustup) first: https://rustup.rs" >&2
     exit 1
 fi
+
+# Python tools for tests (OpenAPI validation; later the MCP SDK client), in a venv.
+if [[ ! -x .tools/py/bin/openapi-spec-validator ]]; then
+    echo "setup: installing Python test tools into .tools/py"
+    python3 -m venv .tools/py
+    .tools/py/bin/pip install -q "openapi-spec-validator==0.7.*"
+fi

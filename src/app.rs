@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::manage::router_nested())
         .with_state(state.clone());
     let wiki = crate::githttp::router()
+        .merge(crate::api::v1::router())
         .merge(web::wiki::router())
         .with_state(state.clone());
     let limit = state

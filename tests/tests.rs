@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod api_v1;
 mod atproto;
 mod cli;
 mod corpus;

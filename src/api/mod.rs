@@ -3,6 +3,7 @@
 //! `{"error": {"code": "not_found", "message": "…"}}`.
 
 pub mod manage;
+pub mod v1;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Json, Response};

@@ -297,6 +297,54 @@ impl Wikis {
     }
 
     /// The commit that last changed a page (for "last edited by").
+    /// The last change of every page at HEAD, from one walk of the history (cached per
+    /// HEAD alongside the per-page answers).
+    pub fn last_changes(&self, wiki: &Wiki) -> Result<HashMap<String, CommitInfo>> {
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let Some(head) = snap.head else {
+            return Ok(HashMap::new());
+        };
+        let state = self.state(wiki);
+        {
+            let cache = state.last_changes.lock().expect("last-change lock");
+            if cache.0 == Some(head) && snap.pages.values().all(|p| cache.1.contains_key(&p.path)) {
+                return Ok(cache
+                    .1
+                    .iter()
+                    .filter_map(|(k, v)| v.clone().map(|c| (k.clone(), c)))
+                    .collect());
+            }
+        }
+        let mut found: HashMap<String, CommitInfo> = HashMap::new();
+        let mut walk = repo.revwalk()?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+        walk.push(head)?;
+        walk.simplify_first_parent()?;
+        for id in walk {
+            if found.len() == snap.pages.len() {
+                break;
+            }
+            let id = id?;
+            let commit = repo.find_commit(id)?;
+            let parent = commit.parent_ids().next();
+            for path in store::changed_paths(&repo, parent, Some(id))? {
+                if snap.pages.values().any(|p| p.path == path) && !found.contains_key(&path) {
+                    found.insert(path, CommitInfo::from_commit(&commit));
+                }
+            }
+        }
+        let mut cache = state.last_changes.lock().expect("last-change lock");
+        *cache = (
+            Some(head),
+            found
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+        );
+        Ok(found)
+    }
+
     pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
         let repo = self.open_repo(wiki)?;
         let head = store::head(&repo)?;

@@ -1,0 +1,1273 @@
+//! The per-wiki REST API, `/api/v1` on each wiki host, compatible with the shapes and error
+//! texts of the reference (otterwiki-api): pages, history, changelog, search, links,
+//! attachments. Unlike the reference, every call goes through `authorize`: credentials are
+//! the wiki token (Bearer), or the session cookie — then unsafe methods need the
+//! `X-CSRF-Token` header. Writes are commits authored by the caller.
+//!
+//! Errors are `{"error": "<text>"}` (plus `current_revision` on a revision mismatch).
+//! The OpenAPI document is built from [`ENDPOINTS`], the same table the tests walk.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{any, get};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access::{self, Action};
+use crate::app::AppState;
+use crate::db::wikis::Wiki;
+use crate::error::Error;
+use crate::web::{Caller, CurrentWiki};
+use crate::wiki::names::PageName;
+use crate::wiki::store::CommitInfo;
+use crate::wiki::{SaveOutcome, markdown};
+
+/// An API error in the reference's shape.
+pub struct V1Error {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl V1Error {
+    fn new(status: StatusCode, msg: impl Into<String>) -> V1Error {
+        V1Error {
+            status,
+            body: json!({"error": msg.into()}),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for V1Error {
+    fn from(e: Error) -> V1Error {
+        e.log();
+        let retry_after = match e {
+            Error::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        let mut body = json!({"error": match &e {
+            Error::Unauthorized => "Authentication required".to_string(),
+            Error::RateLimited { .. } => "Rate limit exceeded".to_string(),
+            other => other.public_message(),
+        }});
+        if let Error::Conflict {
+            current: Some(c), ..
+        } = &e
+        {
+            body["current_revision"] = c.clone().into();
+        }
+        V1Error {
+            status: e.status(),
+            body,
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for V1Error {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
+type V1Result = Result<Response, V1Error>;
+
+/// One documented endpoint: the OpenAPI document is generated from this table.
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// `read` or `write`: the action `authorize` is asked for.
+    pub access: &'static str,
+    pub query: &'static [(&'static str, &'static str)],
+    /// JSON body fields as (name, type, required).
+    pub body: &'static [(&'static str, &'static str, bool)],
+    pub ok: u16,
+}
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/health",
+        summary: "Liveness of the API",
+        access: "none",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/pages",
+        summary: "List pages, filtered and paginated",
+        access: "read",
+        query: &[
+            ("prefix", "string"),
+            ("category", "string"),
+            ("tag", "string"),
+            ("updated_since", "string"),
+            ("limit", "integer"),
+            ("offset", "integer"),
+        ],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/pages/{path}",
+        summary: "Read a page (optionally at a revision)",
+        access: "read",
+        query: &[("revision", "string")],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "put",
+        path: "/pages/{path}",
+        summary: "Create or update a page (updates need the revision read)",
+        access: "write",
+        query: &[],
+        body: &[
+            ("content", "string", true),
+            ("commit_message", "string", false),
+            ("revision", "string", false),
+        ],
+        ok: 200,
+    },
+    Endpoint {
+        method: "patch",
+        path: "/pages/{path}",
+        summary: "Replace one unique string in a page",
+        access: "write",
+        query: &[],
+        body: &[
+            ("revision", "string", true),
+            ("old_string", "string", true),
+            ("new_string", "string", true),
+            ("commit_message", "string", false),
+        ],
+        ok: 200,
+    },
+    Endpoint {
+        method: "delete",
+        path: "/pages/{path}",
+        summary: "Delete a page",
+        access: "write",
+        query: &[],
+        body: &[("commit_message", "string", false)],
+        ok: 200,
+    },
+    Endpoint {
+        method: "post",
+        path: "/pages/{path}/rename",
+        summary: "Rename a page, rewriting links to it (one commit)",
+        access: "write",
+        query: &[],
+        body: &[
+            ("new_path", "string", true),
+            ("commit_message", "string", false),
+        ],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/pages/{path}/history",
+        summary: "A page's history",
+        access: "read",
+        query: &[("limit", "integer")],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/pages/{path}/attachments",
+        summary: "A page's attachments",
+        access: "read",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "post",
+        path: "/pages/{path}/attachments",
+        summary: "Upload an attachment (base64 content)",
+        access: "write",
+        query: &[],
+        body: &[
+            ("filename", "string", true),
+            ("content", "string", true),
+            ("commit_message", "string", false),
+        ],
+        ok: 201,
+    },
+    Endpoint {
+        method: "get",
+        path: "/pages/{path}/attachments/{filename}",
+        summary: "Download an attachment (base64)",
+        access: "read",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "delete",
+        path: "/pages/{path}/attachments/{filename}",
+        summary: "Delete an attachment",
+        access: "write",
+        query: &[],
+        body: &[("commit_message", "string", false)],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/changelog",
+        summary: "Recent changes across the wiki",
+        access: "read",
+        query: &[("limit", "integer")],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/search",
+        summary: "Full-text search (BM25)",
+        access: "read",
+        query: &[("q", "string"), ("limit", "integer")],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/links",
+        summary: "The whole link graph",
+        access: "read",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/links/{path}",
+        summary: "Links to and from a page",
+        access: "read",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
+        path: "/openapi.json",
+        summary: "This document",
+        access: "none",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/pages", get(list_pages))
+        .route("/api/v1/pages/{*rest}", any(page_routes))
+        .route("/api/v1/changelog", get(changelog))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/links", get(graph))
+        .route("/api/v1/links/{*path}", get(links))
+        .route(
+            "/api/v1/{*rest}",
+            any(|| async { V1Error::new(StatusCode::NOT_FOUND, "Not found") }),
+        )
+}
+
+/// Authorizes the caller; unsafe methods with a session cookie need the CSRF header, and
+/// writes count against the rate limiter.
+async fn allow(
+    state: &AppState,
+    wiki: &Wiki,
+    caller: &Caller,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<(), V1Error> {
+    if caller.bad_bearer {
+        return Err(V1Error::new(StatusCode::UNAUTHORIZED, "Invalid API key"));
+    }
+    let (p, w) = (caller.principal.clone(), wiki.clone());
+    state
+        .db
+        .run(move |c| access::authorize(c, &p, &w, action))
+        .await?;
+    if caller.unsafe_method {
+        crate::web::check_csrf(state, caller, None, headers)?;
+        state.check_write_rate(caller)?;
+    }
+    Ok(())
+}
+
+fn name_of(raw: &str) -> Result<PageName, V1Error> {
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
+    Ok(PageName::parse(&decoded)?)
+}
+
+fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn commit_json(c: &CommitInfo) -> Value {
+    json!({"revision": c.id, "author": c.author, "date": iso(c.time), "message": c.message})
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, V1Error> {
+    if bytes.is_empty() {
+        return serde_json::from_slice(b"{}").map_err(|e| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Invalid JSON body: {e}"),
+            )
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Invalid JSON body: {e}"),
+        )
+    })
+}
+
+/// Front matter of a page as JSON (`tags` as a list).
+fn frontmatter_json(content: &str) -> Value {
+    let mut m = serde_json::Map::new();
+    if let (Some(h), _) = markdown::split_front_matter(content) {
+        for (k, v) in h.iter() {
+            let key = markdown::yaml_display(k);
+            let val = match v {
+                yaml_rust2::Yaml::Array(a) => {
+                    Value::Array(a.iter().map(|x| markdown::yaml_display(x).into()).collect())
+                }
+                other => markdown::yaml_display(other).into(),
+            };
+            m.insert(key, val);
+        }
+    }
+    Value::Object(m)
+}
+
+fn tags_of(fm: &Value) -> Vec<String> {
+    match fm.get("tags") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+async fn openapi(State(state): State<AppState>, CurrentWiki(wiki): CurrentWiki) -> Json<Value> {
+    Json(openapi_document(&state.cfg.wiki_url(&wiki.slug)))
+}
+
+/// The OpenAPI 3.1 document for the endpoints of [`ENDPOINTS`].
+pub fn openapi_document(server: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    for e in ENDPOINTS {
+        let mut params: Vec<Value> = Vec::new();
+        for seg in e.path.split('/').filter(|s| s.starts_with('{')) {
+            let name = seg.trim_matches(['{', '}']);
+            params.push(
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+        for (q, t) in e.query {
+            params.push(
+                json!({"name": q, "in": "query", "required": *q == "q", "schema": {"type": t}}),
+            );
+        }
+        let mut op = json!({
+            "operationId": format!("{}{}", e.method, e.path.replace(['/', '{', '}', '.'], "_")),
+            "summary": e.summary,
+            "parameters": params,
+            "responses": {
+                e.ok.to_string(): {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        });
+        if e.access != "none" {
+            op["security"] = json!([{"wikiToken": []}, {"session": []}]);
+            op["x-robot-access"] = e.access.into();
+        } else {
+            op["security"] = json!([]);
+        }
+        if !e.body.is_empty() {
+            let props: serde_json::Map<String, Value> = e
+                .body
+                .iter()
+                .map(|(n, t, _)| (n.to_string(), json!({"type": t})))
+                .collect();
+            let required: Vec<&str> = e.body.iter().filter(|b| b.2).map(|b| b.0).collect();
+            op["requestBody"] = json!({
+                "required": !required.is_empty(),
+                "content": {"application/json": {"schema": {"type": "object", "properties": props, "required": required}}},
+            });
+        }
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        entry[e.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "robot wiki API", "version": "1", "description": "Pages, history, search, links and attachments of one wiki."},
+        "servers": [{"url": format!("{server}/api/v1")}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}, "current_revision": {"type": "string"}}, "required": ["error"]}},
+            "securitySchemes": {
+                "wikiToken": {"type": "http", "scheme": "bearer", "description": "The wiki's token (rwt_…)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "robot_session", "description": "Browser session; unsafe methods also need X-CSRF-Token"},
+            },
+        },
+    })
+}
+
+async fn list_pages(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let since = match q.get("updated_since").filter(|s| !s.is_empty()) {
+        Some(s) => Some(parse_date(s).ok_or_else(|| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Invalid updated_since: {s}"),
+            )
+        })?),
+        None => None,
+    };
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(500)
+        .clamp(1, 1000);
+    let offset: usize = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let prefix = q.get("prefix").cloned().unwrap_or_default().to_lowercase();
+    let category = q
+        .get("category")
+        .cloned()
+        .unwrap_or_default()
+        .to_lowercase();
+    let tag = q.get("tag").cloned().unwrap_or_default().to_lowercase();
+    let pages = state
+        .wikis
+        .run(move |w| {
+            let snap = w.snapshot(&wiki)?;
+            let last = w.last_changes(&wiki)?;
+            let repo = w.open_repo(&wiki)?;
+            let mut out = Vec::new();
+            for p in snap.pages.values() {
+                if !prefix.is_empty() && !p.name.as_str().to_lowercase().starts_with(&prefix) {
+                    continue;
+                }
+                let updated = last.get(&p.path).map(|c| c.time).unwrap_or(0);
+                if since.is_some_and(|s| updated < s) {
+                    continue;
+                }
+                let content = String::from_utf8_lossy(&crate::wiki::store::read_blob(&repo, p.blob)?).into_owned();
+                let fm = frontmatter_json(&content);
+                let cat = fm.get("category").and_then(Value::as_str).unwrap_or("").to_string();
+                let tags = tags_of(&fm);
+                if !category.is_empty() && cat.to_lowercase() != category {
+                    continue;
+                }
+                if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag) {
+                    continue;
+                }
+                let (_, body) = markdown::split_front_matter(&content);
+                out.push(json!({
+                    "name": p.name.as_str(),
+                    "path": p.name.as_str(),
+                    "category": if cat.is_empty() { Value::Null } else { cat.into() },
+                    "tags": tags,
+                    "last_updated": chrono::DateTime::from_timestamp(updated, 0).map(|d| d.format("%Y-%m-%d").to_string()),
+                    "content_length": body.split_whitespace().count(),
+                }));
+            }
+            Ok(out)
+        })
+        .await?;
+    let total = pages.len();
+    let page: Vec<Value> = pages.into_iter().skip(offset).take(limit).collect();
+    Ok(
+        Json(json!({"pages": page, "total": total, "limit": limit, "offset": offset}))
+            .into_response(),
+    )
+}
+
+/// `2026-11-22` or an RFC 3339 time, as seconds since the epoch.
+fn parse_date(s: &str) -> Option<i64> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(d.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+}
+
+/// `/api/v1/pages/{path}[/history|/rename|/attachments[/{file}]]`, by method.
+// Each argument is an axum extractor; grouping them would only hide what the handler reads.
+#[allow(clippy::too_many_arguments)]
+async fn page_routes(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> V1Result {
+    let (page, sub) = split_sub(&rest);
+    match (method.clone(), sub) {
+        (Method::GET, Sub::Page) => read_page(state, wiki, caller, headers, page, q).await,
+        (Method::PUT, Sub::Page) => put_page(state, wiki, caller, headers, page, body).await,
+        (Method::PATCH, Sub::Page) => patch_page(state, wiki, caller, headers, page, body).await,
+        (Method::DELETE, Sub::Page) => delete_page(state, wiki, caller, headers, page, body).await,
+        (Method::POST, Sub::Rename) => rename(state, wiki, caller, headers, page, body).await,
+        (Method::GET, Sub::History) => history(state, wiki, caller, headers, page, q).await,
+        (Method::GET, Sub::Attachments) => {
+            list_attachments(state, wiki, caller, headers, page).await
+        }
+        (Method::POST, Sub::Attachments) => upload(state, wiki, caller, headers, page, body).await,
+        (Method::GET, Sub::Attachment(f)) => download(state, wiki, caller, headers, page, f).await,
+        (Method::DELETE, Sub::Attachment(f)) => {
+            delete_attachment(state, wiki, caller, headers, page, f, body).await
+        }
+        _ => Err(V1Error::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+        )),
+    }
+}
+
+enum Sub {
+    Page,
+    History,
+    Rename,
+    Attachments,
+    Attachment(String),
+}
+
+fn split_sub(rest: &str) -> (String, Sub) {
+    let segs: Vec<&str> = rest.split('/').collect();
+    let n = segs.len();
+    if n >= 3 && segs[n - 2] == "attachments" {
+        return (
+            segs[..n - 2].join("/"),
+            Sub::Attachment(
+                percent_encoding::percent_decode_str(segs[n - 1])
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
+        );
+    }
+    if n >= 2 {
+        let page = segs[..n - 1].join("/");
+        match segs[n - 1] {
+            "history" => return (page, Sub::History),
+            "rename" => return (page, Sub::Rename),
+            "attachments" => return (page, Sub::Attachments),
+            _ => {}
+        }
+    }
+    (rest.to_string(), Sub::Page)
+}
+
+fn not_found(name: &str) -> V1Error {
+    V1Error::new(StatusCode::NOT_FOUND, format!("Page not found: {name}"))
+}
+
+async fn read_page(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    q: BTreeMap<String, String>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let name = name_of(&raw)?;
+    let rev = q.get("revision").cloned().filter(|r| !r.is_empty());
+    let n2 = name.clone();
+    let out = state
+        .wikis
+        .run(move |w| {
+            let page = match w.read_page(&wiki, &n2, rev.as_deref()) {
+                Ok(p) => p,
+                Err(Error::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let snap = w.snapshot(&wiki)?;
+            let links_to: Vec<String> = snap
+                .links_out
+                .get(&page.path.to_lowercase())
+                .map(|l| {
+                    l.iter()
+                        .map(|p| {
+                            snap.page(p)
+                                .map(|e| e.name.to_string())
+                                .unwrap_or_else(|| PageName::from_path(p).to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let linked_from: Vec<String> = snap
+                .backlinks(&page.path)
+                .iter()
+                .map(|e| e.name.to_string())
+                .collect();
+            let last = match &rev {
+                None => w.last_change(&wiki, &page.path)?,
+                Some(_) => {
+                    let repo = w.open_repo(&wiki)?;
+                    let at =
+                        git2::Oid::from_str(&page.commit).map_err(|e| Error::Internal(e.into()))?;
+                    crate::wiki::store::last_change(&repo, at, &page.path)?
+                }
+            };
+            Ok(Some((page, links_to, linked_from, last)))
+        })
+        .await?;
+    let Some((page, links_to, linked_from, last)) = out else {
+        return Err(not_found(name.as_str()));
+    };
+    let revision = last
+        .as_ref()
+        .map(|c| c.id.clone())
+        .unwrap_or(page.commit.clone());
+    Ok(Json(json!({
+        "name": page.name.as_str(),
+        "path": page.name.as_str(),
+        "content": page.content,
+        "frontmatter": frontmatter_json(&page.content),
+        "links_to": links_to,
+        "linked_from": linked_from,
+        "revision": revision,
+        "last_commit": last.as_ref().map(commit_json),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct PutBody {
+    content: Option<String>,
+    #[serde(default)]
+    commit_message: String,
+    revision: Option<String>,
+}
+
+fn check_revision(r: &str) -> Result<(), V1Error> {
+    if r.len() < 7 || !r.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Revision must be at least 7 hexadecimal characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// A stale save, in the reference's words, with the revision to re-read.
+fn mismatch(state: &AppState, wiki: &Wiki, path: &str) -> V1Error {
+    let current = state
+        .wikis
+        .last_change(wiki, path)
+        .ok()
+        .flatten()
+        .map(|c| c.id);
+    let mut e = V1Error::new(
+        StatusCode::CONFLICT,
+        "Revision mismatch: page has been modified since last read.",
+    );
+    e.body["current_revision"] = current.into();
+    e
+}
+
+async fn put_page(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let name = name_of(&raw)?;
+    let b: PutBody = parse_body(&body)?;
+    let content = b.content.ok_or_else(|| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Missing required field: content",
+        )
+    })?;
+    if let Some(r) = b.revision.as_deref().filter(|r| !r.is_empty()) {
+        check_revision(r)?;
+    }
+    let author = caller.principal.author();
+    let message = if b.commit_message.trim().is_empty() {
+        String::new()
+    } else {
+        b.commit_message.clone()
+    };
+    let (s2, w2, n2) = (state.clone(), wiki.clone(), name.clone());
+    let outcome = state
+        .wikis
+        .run(move |w| {
+            let message = if message.is_empty() {
+                let exists = w.snapshot(&w2)?.has_page(&n2.file_path());
+                format!("[api] {}: {n2}", if exists { "Update" } else { "Create" })
+            } else {
+                message
+            };
+            w.save_page(
+                &w2,
+                &author,
+                &n2,
+                &content,
+                b.revision.as_deref().filter(|r| !r.is_empty()),
+                &message,
+            )
+        })
+        .await?;
+    match outcome {
+        SaveOutcome::Saved { created, .. } => {
+            let path = state
+                .wikis
+                .snapshot(&wiki)?
+                .page(&name.file_path())
+                .map(|e| e.path.clone())
+                .unwrap_or_else(|| name.file_path());
+            let revision = state.wikis.last_change(&wiki, &path)?.map(|c| c.id);
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision, "created": created}))).into_response())
+        }
+        SaveOutcome::Conflict(_) => Err(mismatch(&s2, &wiki, &name.file_path())),
+    }
+}
+
+#[derive(Deserialize)]
+struct PatchBody {
+    revision: Option<String>,
+    old_string: Option<String>,
+    new_string: Option<String>,
+    #[serde(default)]
+    commit_message: String,
+}
+
+async fn patch_page(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let name = name_of(&raw)?;
+    let b: PatchBody = parse_body(&body)?;
+    let missing = |f: &str| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Missing required field: {f}"),
+        )
+    };
+    let revision = b.revision.ok_or_else(|| missing("revision"))?;
+    let old = b.old_string.ok_or_else(|| missing("old_string"))?;
+    let new = b.new_string.ok_or_else(|| missing("new_string"))?;
+    check_revision(&revision)?;
+    if old.is_empty() {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "old_string must not be empty",
+        ));
+    }
+    if old == new {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "old_string and new_string are identical",
+        ));
+    }
+    let n2 = name.clone();
+    let w2 = wiki.clone();
+    let page = state
+        .wikis
+        .run(move |w| match w.read_page(&w2, &n2, None) {
+            Ok(p) => Ok(Some(p)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?
+        .ok_or_else(|| not_found(name.as_str()))?;
+    // The edit is made against the version the writer read; a newer version conflicts.
+    let base = {
+        let (w2, n2, r2) = (wiki.clone(), name.clone(), revision.clone());
+        state
+            .wikis
+            .run(move |w| w.read_page(&w2, &n2, Some(&r2)))
+            .await
+            .map_err(|_| mismatch(&state, &wiki, &page.path))?
+    };
+    if base.blob != page.blob {
+        return Err(mismatch(&state, &wiki, &page.path));
+    }
+    let count = page.content.matches(&old).count();
+    if count == 0 {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "old_string not found in page content",
+        ));
+    }
+    if count > 1 {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "old_string is ambiguous: found {count} occurrences. Provide a longer unique string."
+            ),
+        ));
+    }
+    let content = page.content.replacen(&old, &new, 1);
+    let message = if b.commit_message.trim().is_empty() {
+        format!("[api] Edit: {name}")
+    } else {
+        b.commit_message
+    };
+    let author = caller.principal.author();
+    let (w2, n2) = (wiki.clone(), name.clone());
+    let outcome = state
+        .wikis
+        .run(move |w| w.save_page(&w2, &author, &n2, &content, Some(&revision), &message))
+        .await?;
+    match outcome {
+        SaveOutcome::Saved { .. } => {
+            let revision = state.wikis.last_change(&wiki, &page.path)?.map(|c| c.id);
+            Ok(
+                Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision}))
+                    .into_response(),
+            )
+        }
+        SaveOutcome::Conflict(_) => Err(mismatch(&state, &wiki, &page.path)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct MessageBody {
+    #[serde(default)]
+    commit_message: String,
+}
+
+async fn delete_page(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let name = name_of(&raw)?;
+    let b: MessageBody = parse_body(&body)?;
+    let message = if b.commit_message.trim().is_empty() {
+        format!("[api] Delete: {name}")
+    } else {
+        b.commit_message
+    };
+    let author = caller.principal.author();
+    let n2 = name.clone();
+    state
+        .wikis
+        .run(move |w| w.delete_page(&wiki, &author, &n2, false, &message))
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({"deleted": true, "path": name.as_str()})).into_response())
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    new_path: Option<String>,
+    #[serde(default)]
+    commit_message: String,
+}
+
+async fn rename(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let old = name_of(&raw)?;
+    let b: RenameBody = parse_body(&body)?;
+    let new_raw = b.new_path.unwrap_or_default();
+    if new_raw.trim().is_empty() {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Missing required field: new_path",
+        ));
+    }
+    let new = PageName::parse(&new_raw)
+        .map_err(|e| V1Error::new(StatusCode::UNPROCESSABLE_ENTITY, e.public_message()))?;
+    if new.as_str() == old.as_str() {
+        return Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "new_path is the same as the current path",
+        ));
+    }
+    let message = if b.commit_message.trim().is_empty() {
+        format!("[api] Rename: {old} -> {new}")
+    } else {
+        b.commit_message
+    };
+    let author = caller.principal.author();
+    let (o2, n2) = (old.clone(), new.clone());
+    let out = state
+        .wikis
+        .run(move |w| w.rename_page(&wiki, &author, &o2, &n2, true, &message))
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(old.as_str()),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({"old_path": old.as_str(), "new_path": new.as_str(), "revision": out.commit, "updated_pages": out.updated_pages})).into_response())
+}
+
+async fn history(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    q: BTreeMap<String, String>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let name = name_of(&raw)?;
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 200);
+    let n2 = name.clone();
+    let w2 = wiki.clone();
+    let commits = state
+        .wikis
+        .run(move |w| w.history(&w2, &n2, 0, limit))
+        .await?;
+    if commits.is_empty() && !state.wikis.snapshot(&wiki)?.has_page(&name.file_path()) {
+        return Err(not_found(name.as_str()));
+    }
+    Ok(Json(json!({"path": name.as_str(), "history": commits.iter().map(commit_json).collect::<Vec<_>>()})).into_response())
+}
+
+async fn changelog(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 500);
+    let (entries, total) = state
+        .wikis
+        .run(move |w| w.changelog(&wiki, 0, limit))
+        .await?;
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|(c, paths)| {
+            let mut j = commit_json(c);
+            j["pages_affected"] = paths
+                .iter()
+                .filter(|p| p.ends_with(".md"))
+                .map(|p| PageName::from_path(p).to_string())
+                .collect::<Vec<_>>()
+                .into();
+            j
+        })
+        .collect();
+    Ok(Json(json!({"entries": entries, "total": total})).into_response())
+}
+
+async fn search(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let query = q
+        .get("q")
+        .cloned()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Missing required parameter: q",
+            )
+        })?;
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let q2 = query.clone();
+    let (snap, (hits, total)) = state
+        .wikis
+        .run(move |w| Ok((w.snapshot(&wiki)?, w.search(&wiki, &q2, limit, 0)?)))
+        .await?;
+    let results: Vec<Value> = hits
+        .iter()
+        .map(|h| {
+            let name = snap.page(&h.path).map(|e| e.name.to_string()).unwrap_or_else(|| PageName::from_path(&h.path).to_string());
+            json!({"name": name, "path": name, "snippet": h.snippet, "score": ((-h.rank) * 100.0).round() / 100.0})
+        })
+        .collect();
+    Ok(Json(json!({"query": query, "results": results, "total": total})).into_response())
+}
+
+async fn links(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let name = name_of(&raw)?;
+    let snap = state.wikis.snapshot(&wiki)?;
+    let entry = snap
+        .page(&name.file_path())
+        .ok_or_else(|| not_found(name.as_str()))?;
+    let links_to: Vec<String> = snap
+        .links_out
+        .get(&entry.path.to_lowercase())
+        .map(|l| {
+            l.iter()
+                .map(|p| {
+                    snap.page(p)
+                        .map(|e| e.name.to_string())
+                        .unwrap_or_else(|| PageName::from_path(p).to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let linked_from: Vec<String> = snap
+        .backlinks(&entry.path)
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    Ok(
+        Json(
+            json!({"path": entry.name.as_str(), "links_to": links_to, "linked_from": linked_from}),
+        )
+        .into_response(),
+    )
+}
+
+async fn graph(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let snap = state.wikis.snapshot(&wiki)?;
+    let nodes: Vec<String> = snap.pages.values().map(|p| p.name.to_string()).collect();
+    let mut edges = Vec::new();
+    for (from, targets) in &snap.links_out {
+        let Some(src) = snap.page(from) else { continue };
+        for t in targets {
+            let target = snap
+                .page(t)
+                .map(|e| e.name.to_string())
+                .unwrap_or_else(|| PageName::from_path(t).to_string());
+            edges.push(json!({"source": src.name.as_str(), "target": target}));
+        }
+    }
+    edges.sort_by_key(|e| e.to_string());
+    Ok(Json(json!({"nodes": nodes, "edges": edges})).into_response())
+}
+
+async fn list_attachments(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let name = name_of(&raw)?;
+    let n2 = name.clone();
+    let files = state
+        .wikis
+        .run(move |w| w.list_attachments(&wiki, &n2))
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => other.into(),
+        })?;
+    let list: Vec<Value> = files
+        .iter()
+        .map(|f| json!({"filename": f.filename, "size": f.size, "mime_type": f.mime_type}))
+        .collect();
+    Ok(
+        Json(json!({"attachments": list, "total": files.len(), "path": name.as_str()}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct UploadBody {
+    filename: Option<String>,
+    content: Option<String>,
+    #[serde(default)]
+    commit_message: String,
+}
+
+async fn upload(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    let name = name_of(&raw)?;
+    let b: UploadBody = parse_body(&body)?;
+    let filename = b.filename.filter(|f| !f.is_empty()).ok_or_else(|| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Missing required field: filename",
+        )
+    })?;
+    let content = b.content.ok_or_else(|| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Missing required field: content",
+        )
+    })?;
+    let data = B64.decode(content.trim()).map_err(|_| {
+        V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content is not valid base64",
+        )
+    })?;
+    let size = data.len();
+    let message = if b.commit_message.trim().is_empty() {
+        format!("[api] Attach: {name}/{filename}")
+    } else {
+        b.commit_message
+    };
+    let author = caller.principal.author();
+    let n2 = name.clone();
+    let (_, stored) = state
+        .wikis
+        .run(move |w| w.upload_attachments(&wiki, &author, &n2, vec![(filename, data)], &message))
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => other.into(),
+        })?;
+    let f = stored.into_iter().next().unwrap_or_default();
+    let mime = crate::wiki::mime_of(&f);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"filename": f, "path": name.as_str(), "size": size, "mime_type": mime})),
+    )
+        .into_response())
+}
+
+async fn download(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    file: String,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let name = name_of(&raw)?;
+    let f2 = file.clone();
+    let (data, mime) = state
+        .wikis
+        .run(move |w| w.read_attachment(&wiki, &name, &f2, None))
+        .await?;
+    Ok(Json(json!({"filename": file, "content": B64.encode(&data), "size": data.len(), "mime_type": mime})).into_response())
+}
+
+async fn delete_attachment(
+    state: AppState,
+    wiki: Wiki,
+    caller: Caller,
+    headers: HeaderMap,
+    raw: String,
+    file: String,
+    body: Bytes,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    let name = name_of(&raw)?;
+    let b: MessageBody = parse_body(&body)?;
+    let message = if b.commit_message.trim().is_empty() {
+        format!("[api] Delete attachment: {name}/{file}")
+    } else {
+        b.commit_message
+    };
+    let author = caller.principal.author();
+    let f2 = file.clone();
+    state
+        .wikis
+        .run(move |w| w.delete_attachment(&wiki, &author, &name, &f2, &message))
+        .await?;
+    Ok(Json(json!({"deleted": true, "filename": file})).into_response())
+}
