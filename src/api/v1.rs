@@ -637,24 +637,7 @@ async fn read_page(
                 Err(e) => return Err(e),
             };
             let snap = w.snapshot(&wiki)?;
-            let links_to: Vec<String> = snap
-                .links_out
-                .get(&page.path.to_lowercase())
-                .map(|l| {
-                    l.iter()
-                        .map(|p| {
-                            snap.page(p)
-                                .map(|e| e.name.to_string())
-                                .unwrap_or_else(|| PageName::from_path(p).to_string())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let linked_from: Vec<String> = snap
-                .backlinks(&page.path)
-                .iter()
-                .map(|e| e.name.to_string())
-                .collect();
+            let (links_to, linked_from) = snap.link_names(&page.path);
             let last = match &rev {
                 None => w.last_change(&wiki, &page.path)?,
                 Some(_) => {
@@ -1088,24 +1071,7 @@ async fn links(
     let entry = snap
         .page(&name.file_path())
         .ok_or_else(|| not_found(name.as_str()))?;
-    let links_to: Vec<String> = snap
-        .links_out
-        .get(&entry.path.to_lowercase())
-        .map(|l| {
-            l.iter()
-                .map(|p| {
-                    snap.page(p)
-                        .map(|e| e.name.to_string())
-                        .unwrap_or_else(|| PageName::from_path(p).to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let linked_from: Vec<String> = snap
-        .backlinks(&entry.path)
-        .iter()
-        .map(|e| e.name.to_string())
-        .collect();
+    let (links_to, linked_from) = snap.link_names(&entry.path);
     Ok(
         Json(
             json!({"path": entry.name.as_str(), "links_to": links_to, "linked_from": linked_from}),

@@ -119,21 +119,6 @@ fn fail(caller: &Caller, e: Error) -> Response {
     r
 }
 
-fn form(body: &[u8]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let s = String::from_utf8_lossy(pair).replace('+', " ");
-        let (k, v) = s.split_once('=').unwrap_or((&s, ""));
-        let d = |x: &str| {
-            percent_encoding::percent_decode_str(x)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        out.insert(d(k), d(v));
-    }
-    out
-}
-
 fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
@@ -210,7 +195,7 @@ async fn create(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let f = form(&body);
+    let f = super::parse_form(&body);
     if let Err(e) = guard(&state, &caller, &f, &headers) {
         return fail(&caller, e);
     }
@@ -326,7 +311,7 @@ where
     F: FnOnce(AppState, Caller, BTreeMap<String, String>, Option<String>) -> Fut,
     Fut: std::future::Future<Output = crate::error::Result<()>>,
 {
-    let f = form(&body);
+    let f = super::parse_form(&body);
     if let Err(e) = guard(&state, &caller, &f, &headers) {
         return fail(&caller, e);
     }
@@ -446,7 +431,7 @@ async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let f = form(&body);
+    let f = super::parse_form(&body);
     if let Err(e) = guard(&state, &caller, &f, &headers) {
         return fail(&caller, e);
     }
@@ -463,7 +448,7 @@ async fn delete_wiki(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let f = form(&body);
+    let f = super::parse_form(&body);
     if let Err(e) = guard(&state, &caller, &f, &headers) {
         return fail(&caller, e);
     }
@@ -519,7 +504,7 @@ async fn delete_account(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let f = form(&body);
+    let f = super::parse_form(&body);
     if let Err(e) = guard(&state, &caller, &f, &headers) {
         return fail(&caller, e);
     }

@@ -294,6 +294,28 @@ pub fn render<T: askama::Template>(t: &T) -> Response {
     }
 }
 
+/// Parses an `application/x-www-form-urlencoded` body (`+` is a space).
+pub fn parse_form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let dec = |s: &[u8]| {
+            let plus: Vec<u8> = s
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_encoding::percent_decode(&plus)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        out.insert(dec(k), dec(v));
+    }
+    out
+}
+
 /// A `return_to` we will redirect to: a path on this host, never another origin.
 pub fn safe_local_path(p: &str) -> Option<&str> {
     (p.starts_with('/')

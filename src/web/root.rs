@@ -90,32 +90,53 @@ async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
     })
 }
 
+/// Redeems a single-use link (`purpose` "login" or "handoff") into a session cookie and
+/// redirects to `return_to` (a local path) or `default_to`. Used by the operator's sign-in
+/// link and by both ends of the cross-host hand-off.
+async fn redeem(
+    state: &AppState,
+    q: &BTreeMap<String, String>,
+    purpose: &'static str,
+    host_only: bool,
+    default_to: &str,
+    expired: &str,
+) -> Response {
+    let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
+    let anon = Caller::anonymous();
+    match state
+        .db
+        .run(move |c| sessions::consume_link(c, &hash, purpose))
+        .await
+    {
+        Ok(Some(did)) => match start_session(state, &did, host_only).await {
+            Ok(cookie) => {
+                let to = q
+                    .get("return_to")
+                    .and_then(|r| safe_local_path(r))
+                    .unwrap_or(default_to);
+                ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+            }
+            Err(e) => error_page(&anon, e),
+        },
+        Ok(None) => error_page(&anon, Error::Forbidden(expired.into())),
+        Err(e) => error_page(&anon, e),
+    }
+}
+
 /// Signs the user in on the root host from an operator's single-use link.
 async fn login_link(
     State(state): State<AppState>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let token = q.get("token").cloned().unwrap_or_default();
-    let hash = hash_secret(&token);
-    let did = state
-        .db
-        .run(move |c| sessions::consume_link(c, &hash, "login"))
-        .await;
-    let anon = Caller::anonymous();
-    match did {
-        Ok(Some(did)) => match start_session(&state, &did, false).await {
-            Ok(cookie) => {
-                let to = q.get("return_to").and_then(|r| safe_local_path(r)).unwrap_or("/");
-                ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
-            }
-            Err(e) => error_page(&anon, e),
-        },
-        Ok(None) => error_page(
-            &anon,
-            Error::Forbidden("This sign-in link is invalid, expired or already used. Ask the operator for a new one (robot admin login-link).".into()),
-        ),
-        Err(e) => error_page(&anon, e),
-    }
+    redeem(
+        &state,
+        &q,
+        "login",
+        false,
+        "/",
+        "This sign-in link is invalid, expired or already used. Ask the operator for a new one (robot admin login-link).",
+    )
+    .await
 }
 
 fn error_page(caller: &Caller, e: Error) -> Response {
@@ -249,7 +270,7 @@ async fn login_submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = url_form(&body);
+    let form = super::parse_form(&body);
     let return_to = form.get("return_to").cloned().unwrap_or_default();
     let cookie = super::cookie_value(&headers, LOGIN_CSRF).unwrap_or_default();
     let presented = form.get("csrf").cloned().unwrap_or_default();
@@ -367,29 +388,15 @@ async fn accept_root_handoff(
     State(state): State<AppState>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
-    let anon = Caller::anonymous();
-    match state
-        .db
-        .run(move |c| sessions::consume_link(c, &hash, "handoff"))
-        .await
-    {
-        Ok(Some(did)) => match start_session(&state, &did, false).await {
-            Ok(cookie) => {
-                let to = q
-                    .get("return_to")
-                    .and_then(|r| safe_local_path(r))
-                    .unwrap_or("/app");
-                ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
-            }
-            Err(e) => error_page(&anon, e),
-        },
-        Ok(None) => error_page(
-            &anon,
-            Error::Forbidden("This sign-in hand-off has expired. Please sign in again.".into()),
-        ),
-        Err(e) => error_page(&anon, e),
-    }
+    redeem(
+        &state,
+        &q,
+        "handoff",
+        false,
+        "/app",
+        "This sign-in hand-off has expired. Please sign in again.",
+    )
+    .await
 }
 
 async fn client_metadata(State(state): State<AppState>) -> Response {
@@ -428,29 +435,15 @@ pub async fn accept_handoff(
     CurrentWiki(_wiki): CurrentWiki,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
-    let anon = Caller::anonymous();
-    match state
-        .db
-        .run(move |c| sessions::consume_link(c, &hash, "handoff"))
-        .await
-    {
-        Ok(Some(did)) => match start_session(&state, &did, true).await {
-            Ok(cookie) => {
-                let to = q
-                    .get("return_to")
-                    .and_then(|r| safe_local_path(r))
-                    .unwrap_or("/");
-                ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
-            }
-            Err(e) => error_page(&anon, e),
-        },
-        Ok(None) => error_page(
-            &anon,
-            Error::Forbidden("This sign-in hand-off has expired. Go back and try again.".into()),
-        ),
-        Err(e) => error_page(&anon, e),
-    }
+    redeem(
+        &state,
+        &q,
+        "handoff",
+        true,
+        "/",
+        "This sign-in hand-off has expired. Go back and try again.",
+    )
+    .await
 }
 
 /// Signs out everywhere: all of the user's sessions are revoked and this host's cookie is
@@ -461,7 +454,7 @@ pub async fn logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form: BTreeMap<String, String> = url_form(&body);
+    let form: BTreeMap<String, String> = super::parse_form(&body);
     if let Err(e) = check_csrf(
         &state,
         &caller,
@@ -509,19 +502,4 @@ pub async fn logout(
     r.headers_mut().append(header::SET_COOKIE, clear_host);
     *r.status_mut() = StatusCode::SEE_OTHER;
     r
-}
-
-fn url_form(body: &[u8]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let s = String::from_utf8_lossy(pair).replace('+', " ");
-        let (k, v) = s.split_once('=').unwrap_or((&s, ""));
-        let d = |x: &str| {
-            percent_encoding::percent_decode_str(x)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        out.insert(d(k), d(v));
-    }
-    out
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
@@ -395,31 +394,7 @@ async fn read_form(
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| Error::TooLarge(format!("The request is larger than {limit} bytes.")))?;
-    Ok(form_urlencoded_parse(&body))
-}
-
-fn form_urlencoded_parse(body: &Bytes) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for pair in body.split(|b| *b == b'&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (k, v) = match pair.iter().position(|b| *b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &b""[..]),
-        };
-        let dec = |s: &[u8]| {
-            let plus: Vec<u8> = s
-                .iter()
-                .map(|b| if *b == b'+' { b' ' } else { *b })
-                .collect();
-            percent_encoding::percent_decode(&plus)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        out.insert(dec(k), dec(v));
-    }
-    out
+    Ok(super::parse_form(&body))
 }
 
 fn page_name(ctx: &Ctx, raw: &str) -> Result<PageName, WebError> {
@@ -428,7 +403,7 @@ fn page_name(ctx: &Ctx, raw: &str) -> Result<PageName, WebError> {
 
 fn query_map(q: &Option<String>) -> BTreeMap<String, String> {
     q.as_deref()
-        .map(|q| form_urlencoded_parse(&Bytes::copy_from_slice(q.as_bytes())))
+        .map(|q| super::parse_form(q.as_bytes()))
         .unwrap_or_default()
 }
 

@@ -174,6 +174,30 @@ impl Snapshot {
         v
     }
 
+    /// The names of the pages `path` links to (existing or not) and of those linking to it.
+    pub fn link_names(&self, path: &str) -> (Vec<String>, Vec<String>) {
+        let to = self
+            .links_out
+            .get(&path.to_lowercase())
+            .map(|targets| {
+                targets
+                    .iter()
+                    .map(|p| {
+                        self.page(p)
+                            .map(|e| e.name.to_string())
+                            .unwrap_or_else(|| PageName::from_path(p).to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let from = self
+            .backlinks(path)
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect();
+        (to, from)
+    }
+
     /// Files directly inside a page's folder that are not pages: its attachments.
     pub fn attachments(&self, page: &PageName) -> Vec<(String, Oid, u64)> {
         let prefix = format!("{}/", page.dir_path());
