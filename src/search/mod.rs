@@ -1,6 +1,11 @@
-//! Search over wiki pages: the full-text index (this issue), later the chunker, embedder,
-//! vector index and the queue worker that keep semantic search current.
+//! Search over wiki pages:
+//! - `fts`: the full-text index (SQLite FTS5), and `snippet`: its result snippets;
+//! - `chunk`: pages into sections and chunks for semantic search;
+//! - `vectors`: the per-wiki vector index (exact inner product, LRU-cached).
+//!
+//! The embedder, the reindex queue and its worker, and hybrid ranking come next.
 
 pub mod chunk;
 pub mod fts;
 pub mod snippet;
+pub mod vectors;
