@@ -704,6 +704,7 @@ async fn admins_may_own_several_wikis_and_see_the_admin_page() {
         .await;
     assert_eq!(st, 200);
     assert!(page.contains("two-wiki") && page.contains("@alice.test"));
+    assert!(page.contains("page(s) waiting"), "queue depth shown");
 }
 
 #[tokio::test]

@@ -175,3 +175,125 @@ async fn outside_commits_are_reconciled() {
         "four template pages and the outside page, re-indexed at start"
     );
 }
+
+/// Every write path puts the pages it changed on the reindex queue, once per page.
+#[tokio::test]
+async fn every_write_path_enqueues_changed_pages() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    let wiki = s.create_wiki("notes", OWNER, false);
+    let c = s.client();
+    s.login(&c, OWNER, Some("notes")).await;
+    let csrf = s.csrf(&c, &format!("{}/", s.wiki_url("notes"))).await;
+    let queued = || -> Vec<String> {
+        let conn = s.state.db.conn().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT path FROM reindex_queue WHERE wiki_id = ?1 ORDER BY path")
+            .unwrap();
+        stmt.query_map([wiki.id], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    let clear = || {
+        s.state
+            .db
+            .conn()
+            .unwrap()
+            .execute("DELETE FROM reindex_queue", [])
+            .unwrap()
+    };
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = format!("{}{path}", s.wiki_url("notes"));
+        async move {
+            c.post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Web save (twice: one row).
+    for text in ["one\n", "two\n"] {
+        assert_eq!(
+            post(
+                "/Alpha/save".into(),
+                vec![
+                    ("csrf", csrf.clone()),
+                    ("base_revision", String::new()),
+                    ("content", text.into())
+                ]
+            )
+            .await,
+            if text == "one\n" { 303 } else { 409 }
+        );
+    }
+    assert_eq!(queued(), vec!["alpha.md"]);
+    clear();
+    // Rename with a backlink rewrite: both ends and the linking page.
+    post(
+        "/Beta/save".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("base_revision", String::new()),
+            ("content", "[[Alpha]]\n".into()),
+        ],
+    )
+    .await;
+    clear();
+    assert_eq!(
+        post(
+            "/Alpha/rename".into(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("new_pagename", "Gamma".into()),
+                ("update_backlinks", "y".into())
+            ]
+        )
+        .await,
+        303
+    );
+    assert_eq!(queued(), vec!["alpha.md", "beta.md", "gamma.md"]);
+    clear();
+    // Delete, then revert the delete.
+    assert_eq!(
+        post("/Beta/delete".into(), vec![("csrf", csrf.clone())]).await,
+        303
+    );
+    assert_eq!(queued(), vec!["beta.md"]);
+    clear();
+    let head = git(&s.repo("notes"), &["rev-parse", "main"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        post(format!("/-/revert/{head}"), vec![("csrf", csrf.clone())]).await,
+        303
+    );
+    assert_eq!(queued(), vec!["beta.md"]);
+    clear();
+    // An attachment changes no page; the REST API and a wiki token enqueue like the web.
+    let part = reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("f.txt");
+    c.post(format!("{}/Gamma/attachments", s.wiki_url("notes")))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf.clone())
+                .part("file", part),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(queued().is_empty());
+    let token = robot::access::tokens::regenerate(&s.state.db.conn().unwrap(), wiki.id).unwrap();
+    let r = c
+        .put(format!("{}/api/v1/pages/Delta", s.wiki_url("notes")))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"content": "# Delta\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(queued(), vec!["delta.md"]);
+}

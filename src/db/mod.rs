@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "accounts",
         include_str!("../../migrations/0003_accounts.sql"),
     ),
+    (
+        4,
+        "reindex_queue",
+        include_str!("../../migrations/0004_reindex_queue.sql"),
+    ),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

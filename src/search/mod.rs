@@ -7,5 +7,6 @@
 
 pub mod chunk;
 pub mod fts;
+pub mod queue;
 pub mod snippet;
 pub mod vectors;

@@ -570,6 +570,15 @@ async fn admin(State(state): State<AppState>, caller: Caller) -> Response {
             )
         })
         .collect();
+    let depth = state
+        .db
+        .run(|c| crate::search::queue::depth(c, crate::db::now()))
+        .await
+        .unwrap_or_default();
+    let queue = format!(
+        "{} page(s) waiting, oldest {} s, {} failing",
+        depth.items, depth.oldest_age_secs, depth.failing
+    );
     let total_bytes = rows.iter().map(|r| r.2).sum();
     render(&Admin {
         l: layout(&caller, "Administration"),
@@ -577,7 +586,7 @@ async fn admin(State(state): State<AppState>, caller: Caller) -> Response {
         wikis: rows,
         total_bytes,
         free_disk: free_disk(&state.cfg.data_dir),
-        queue: "no semantic-search queue yet".into(),
+        queue,
     })
 }
 

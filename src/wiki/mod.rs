@@ -501,11 +501,24 @@ impl Wikis {
         Ok(())
     }
 
-    /// Brings derived state (snapshot, full-text index) to the new HEAD.
+    /// Brings derived state to the new HEAD after a commit: the snapshot and the
+    /// full-text index at once, and the pages the commit changed onto the reindex queue
+    /// for the semantic index. Every write path of every transport ends here.
     fn after_commit(&self, wiki: &Wiki, repo: &Repository) -> Result<()> {
+        let before = self
+            .state(wiki)
+            .snapshot
+            .read()
+            .expect("snapshot lock")
+            .head;
         let snap = self.snapshot_with(wiki, repo)?;
         let mut conn = self.inner.db.conn()?;
         fts::sync(&mut conn, wiki.id, repo, &snap)?;
+        let pages: Vec<String> = store::changed_paths(repo, before, snap.head)?
+            .into_iter()
+            .filter(|p| p.ends_with(".md"))
+            .collect();
+        crate::search::queue::enqueue(&conn, wiki.id, &pages, crate::db::now())?;
         Ok(())
     }
 
