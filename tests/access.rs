@@ -354,6 +354,29 @@ async fn unknown_and_reserved_hosts_are_404() {
             .0,
         200
     );
+    let (status, raw) = s
+        .raw(
+            &format!("localhost:{port}"),
+            "GET",
+            "/health/ready",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{raw}");
+    let body: serde_json::Value =
+        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["database"], "ok");
+    assert!(body["disk_free_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(body["semantic_search"]["enabled"], false);
+    assert!(
+        body["semantic_search"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scripts/fetch-model.sh"),
+        "says how to turn it on"
+    );
+    assert_eq!(body["queue"]["items"], 0);
 }
 
 #[tokio::test]

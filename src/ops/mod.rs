@@ -1,3 +1,24 @@
-//! Operating the service: the audit log (and later backup, restore, janitor, metrics).
+//! Operating the service: the audit log and health facts (later backup, restore,
+//! janitor, metrics).
 
 pub mod audit;
+
+use std::path::Path;
+
+/// Free bytes on the file system holding `path` (from `df`, which every Debian has).
+pub fn disk_free_bytes(path: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(path)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
+}

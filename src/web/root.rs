@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
+        .route("/health/ready", get(ready))
         .route("/static/{*file}", get(super::assets::serve))
         .route("/auth/login", get(login).post(login_submit))
         .route("/auth/callback", get(callback))
@@ -52,6 +53,45 @@ fn root_layout(caller: &Caller, title: &str) -> Layout {
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers, there is disk space, and the state of semantic
+/// search and its queue. 503 when robot cannot serve writes (database or disk).
+async fn ready(State(state): State<AppState>) -> Response {
+    let db = state
+        .db
+        .run(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            crate::search::queue::depth(c, crate::db::now())
+        })
+        .await;
+    let disk_free = crate::ops::disk_free_bytes(&state.cfg.data_dir);
+    let disk_ok = disk_free.is_none_or(|b| b > 100 * 1024 * 1024);
+    let (db_ok, queue) = match db {
+        Ok(d) => (true, serde_json::to_value(d).unwrap_or_default()),
+        Err(e) => {
+            e.log();
+            (false, serde_json::Value::Null)
+        }
+    };
+    let ok = db_ok && disk_ok;
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "unavailable" },
+        "database": if db_ok { "ok" } else { "error" },
+        "disk_free_bytes": disk_free,
+        "disk": if disk_ok { "ok" } else { "low" },
+        "semantic_search": {
+            "enabled": false,
+            "message": "Semantic search is off: no embedding model is loaded. Install one with scripts/fetch-model.sh and restart robot.",
+        },
+        "queue": queue,
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
