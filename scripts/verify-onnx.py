@@ -92,7 +92,7 @@ def main():
         rng = random.Random(42)
         words = [w for w in tok.get_vocab() if w.isalpha() and len(w) > 2 and not w.startswith("#")]
         words.sort()
-        sents = [" ".join(rng.choice(words) for _ in range(45)) for _ in range(args.bench)]
+        sents = [" ".join(rng.choice(words) for _ in range(53)) for _ in range(args.bench)]
         ntok = np.mean([len(e.ids) for e in tok.encode_batch(sents)])
         embed(sess, tok, sents[:8])  # warm-up
         t0, c0 = time.perf_counter(), time.process_time()
