@@ -9,6 +9,7 @@ mod atproto;
 mod cli;
 mod corpus;
 mod editing;
+mod embed;
 mod git;
 mod hostile;
 mod manage;

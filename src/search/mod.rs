@@ -6,6 +6,7 @@
 //! The embedder, the reindex queue and its worker, and hybrid ranking come next.
 
 pub mod chunk;
+pub mod embed;
 pub mod fts;
 pub mod queue;
 pub mod snippet;
