@@ -73,13 +73,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ser
         let d = did.to_string();
         state
             .db
-            .run(move |c| {
-                Ok(
-                    c.query_row("SELECT username FROM users WHERE did = ?1", [d], |r| {
-                        r.get(0)
-                    })?,
-                )
-            })
+            .run(move |c| crate::db::users::username(c, &d))
             .await?
     };
     Ok(Json(serde_json::json!({

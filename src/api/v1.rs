@@ -725,21 +725,15 @@ async fn put_page(
         check_revision(r)?;
     }
     let author = caller.principal.author();
-    let message = if b.commit_message.trim().is_empty() {
-        String::new()
-    } else {
-        b.commit_message.clone()
-    };
+    let given = b.commit_message.clone();
     let (s2, w2, n2) = (state.clone(), wiki.clone(), name.clone());
     let outcome = state
         .wikis
         .run(move |w| {
-            let message = if message.is_empty() {
-                let exists = w.snapshot(&w2)?.has_page(&n2.file_path());
+            let exists = w.snapshot(&w2)?.has_page(&n2.file_path());
+            let message = crate::wiki::default_message(&given, || {
                 format!("[api] {}: {n2}", if exists { "Update" } else { "Create" })
-            } else {
-                message
-            };
+            });
             w.save_page(
                 &w2,
                 &author,
@@ -851,11 +845,7 @@ async fn patch_page(
         ));
     }
     let content = page.content.replacen(&old, &new, 1);
-    let message = if b.commit_message.trim().is_empty() {
-        format!("[api] Edit: {name}")
-    } else {
-        b.commit_message
-    };
+    let message = crate::wiki::default_message(&b.commit_message, || format!("[api] Edit: {name}"));
     let author = caller.principal.author();
     let (w2, n2) = (wiki.clone(), name.clone());
     let outcome = state
@@ -891,11 +881,8 @@ async fn delete_page(
     allow(&state, &wiki, &caller, &headers, Action::Write).await?;
     let name = name_of(&raw)?;
     let b: MessageBody = parse_body(&body)?;
-    let message = if b.commit_message.trim().is_empty() {
-        format!("[api] Delete: {name}")
-    } else {
-        b.commit_message
-    };
+    let message =
+        crate::wiki::default_message(&b.commit_message, || format!("[api] Delete: {name}"));
     let author = caller.principal.author();
     let n2 = name.clone();
     state
@@ -942,11 +929,9 @@ async fn rename(
             "new_path is the same as the current path",
         ));
     }
-    let message = if b.commit_message.trim().is_empty() {
+    let message = crate::wiki::default_message(&b.commit_message, || {
         format!("[api] Rename: {old} -> {new}")
-    } else {
-        b.commit_message
-    };
+    });
     let author = caller.principal.author();
     let (o2, n2) = (old.clone(), new.clone());
     let out = state
@@ -1170,11 +1155,9 @@ async fn upload(
         )
     })?;
     let size = data.len();
-    let message = if b.commit_message.trim().is_empty() {
+    let message = crate::wiki::default_message(&b.commit_message, || {
         format!("[api] Attach: {name}/{filename}")
-    } else {
-        b.commit_message
-    };
+    });
     let author = caller.principal.author();
     let n2 = name.clone();
     let (_, stored) = state
@@ -1224,11 +1207,9 @@ async fn delete_attachment(
     allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
     let name = name_of(&raw)?;
     let b: MessageBody = parse_body(&body)?;
-    let message = if b.commit_message.trim().is_empty() {
+    let message = crate::wiki::default_message(&b.commit_message, || {
         format!("[api] Delete attachment: {name}/{file}")
-    } else {
-        b.commit_message
-    };
+    });
     let author = caller.principal.author();
     let f2 = file.clone();
     state

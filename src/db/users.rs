@@ -73,6 +73,16 @@ pub fn upsert(
     get(conn, did)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished after upsert")))
 }
 
+/// The username chosen at signup (the first wiki's slug), if any.
+pub fn username(conn: &Connection, did: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT username FROM users WHERE did = ?1", [did], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten())
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<User>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY created_at"))?;
     let rows = stmt

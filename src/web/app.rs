@@ -158,13 +158,7 @@ async fn dashboard_page(
     let d = did.to_string();
     let username: Option<String> = state
         .db
-        .run(move |c| {
-            Ok(
-                c.query_row("SELECT username FROM users WHERE did = ?1", [d], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
+        .run(move |c| crate::db::users::username(c, &d))
         .await
         .unwrap_or(None);
     let suggested = username.unwrap_or_else(|| crate::wiki::slug::suggest_from_handle(handle));

@@ -982,7 +982,8 @@ pub fn normalize_content(s: &str) -> String {
     }
 }
 
-fn default_message(given: &str, default: impl FnOnce() -> String) -> String {
+/// The commit message a writer gave, or a default when they gave none.
+pub fn default_message(given: &str, default: impl FnOnce() -> String) -> String {
     let g = given.trim();
     if g.is_empty() {
         default()
