@@ -328,7 +328,8 @@ pub async fn collaborators(
     state.db.run(move |c| list_collaborators(c, wiki.id)).await
 }
 
-fn list_collaborators(c: &rusqlite::Connection, wiki_id: i64) -> Result<Vec<Collaborator>> {
+/// The collaborators of a wiki, oldest first.
+pub fn list_collaborators(c: &rusqlite::Connection, wiki_id: i64) -> Result<Vec<Collaborator>> {
     let mut stmt = c.prepare(
         "SELECT c.did, u.handle, c.role, c.added_at FROM collaborators c JOIN users u ON u.did = c.did
          WHERE c.wiki_id = ?1 ORDER BY c.added_at",

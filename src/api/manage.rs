@@ -2,6 +2,7 @@
 //! `Authorization: Bearer` header (the session cookie is not accepted here, so there is
 //! nothing for CSRF to forge). Every handler calls `manage`, which calls `authorize`.
 
+use crate::web::request_id;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -41,13 +42,6 @@ fn bearer(caller: &Caller) -> Result<(), ApiError> {
         return Err(ApiError(Error::Unauthorized));
     }
     Ok(())
-}
-
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
 }
 
 /// Parses a JSON body with a clear error (axum's rejection would be plain text).

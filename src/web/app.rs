@@ -3,6 +3,7 @@
 //! details and token, its activity, deletion; your account; the operator's admin page.
 //! Forms post back here with the session's CSRF token; every rule lives in `manage`.
 
+use super::request_id;
 use std::collections::BTreeMap;
 
 use axum::Router;
@@ -119,13 +120,6 @@ fn fail(caller: &Caller, e: Error) -> Response {
     r
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-}
-
 /// Checks the session and the form's CSRF token.
 fn guard(
     state: &AppState,
@@ -236,17 +230,12 @@ async fn wiki_page_with(
     let loaded = state
         .db
         .run(move |c| {
-            let collaborators = {
-                let mut stmt = c.prepare(
-                    "SELECT c.did, u.handle, c.role, c.added_at FROM collaborators c JOIN users u ON u.did = c.did WHERE c.wiki_id = ?1 ORDER BY c.added_at",
-                )?;
-                stmt.query_map([id], |r| {
-                    let role: String = r.get(2)?;
-                    Ok(Collaborator { did: r.get(0)?, handle: r.get(1)?, role: crate::access::Role::parse(&role).unwrap_or(crate::access::Role::Viewer), added_at: r.get(3)? })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            Ok((collaborators, crate::access::tokens::created_at(c, id)?, audit::for_wiki(c, id, 50)?))
+            let collaborators = manage::list_collaborators(c, id)?;
+            Ok((
+                collaborators,
+                crate::access::tokens::created_at(c, id)?,
+                audit::for_wiki(c, id, 50)?,
+            ))
         })
         .await;
     let (collaborators, token_created, audit) = match loaded {

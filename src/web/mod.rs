@@ -294,6 +294,15 @@ pub fn render<T: askama::Template>(t: &T) -> Response {
     }
 }
 
+/// The request id the request-id layer assigned (or the client's `X-Request-Id`), for audit
+/// entries.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
 /// Parses an `application/x-www-form-urlencoded` body (`+` is a space).
 pub fn parse_form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();

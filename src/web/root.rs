@@ -368,10 +368,7 @@ async fn callback(
         Err(e) => return error_page(&anon, e),
     };
     let (did, handle) = (identity.did.clone(), identity.handle.clone());
-    let rid = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
+    let rid = super::request_id(&headers);
     let _ = state
         .db
         .run(move |c| {
@@ -508,13 +505,7 @@ pub async fn logout(
     }
     if let Some(did) = caller.principal.did().map(String::from) {
         state.atproto.sign_out(&did).await;
-        let (d2, rid) = (
-            did.clone(),
-            headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(String::from),
-        );
+        let (d2, rid) = (did.clone(), super::request_id(&headers));
         let _ = state
             .db
             .run(move |c| {

@@ -316,6 +316,8 @@ impl Wikis {
                     .collect());
             }
         }
+        let page_paths: std::collections::HashSet<&str> =
+            snap.pages.values().map(|p| p.path.as_str()).collect();
         let mut found: HashMap<String, CommitInfo> = HashMap::new();
         let mut walk = repo.revwalk()?;
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
@@ -329,7 +331,7 @@ impl Wikis {
             let commit = repo.find_commit(id)?;
             let parent = commit.parent_ids().next();
             for path in store::changed_paths(&repo, parent, Some(id))? {
-                if snap.pages.values().any(|p| p.path == path) && !found.contains_key(&path) {
+                if page_paths.contains(path.as_str()) && !found.contains_key(&path) {
                     found.insert(path, CommitInfo::from_commit(&commit));
                 }
             }
