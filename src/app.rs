@@ -38,11 +38,23 @@ pub struct AppState {
     pub limiter: Arc<crate::access::ratelimit::RateLimiter>,
     /// Clones served at once (each is a `git upload-pack` process).
     pub clones: Arc<tokio::sync::Semaphore>,
+    /// Search by meaning (off, with its reason, when the model is not installed).
+    pub semantic: crate::search::semantic::Semantic,
 }
 
 impl AppState {
-    /// Opens the data directory: creates it, the database (migrated) and the keys.
+    /// Opens the data directory: creates it, the database (migrated) and the keys, and
+    /// loads the embedding model when installed.
     pub fn open(cfg: Config) -> anyhow::Result<AppState> {
+        Self::open_inner(cfg, true)
+    }
+
+    /// The same without loading the model (operator commands that do not embed).
+    pub fn open_without_model(cfg: Config) -> anyhow::Result<AppState> {
+        Self::open_inner(cfg, false)
+    }
+
+    fn open_inner(cfg: Config, load_model: bool) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", cfg.data_dir.display())
         })?;
@@ -58,8 +70,18 @@ impl AppState {
             cfg.limits.write_burst,
         );
         let cfg = Arc::new(cfg);
+        let wikis = Wikis::new(cfg.clone(), db.clone());
         Ok(AppState {
-            wikis: Wikis::new(cfg.clone(), db.clone()),
+            semantic: if load_model {
+                crate::search::semantic::Semantic::load(wikis.clone())
+            } else {
+                crate::search::semantic::Semantic::new(
+                    wikis.clone(),
+                    None,
+                    Some("the model is not loaded by this command".into()),
+                )
+            },
+            wikis,
             cfg,
             db,
             keys: Arc::new(keys),
@@ -237,14 +259,22 @@ pub async fn serve(
         tokio::task::spawn_blocking(move || crate::wiki::provision::reconcile_all(&w, &db))
             .await??;
     }
+    let semantic = state.semantic.clone();
+    let worker = semantic.spawn_worker();
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    // The worker finishes its batch (its index writes are transactions either way).
+    semantic.stop_worker();
+    if let Some(w) = worker {
+        let _ = tokio::task::spawn_blocking(move || w.join()).await;
+    }
+    served?;
     Ok(())
 }
 

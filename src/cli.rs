@@ -40,6 +40,19 @@ pub enum Command {
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Rebuild semantic-search indexes: re-embed every page of a wiki, or of all wikis.
+    /// Safe while the server runs (both drain the same queue).
+    Reindex(ReindexArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ReindexArgs {
+    /// The wiki to reindex.
+    pub slug: Option<String>,
+    /// Reindex every wiki.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,12 +124,73 @@ pub enum AdminCommand {
     },
 }
 
+/// `robot reindex`: queues every page of the chosen wikis and drains their queue here,
+/// with a progress bar (rate and ETA), then prints a summary.
+fn reindex(state: AppState, args: ReindexArgs) -> anyhow::Result<()> {
+    let sem = &state.semantic;
+    if let Some(reason) = sem.off_reason() {
+        anyhow::bail!("{reason}");
+    }
+    let conn = state.db.conn()?;
+    let targets = match &args.slug {
+        Some(slug) => {
+            vec![wikis::by_slug(&conn, slug)?.ok_or_else(|| anyhow::anyhow!("no wiki {slug:?}"))?]
+        }
+        None => wikis::list(&conn)?,
+    };
+    drop(conn);
+    let mut queued = 0;
+    for w in &targets {
+        queued += sem.request_reindex(w)?;
+    }
+    let bar = indicatif::ProgressBar::new(queued as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} pages  {per_sec}  ETA {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let (mut pages, mut chunks, mut failed) = (0usize, 0usize, 0usize);
+    for w in &targets {
+        bar.set_prefix(w.slug.clone());
+        loop {
+            let r = sem.step(Some(w.id))?;
+            if r.pages == 0 {
+                break; // drained, or only pages backing off after a failure remain
+            }
+            pages += r.pages - r.failed;
+            chunks += r.chunks;
+            failed += r.failed;
+            bar.inc(r.pages as u64);
+        }
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "reindexed {pages} pages ({chunks} chunks) of {} wiki(s) in {secs:.1} s: {:.1} pages/s, {:.1} chunks/s",
+        targets.len(),
+        pages as f64 / secs,
+        chunks as f64 / secs
+    );
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} page(s) failed and stay queued for retry: {}",
+            sem.stats().last_error.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Runs an operator command (everything but `serve`).
 pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
-    let state = AppState::open(cfg)?;
+    if let Command::Reindex(args) = command {
+        return reindex(AppState::open(cfg)?, args);
+    }
+    let state = AppState::open_without_model(cfg)?;
     let conn = state.db.conn()?;
     match command {
-        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Serve | Command::Reindex(_) => unreachable!("handled above"),
         Command::Init => {
             println!("initialised {}", state.cfg.data_dir.display());
             println!("root site:  {}", state.cfg.root_url());

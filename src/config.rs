@@ -63,6 +63,33 @@ impl Default for AtprotoConfig {
     }
 }
 
+/// Semantic search: the embedding model and the vector indexes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SearchConfig {
+    /// Turn semantic search off even when the model is installed.
+    pub semantic: bool,
+    /// Where `model.onnx`, `tokenizer.json` and `libonnxruntime.so` live
+    /// (default: `{data_dir}/model`, where `scripts/fetch-model.sh` puts them).
+    pub model_dir: Option<PathBuf>,
+    /// Threads one embedding batch uses. The default leaves a core to HTTP on small boxes.
+    pub embed_threads: usize,
+    /// Memory for vector indexes held loaded (MiB); least recently used wikis are evicted.
+    pub index_cache_mib: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        SearchConfig {
+            semantic: true,
+            model_dir: None,
+            embed_threads: if cores <= 2 { cores } else { cores - 1 },
+            index_cache_mib: 256,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -86,6 +113,7 @@ pub struct Config {
     pub log_format: String,
     pub limits: Limits,
     pub atproto: AtprotoConfig,
+    pub search: SearchConfig,
 }
 
 impl Default for Config {
@@ -101,6 +129,7 @@ impl Default for Config {
             log_format: "json".into(),
             limits: Limits::default(),
             atproto: AtprotoConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -116,6 +145,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log_format",
     "limits",
     "atproto",
+    "search",
 ];
 
 impl Config {
@@ -225,6 +255,18 @@ impl Config {
                 );
             }
         }
+        if let Some(v) = get("ROBOT_SEMANTIC") {
+            self.search.semantic = parse("ROBOT_SEMANTIC", &v)?;
+        }
+        if let Some(v) = get("ROBOT_MODEL_DIR") {
+            self.search.model_dir = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = get("ROBOT_EMBED_THREADS") {
+            self.search.embed_threads = parse("ROBOT_EMBED_THREADS", &v)?;
+        }
+        if let Some(v) = get("ROBOT_INDEX_CACHE_MIB") {
+            self.search.index_cache_mib = parse("ROBOT_INDEX_CACHE_MIB", &v)?;
+        }
         if self.log_format != "json" && self.log_format != "pretty" {
             warnings.push(format!(
                 "log_format {:?} is neither json nor pretty; using json",
@@ -289,6 +331,14 @@ impl Config {
 
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join("keys")
+    }
+
+    /// Where the embedding model's files are.
+    pub fn model_dir(&self) -> PathBuf {
+        self.search
+            .model_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("model"))
     }
 
     pub fn wikis_dir(&self) -> PathBuf {

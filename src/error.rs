@@ -35,6 +35,10 @@ pub enum Error {
     /// 429.
     #[error("rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
+    /// 503: a part of the service that is switched off or not ready (semantic search
+    /// without its model).
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: logged in full, shown as a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -51,6 +55,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +79,7 @@ impl Error {
             Error::TooLarge(_) => "too_large",
             Error::Invalid(_) => "invalid",
             Error::RateLimited { .. } => "rate_limited",
+            Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
     }

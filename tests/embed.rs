@@ -7,19 +7,7 @@ use std::path::PathBuf;
 
 use robot::search::embed::{DIM, Embedder};
 
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("ROBOT_TEST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/test-data/model")
-        });
-    assert!(
-        dir.join("model.onnx").exists(),
-        "no model at {}: run ROBOT_DATA_DIR=.tools/test-data scripts/fetch-model.sh",
-        dir.display()
-    );
-    dir
-}
+use crate::common::model_dir;
 
 fn cosine(a: &[f32], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * y).sum();

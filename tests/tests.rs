@@ -15,3 +15,4 @@ mod hostile;
 mod manage;
 mod markdown;
 mod search;
+mod semantic;

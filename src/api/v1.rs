@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
@@ -254,6 +254,37 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/semantic-search",
+        summary: "Search by meaning: the nearest chunks, at most max_chunks_per_page per page",
+        access: "read",
+        query: &[
+            ("q", "string"),
+            ("n", "integer"),
+            ("max_chunks_per_page", "integer"),
+        ],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "post",
+        path: "/reindex",
+        summary: "Queue every page for re-embedding",
+        access: "write",
+        query: &[],
+        body: &[],
+        ok: 202,
+    },
+    Endpoint {
+        method: "get",
+        path: "/reindex/status",
+        summary: "The semantic index's state and its queued work",
+        access: "read",
+        query: &[],
+        body: &[],
+        ok: 200,
+    },
+    Endpoint {
+        method: "get",
         path: "/links",
         summary: "The whole link graph",
         access: "read",
@@ -292,6 +323,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/pages/{*rest}", any(page_routes))
         .route("/api/v1/changelog", get(changelog))
         .route("/api/v1/search", get(search))
+        .route("/api/v1/semantic-search", get(semantic_search))
+        .route("/api/v1/reindex", post(reindex))
+        .route("/api/v1/reindex/status", get(reindex_status))
         .route("/api/v1/links", get(graph))
         .route("/api/v1/links/{*path}", get(links))
         .route(
@@ -1041,6 +1075,95 @@ async fn search(
         })
         .collect();
     Ok(Json(json!({"query": query, "results": results, "total": total})).into_response())
+}
+
+/// An integer query parameter within `range`, or the reference's 422.
+fn int_param(
+    q: &BTreeMap<String, String>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, V1Error> {
+    let Some(raw) = q.get(key) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(V1Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "Parameter {key} must be an integer between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+async fn semantic_search(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let query = q
+        .get("q")
+        .cloned()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Missing required parameter: q",
+            )
+        })?;
+    let n = int_param(&q, "n", 5, 1..=50)?;
+    let per_page = int_param(&q, "max_chunks_per_page", 2, 1..=5)?;
+    let (sem, q2) = (state.semantic.clone(), query.clone());
+    let hits = state
+        .wikis
+        .run(move |_| sem.search(&wiki, &q2, n, per_page))
+        .await?;
+    let results: Vec<Value> = hits
+        .iter()
+        .map(|h| {
+            json!({"name": h.name, "path": h.name, "text": h.text, "snippet": h.snippet,
+                   "distance": h.distance, "section": h.section, "section_path": h.section_path,
+                   "chunk_index": h.chunk_index, "total_chunks": h.total_chunks,
+                   "page_word_count": h.page_word_count})
+        })
+        .collect();
+    let total = results.len();
+    Ok(Json(json!({"query": query, "results": results, "total": total})).into_response())
+}
+
+async fn reindex(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let sem = state.semantic.clone();
+    let queued = state.wikis.run(move |_| sem.request_reindex(&wiki)).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "started", "pages_queued": queued})),
+    )
+        .into_response())
+}
+
+async fn reindex_status(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+) -> V1Result {
+    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    let sem = state.semantic.clone();
+    let status = state.wikis.run(move |_| sem.status(&wiki)).await?;
+    Ok(Json(status).into_response())
 }
 
 async fn links(

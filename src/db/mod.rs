@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reindex_queue",
         include_str!("../../migrations/0004_reindex_queue.sql"),
     ),
+    (
+        5,
+        "reindex_version",
+        include_str!("../../migrations/0005_reindex_version.sql"),
+    ),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

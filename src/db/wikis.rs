@@ -44,6 +44,16 @@ pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Wiki>> {
         .optional()?)
 }
 
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Wiki>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM wikis WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()?)
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<Wiki>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM wikis ORDER BY slug"))?;
     let rows = stmt

@@ -20,6 +20,17 @@ pub const DIM: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model.
 pub const MAX_TOKENS: usize = 256;
 
+/// Turns texts into unit vectors: the model, or in tests a stand-in that fails on demand.
+pub trait Embed: Send + Sync {
+    fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>>;
+}
+
+impl Embed for Embedder {
+    fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
+        Embedder::embed(self, texts)
+    }
+}
+
 /// ONNX Runtime is loaded once per process.
 static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 

@@ -93,6 +93,16 @@ impl Store {
             .optional()?)
     }
 
+    /// Records the commit the index reflects.
+    pub fn set_commit(&self, commit: &str) -> Result<()> {
+        let conn = self.open()?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('commit', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [commit],
+        )?;
+        Ok(())
+    }
+
     /// Replaces the chunks of some pages (an empty list deletes a page) and records the
     /// commit, in one transaction: a reader sees the old state or the new, never half.
     pub fn apply(&self, pages: &[PageChunks], commit: Option<&str>) -> Result<()> {
@@ -114,6 +124,32 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The pages in the index.
+    pub fn paths(&self) -> Result<Vec<String>> {
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        let conn = self.open()?;
+        let mut stmt = conn.prepare("SELECT DISTINCT path FROM chunks ORDER BY path")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// (pages, chunks) in the index.
+    pub fn counts(&self) -> Result<(usize, usize)> {
+        if !self.path.exists() {
+            return Ok((0, 0));
+        }
+        let conn = self.open()?;
+        Ok(conn.query_row(
+            "SELECT COUNT(DISTINCT path), COUNT(*) FROM chunks",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
+        )?)
     }
 
     /// Loads everything into a flat in-memory index.
@@ -259,42 +295,77 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Loaded indexes by wiki id, least recently used evicted beyond `budget_bytes`.
+///
+/// The worker writes a page to the store first and then to the loaded copy
+/// ([`IndexCache::update`]); a load that raced with such a write is detected by the
+/// wiki's version counter and redone, so a loaded index never misses a write.
 pub struct IndexCache {
     budget_bytes: usize,
-    /// (use clock, loaded indexes with the clock of their last use)
-    inner: Mutex<(u64, Loaded)>,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    /// A use counter: larger is more recent.
+    clock: u64,
+    loaded: Loaded,
+    /// Bumped by every update of a wiki's store.
+    versions: HashMap<i64, u64>,
 }
 
 impl IndexCache {
     pub fn new(budget_bytes: usize) -> IndexCache {
         IndexCache {
             budget_bytes,
-            inner: Mutex::new((0, HashMap::new())),
+            inner: Mutex::new(CacheInner::default()),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().expect("index cache lock")
     }
 
     /// The wiki's index, loading it with `load` on a miss.
     pub fn get_or_load(
         &self,
         wiki_id: i64,
-        load: impl FnOnce() -> Result<FlatIndex>,
+        load: impl Fn() -> Result<FlatIndex>,
     ) -> Result<Arc<RwLock<FlatIndex>>> {
-        {
-            let mut g = self.inner.lock().expect("index cache lock");
-            g.0 += 1;
-            let now = g.0;
-            if let Some((used, idx)) = g.1.get_mut(&wiki_id) {
-                *used = now;
-                return Ok(idx.clone());
+        for _ in 0..3 {
+            let version = {
+                let mut g = self.lock();
+                g.clock += 1;
+                let now = g.clock;
+                if let Some((used, idx)) = g.loaded.get_mut(&wiki_id) {
+                    *used = now;
+                    return Ok(idx.clone());
+                }
+                g.versions.get(&wiki_id).copied().unwrap_or(0)
+            };
+            // Loading reads the whole store: not under the lock, other wikis go on.
+            let fresh = Arc::new(RwLock::new(load()?));
+            let mut g = self.lock();
+            if g.versions.get(&wiki_id).copied().unwrap_or(0) != version {
+                continue; // written while loading: the copy may miss it
             }
+            g.clock += 1;
+            let now = g.clock;
+            let entry = g.loaded.entry(wiki_id).or_insert((now, fresh)).1.clone();
+            self.evict(&mut g.loaded, wiki_id);
+            return Ok(entry);
         }
-        let loaded = Arc::new(RwLock::new(load()?));
-        let mut g = self.inner.lock().expect("index cache lock");
-        g.0 += 1;
-        let now = g.0;
-        let entry = g.1.entry(wiki_id).or_insert((now, loaded)).1.clone();
-        self.evict(&mut g.1, wiki_id);
-        Ok(entry)
+        // Writes keep racing the load: answer from a fresh read without caching it.
+        Ok(Arc::new(RwLock::new(load()?)))
+    }
+
+    /// Applies a store update to the loaded copy, if there is one. Call after the store
+    /// has committed the same change.
+    pub fn update(&self, wiki_id: i64, apply: impl FnOnce(&mut FlatIndex)) {
+        let mut g = self.lock();
+        *g.versions.entry(wiki_id).or_insert(0) += 1;
+        if let Some((_, idx)) = g.loaded.get(&wiki_id) {
+            apply(&mut idx.write().expect("index lock"));
+        }
     }
 
     /// Drops least recently used indexes (never `keep`) until within budget.
@@ -320,22 +391,13 @@ impl IndexCache {
     }
 
     pub fn forget(&self, wiki_id: i64) {
-        self.inner
-            .lock()
-            .expect("index cache lock")
-            .1
-            .remove(&wiki_id);
+        let mut g = self.lock();
+        g.loaded.remove(&wiki_id);
+        *g.versions.entry(wiki_id).or_insert(0) += 1;
     }
 
     pub fn loaded(&self) -> Vec<i64> {
-        let mut v: Vec<i64> = self
-            .inner
-            .lock()
-            .expect("index cache lock")
-            .1
-            .keys()
-            .copied()
-            .collect();
+        let mut v: Vec<i64> = self.lock().loaded.keys().copied().collect();
         v.sort_unstable();
         v
     }
@@ -450,6 +512,35 @@ mod tests {
             cache.loaded(),
             vec![1, 3, 4],
             "wiki 2 was least recently used"
+        );
+    }
+
+    #[test]
+    fn a_load_racing_a_write_is_redone() {
+        let cache = IndexCache::new(1 << 20);
+        let loads = std::cell::Cell::new(0);
+        let idx = cache
+            .get_or_load(7, || {
+                loads.set(loads.get() + 1);
+                if loads.get() == 1 {
+                    // The worker writes while this (stale) load is in flight.
+                    cache.update(7, |_| unreachable!("not loaded yet"));
+                }
+                let mut i = FlatIndex::default();
+                i.replace_page("p.md", &[(chunk("p.md", loads.get()), unit(1))]);
+                Ok(i)
+            })
+            .unwrap();
+        assert_eq!(loads.get(), 2, "the stale load was discarded");
+        assert_eq!(idx.read().unwrap().chunks[0].chunk_index, 2);
+        cache.update(7, |i| i.replace_page("p.md", &[]));
+        assert!(
+            cache
+                .get_or_load(7, || unreachable!())
+                .unwrap()
+                .read()
+                .unwrap()
+                .is_empty()
         );
     }
 }

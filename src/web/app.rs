@@ -85,6 +85,10 @@ struct Admin {
     total_bytes: u64,
     free_disk: String,
     queue: String,
+    /// "on", or why semantic search is off.
+    semantic: String,
+    /// (wiki slug, page, attempts, error) of pages whose indexing keeps failing.
+    failures: Vec<(String, String, i64, String)>,
 }
 
 fn layout(caller: &Caller, title: &str) -> Layout {
@@ -553,15 +557,36 @@ async fn admin(State(state): State<AppState>, caller: Caller) -> Response {
             )
         })
         .collect();
-    let depth = state
+    let sem = state.semantic.clone();
+    let (health, failures) = match state
         .db
-        .run(|c| crate::search::queue::depth(c, crate::db::now()))
+        .run(move |c| Ok((sem.health(c)?, crate::search::queue::failures(c, 20)?)))
         .await
-        .unwrap_or_default();
+    {
+        Ok(x) => x,
+        Err(e) => return fail(&caller, e),
+    };
+    let depth = &health.queue;
     let queue = format!(
-        "{} page(s) waiting, oldest {} s, {} failing",
-        depth.items, depth.oldest_age_secs, depth.failing
+        "{} page(s) waiting, oldest {} s, {} failing; {} pages and {} chunks embedded since start",
+        depth.items,
+        depth.oldest_age_secs,
+        depth.failing,
+        health.worker.pages_indexed,
+        health.worker.chunks_embedded
     );
+    let semantic = health.reason.clone().unwrap_or_else(|| "on".into());
+    let failures = failures
+        .into_iter()
+        .map(|i| {
+            let slug = wikis
+                .iter()
+                .find(|w| w.id == i.wiki_id)
+                .map(|w| w.slug.clone())
+                .unwrap_or_default();
+            (slug, i.path, i.attempts, i.last_error.unwrap_or_default())
+        })
+        .collect();
     let total_bytes = rows.iter().map(|r| r.2).sum();
     render(&Admin {
         l: layout(&caller, "Administration"),
@@ -570,6 +595,8 @@ async fn admin(State(state): State<AppState>, caller: Caller) -> Response {
         total_bytes,
         free_disk: free_disk(&state.cfg.data_dir),
         queue,
+        semantic,
+        failures,
     })
 }
 

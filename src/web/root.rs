@@ -58,20 +58,25 @@ async fn health() -> Json<serde_json::Value> {
 /// Readiness: the database answers, there is disk space, and the state of semantic
 /// search and its queue. 503 when robot cannot serve writes (database or disk).
 async fn ready(State(state): State<AppState>) -> Response {
+    let sem = state.semantic.clone();
     let db = state
         .db
-        .run(|c| {
+        .run(move |c| {
             c.query_row("SELECT 1", [], |_| Ok(()))?;
-            crate::search::queue::depth(c, crate::db::now())
+            sem.health(c)
         })
         .await;
     let disk_free = crate::ops::disk_free_bytes(&state.cfg.data_dir);
     let disk_ok = disk_free.is_none_or(|b| b > 100 * 1024 * 1024);
-    let (db_ok, queue) = match db {
-        Ok(d) => (true, serde_json::to_value(d).unwrap_or_default()),
+    let (db_ok, queue, worker) = match db {
+        Ok(h) => (
+            true,
+            serde_json::to_value(&h.queue).unwrap_or_default(),
+            serde_json::to_value(&h.worker).unwrap_or_default(),
+        ),
         Err(e) => {
             e.log();
-            (false, serde_json::Value::Null)
+            (false, serde_json::Value::Null, serde_json::Value::Null)
         }
     };
     let ok = db_ok && disk_ok;
@@ -80,9 +85,11 @@ async fn ready(State(state): State<AppState>) -> Response {
         "database": if db_ok { "ok" } else { "error" },
         "disk_free_bytes": disk_free,
         "disk": if disk_ok { "ok" } else { "low" },
+        // Off is not "unavailable": everything else works without the model.
         "semantic_search": {
-            "enabled": false,
-            "message": "Semantic search is off: no embedding model is loaded. Install one with scripts/fetch-model.sh and restart robot.",
+            "enabled": state.semantic.enabled(),
+            "message": state.semantic.off_reason(),
+            "worker": worker,
         },
         "queue": queue,
     });

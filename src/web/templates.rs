@@ -3,7 +3,6 @@
 
 use askama::Template;
 
-use crate::search::fts::Hit;
 use crate::wiki::markdown::TocEntry;
 use crate::wiki::store::{BlameLine, CommitInfo, FileDiff};
 use crate::wiki::{Attachment, SaveConflict};
@@ -217,16 +216,26 @@ pub struct SearchResult {
     pub url: String,
     pub title: String,
     pub path: String,
+    /// Escaped text, with `<mark>` around matched words.
     pub snippet_html: String,
+    /// How it was found (hybrid), or where in the page (semantic).
+    pub detail: String,
 }
 
 impl SearchResult {
-    pub fn from_hit(hit: &Hit, url: String, title: String) -> SearchResult {
+    pub fn new(
+        url: String,
+        title: String,
+        path: &str,
+        snippet_html: String,
+        detail: String,
+    ) -> SearchResult {
         SearchResult {
             url,
             title,
-            path: hit.path.clone(),
-            snippet_html: hit.snippet_html.clone(),
+            path: path.to_string(),
+            snippet_html,
+            detail,
         }
     }
 }
@@ -237,6 +246,10 @@ pub struct Search {
     pub l: Layout,
     pub query: String,
     pub query_url: String,
+    /// `hybrid`, `text` or `semantic`.
+    pub mode: &'static str,
+    pub semantic_on: bool,
+    pub notice: Option<String>,
     pub total: usize,
     pub results: Vec<SearchResult>,
     pub offset: usize,

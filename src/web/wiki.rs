@@ -1417,6 +1417,35 @@ async fn search_path(
     search(state, wiki, caller, Query(m)).await
 }
 
+/// The search page's modes. Hybrid (words and meaning, fused) is the default while
+/// semantic search is on; full text otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    Hybrid,
+    Text,
+    Semantic,
+}
+
+impl SearchMode {
+    fn parse(s: Option<&str>, semantic_on: bool) -> SearchMode {
+        match s {
+            Some("text") => SearchMode::Text,
+            Some("semantic") => SearchMode::Semantic,
+            Some("hybrid") => SearchMode::Hybrid,
+            _ if semantic_on => SearchMode::Hybrid,
+            _ => SearchMode::Text,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Hybrid => "hybrid",
+            SearchMode::Text => "text",
+            SearchMode::Semantic => "semantic",
+        }
+    }
+}
+
 async fn search(
     State(state): State<AppState>,
     CurrentWiki(wiki): CurrentWiki,
@@ -1433,29 +1462,116 @@ async fn search(
         return Err(ctx.fail(Error::BadRequest("The query is too long.".into())));
     }
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-    let q2 = query.clone();
-    let (snap, (hits, total)) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.search(wiki, &q2, SEARCH_PAGE, offset)?)))
-        .await?;
-    let results = hits
-        .iter()
-        .map(|h| {
-            let (url, title) = match snap.page(&h.path) {
+    let semantic_on = state.semantic.enabled();
+    let asked = SearchMode::parse(q.get("mode").map(String::as_str), semantic_on);
+    // Without the model, say so and answer with full text rather than an error page.
+    let (mode, notice) = match asked {
+        SearchMode::Text => (SearchMode::Text, None),
+        _ if !semantic_on => (
+            SearchMode::Text,
+            Some(format!(
+                "Search by meaning is off on this server, so these are full-text results. ({})",
+                state.semantic.off_reason().unwrap_or("no embedding model")
+            )),
+        ),
+        m => (m, None),
+    };
+    let (q2, sem) = (query.clone(), state.semantic.clone());
+    let (snap, results, total) = ctx
+        .run(move |w, wiki| {
+            let snap = w.snapshot(wiki)?;
+            let title_of = |path: &str| match snap.page(path) {
                 Some(e) => (e.name.url(), e.title.clone()),
                 None => (
-                    PageName::from_path(&h.path).url(),
-                    PageName::from_path(&h.path).to_string(),
+                    PageName::from_path(path).url(),
+                    PageName::from_path(path).to_string(),
                 ),
             };
-            SearchResult::from_hit(h, url, title)
+            let (results, total) = if q2.trim().is_empty() {
+                (Vec::new(), 0)
+            } else {
+                match mode {
+                    SearchMode::Text => {
+                        let (hits, total) = w.search(wiki, &q2, SEARCH_PAGE, offset)?;
+                        let results = hits
+                            .iter()
+                            .map(|h| {
+                                let (url, title) = title_of(&h.path);
+                                SearchResult::new(
+                                    url,
+                                    title,
+                                    &h.path,
+                                    h.snippet_html.clone(),
+                                    String::new(),
+                                )
+                            })
+                            .collect();
+                        (results, total)
+                    }
+                    SearchMode::Hybrid => {
+                        let hits = sem.hybrid(wiki, &q2)?;
+                        let total = hits.len();
+                        let results = hits
+                            .iter()
+                            .skip(offset)
+                            .take(SEARCH_PAGE)
+                            .map(|h| {
+                                let (url, title) = title_of(&h.file);
+                                let how = match (h.found_by.text, h.found_by.meaning) {
+                                    (true, true) => "matches words and meaning",
+                                    (true, false) => "matches words",
+                                    _ => "matches meaning",
+                                };
+                                SearchResult::new(
+                                    url,
+                                    title,
+                                    &h.file,
+                                    h.snippet_html.clone(),
+                                    how.into(),
+                                )
+                            })
+                            .collect();
+                        (results, total)
+                    }
+                    SearchMode::Semantic => {
+                        let hits = sem.search(wiki, &q2, 50, 1)?;
+                        let total = hits.len();
+                        let results = hits
+                            .iter()
+                            .skip(offset)
+                            .take(SEARCH_PAGE)
+                            .map(|h| {
+                                let (url, title) = title_of(&h.file);
+                                let detail = format!(
+                                    "{} · similarity {:.2}",
+                                    h.section_path,
+                                    1.0 - h.distance
+                                );
+                                SearchResult::new(
+                                    url,
+                                    title,
+                                    &h.file,
+                                    crate::wiki::markdown::html_escape_text(&h.snippet),
+                                    detail,
+                                )
+                            })
+                            .collect();
+                        (results, total)
+                    }
+                }
+            };
+            Ok((snap, results, total))
         })
-        .collect();
+        .await?;
     ctx.with_sidebar(&snap, None, "Search");
     let more = offset + SEARCH_PAGE < total;
     Ok(render(&Search {
         l: ctx.layout,
         query_url: urlencode(&query),
         query,
+        mode: mode.as_str(),
+        semantic_on,
+        notice,
         total,
         results,
         offset,

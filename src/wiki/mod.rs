@@ -25,6 +25,8 @@ use crate::db::Db;
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::search::fts;
+use crate::search::queue::Wakeup;
+use crate::search::vectors::{self, IndexCache};
 use markdown::Rendered;
 use names::PageName;
 use snapshot::{PageEntry, Snapshot};
@@ -42,6 +44,10 @@ struct Inner {
     /// Open wikis by id (not slug: a deleted and recreated slug is a different wiki).
     open: Mutex<HashMap<i64, Arc<WikiState>>>,
     renders: RenderCache,
+    /// Loaded semantic indexes (the semantic service searches them, its worker updates them).
+    vectors: IndexCache,
+    /// Rung after every commit's pages are queued, so the worker starts at once.
+    reindex_wakeup: Arc<Wakeup>,
 }
 
 /// In-memory state of one wiki.
@@ -54,6 +60,8 @@ pub struct WikiState {
     repos: Mutex<Vec<Repository>>,
     /// "Last changed by" per page, valid for one HEAD (a history walk per view is too dear).
     last_changes: Mutex<LastChanges>,
+    /// The commit the vector index reflects, once read from its store.
+    vector_mark: Mutex<Option<Option<Oid>>>,
 }
 
 type LastChanges = (Option<Oid>, HashMap<String, Option<CommitInfo>>);
@@ -139,10 +147,12 @@ impl Wikis {
     pub fn new(cfg: Arc<Config>, db: Db) -> Wikis {
         Wikis {
             inner: Arc::new(Inner {
-                cfg,
                 db,
+                vectors: IndexCache::new(cfg.search.index_cache_mib.saturating_mul(1024 * 1024)),
                 open: Mutex::new(HashMap::new()),
                 renders: RenderCache::new(4000),
+                reindex_wakeup: Arc::default(),
+                cfg,
             }),
         }
     }
@@ -179,6 +189,7 @@ impl Wikis {
                     snapshot: RwLock::new(Arc::new(Snapshot::default())),
                     repos: Mutex::new(Vec::new()),
                     last_changes: Mutex::new((None, HashMap::new())),
+                    vector_mark: Mutex::new(None),
                 })
             })
             .clone()
@@ -192,6 +203,47 @@ impl Wikis {
             .expect("wiki map lock")
             .remove(&wiki_id);
         self.inner.renders.forget_wiki(wiki_id);
+        self.inner.vectors.forget(wiki_id);
+    }
+
+    /// The on-disk store of a wiki's vector index (derived data, beside the repository).
+    pub fn vector_store(&self, wiki: &Wiki) -> vectors::Store {
+        vectors::Store::new(&self.inner.cfg.wikis_dir().join(&wiki.slug).join("index"))
+    }
+
+    pub fn vector_cache(&self) -> &IndexCache {
+        &self.inner.vectors
+    }
+
+    pub fn reindex_wakeup(&self) -> &Arc<Wakeup> {
+        &self.inner.reindex_wakeup
+    }
+
+    /// The commit the wiki's vector index reflects: every page changed up to it is
+    /// indexed or queued.
+    pub fn vector_mark(&self, wiki: &Wiki) -> Result<Option<Oid>> {
+        let st = self.state(wiki);
+        let mut mark = st.vector_mark.lock().expect("vector mark lock");
+        if let Some(m) = *mark {
+            return Ok(m);
+        }
+        let stored = self
+            .vector_store(wiki)
+            .indexed_commit()?
+            .and_then(|c| Oid::from_str(&c).ok());
+        *mark = Some(stored);
+        Ok(stored)
+    }
+
+    /// Records the commit the vector index reflects (after its changes are queued).
+    pub fn set_vector_mark(&self, wiki: &Wiki, head: Option<Oid>) -> Result<()> {
+        let st = self.state(wiki);
+        let mut mark = st.vector_mark.lock().expect("vector mark lock");
+        if let Some(h) = head {
+            self.vector_store(wiki).set_commit(&h.to_string())?;
+        }
+        *mark = Some(head);
+        Ok(())
     }
 
     /// A repository handle from the wiki's pool (opened if the pool is empty).
@@ -520,7 +572,13 @@ impl Wikis {
             .into_iter()
             .filter(|p| p.ends_with(".md"))
             .collect();
+        if std::env::var_os("ROBOT_FAULT_CRASH_AFTER_COMMIT").is_some() {
+            // Fault injection for the crash tests: die like kill -9 between a commit and
+            // its queue entry.
+            std::process::abort();
+        }
         crate::search::queue::enqueue(&conn, wiki.id, &pages, crate::db::now())?;
+        self.inner.reindex_wakeup.notify();
         Ok(())
     }
 

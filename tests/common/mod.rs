@@ -346,3 +346,26 @@ pub fn form_body(pairs: &[(&str, &str)]) -> String {
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// The embedding model the test command installs (`scripts/fetch-model.sh` into
+/// .tools/test-data), or `ROBOT_TEST_MODEL_DIR`.
+pub fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("ROBOT_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/test-data/model")
+        });
+    assert!(
+        dir.join("model.onnx").exists(),
+        "no model at {}: run ROBOT_DATA_DIR=.tools/test-data scripts/fetch-model.sh",
+        dir.display()
+    );
+    dir
+}
+
+impl TestServer {
+    /// A server with semantic search on (the real model).
+    pub async fn start_semantic() -> TestServer {
+        Self::start_with(|c| c.search.model_dir = Some(model_dir())).await
+    }
+}
