@@ -14,7 +14,7 @@ if [[ ${1:-} == --install-reference ]]; then
 fi
 [[ -f $MODEL/model.onnx ]] || ROBOT_DATA_DIR="$(dirname "$MODEL")" "$REPO_DIR/scripts/fetch-model.sh" >/dev/null
 cargo build --release --quiet --example embed_bench
-"$REPO_DIR/target/release/examples/embed_bench" "$MODEL" "$N" "$THREADS" "$BATCH"
+"$REPO_DIR/target/release/examples/embed_bench" "$MODEL" sentences "$N" "$THREADS" "$BATCH"
 if [[ -x $BENCH_DIR/.work/st/bin/python ]]; then
     "$BENCH_DIR/.work/st/bin/python" - "$N" "$THREADS" "$BATCH" <<'PY'
 import sys, time, torch, importlib.resources as r

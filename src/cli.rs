@@ -68,6 +68,9 @@ pub enum WikiCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Replace the wiki's access token (for Claude Code, git and the REST API) and print
+    /// the new one. The old token stops working at once.
+    Token { slug: String },
     /// Commit every file under DIR (Markdown pages and attachments) to a wiki in one commit.
     Import {
         slug: String,
@@ -252,6 +255,13 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
             }
             state.wikis.delete_wiki(&wiki)?;
             println!("deleted {slug}");
+        }
+        Command::Wiki(WikiCommand::Token { slug }) => {
+            let wiki =
+                wikis::by_slug(&conn, &slug)?.ok_or_else(|| anyhow::anyhow!("no wiki {slug:?}"))?;
+            let token = crate::access::tokens::regenerate(&conn, wiki.id)?;
+            eprintln!("new access token for {slug} (shown once; the previous one is revoked):");
+            println!("{token}");
         }
         Command::Wiki(WikiCommand::Import { slug, dir, message }) => {
             let wiki =

@@ -299,11 +299,7 @@ pub fn reconcile_wiki(wikis: &Wikis, wiki: &Wiki) -> Result<usize> {
 /// Reconciles every wiki (errors are logged per wiki; one broken repository does not
 /// stop the others).
 pub fn reconcile_all(wikis: &Wikis) {
-    let list = match wikis
-        .db()
-        .conn()
-        .and_then(|c| crate::db::wikis::list(&c))
-    {
+    let list = match wikis.db().conn().and_then(|c| crate::db::wikis::list(&c)) {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(error = %e, "listing wikis to reconcile");
