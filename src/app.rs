@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::manage::router_nested())
         .with_state(state.clone());
     let wiki = crate::githttp::router()
+        .merge(crate::mcp::router(state.clone()))
         .merge(crate::api::v1::router())
         .merge(web::wiki::router())
         .with_state(state.clone());

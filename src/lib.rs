@@ -6,9 +6,10 @@
 //! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits.
 //! - [`access`]: principals, sessions, roles and the one `authorize` function.
 //! - [`atproto`]: sign-in with ATProto accounts (OAuth client, identity resolution).
-//! - [`search`]: the full-text index.
+//! - [`search`]: full-text and semantic search: the index, the embedder, the queue and its worker.
 //! - [`manage`]: account and wiki management shared by the app and the API.
-//! - [`api`]: JSON APIs (management `/api`).
+//! - [`api`]: JSON APIs (management `/api`, each wiki's `/api/v1`).
+//! - [`mcp`]: the MCP endpoint of each wiki (`/mcp`).
 //! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
 //! - [`ops`]: the audit log (later backups, janitor, metrics).
 //! - [`githttp`]: read-only `git clone` over smart HTTP.
@@ -25,6 +26,7 @@ pub mod db;
 pub mod error;
 pub mod githttp;
 pub mod manage;
+pub mod mcp;
 pub mod ops;
 pub mod search;
 pub mod web;

@@ -14,5 +14,6 @@ mod git;
 mod hostile;
 mod manage;
 mod markdown;
+mod mcp;
 mod search;
 mod semantic;

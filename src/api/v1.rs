@@ -410,21 +410,6 @@ fn frontmatter_json(content: &str) -> Value {
     Value::Object(m)
 }
 
-fn tags_of(fm: &Value) -> Vec<String> {
-    match fm.get("tags") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|t| t.as_str().map(String::from))
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 async fn openapi(State(state): State<AppState>, CurrentWiki(wiki): CurrentWiki) -> Json<Value> {
     Json(openapi_document(&state.cfg.wiki_url(&wiki.slug)))
 }
@@ -513,51 +498,28 @@ async fn list_pages(
         .unwrap_or(500)
         .clamp(1, 1000);
     let offset: usize = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let prefix = q.get("prefix").cloned().unwrap_or_default().to_lowercase();
-    let category = q
-        .get("category")
-        .cloned()
-        .unwrap_or_default()
-        .to_lowercase();
-    let tag = q.get("tag").cloned().unwrap_or_default().to_lowercase();
-    let pages = state
+    let filter = crate::wiki::query::PageFilter {
+        prefix: q.get("prefix").cloned().unwrap_or_default(),
+        category: q.get("category").cloned().unwrap_or_default(),
+        tag: q.get("tag").cloned().unwrap_or_default(),
+        updated_since: since,
+    };
+    let pages: Vec<Value> = state
         .wikis
-        .run(move |w| {
-            let snap = w.snapshot(&wiki)?;
-            let last = w.last_changes(&wiki)?;
-            let repo = w.open_repo(&wiki)?;
-            let mut out = Vec::new();
-            for p in snap.pages.values() {
-                if !prefix.is_empty() && !p.name.as_str().to_lowercase().starts_with(&prefix) {
-                    continue;
-                }
-                let updated = last.get(&p.path).map(|c| c.time).unwrap_or(0);
-                if since.is_some_and(|s| updated < s) {
-                    continue;
-                }
-                let content = String::from_utf8_lossy(&crate::wiki::store::read_blob(&repo, p.blob)?).into_owned();
-                let fm = frontmatter_json(&content);
-                let cat = fm.get("category").and_then(Value::as_str).unwrap_or("").to_string();
-                let tags = tags_of(&fm);
-                if !category.is_empty() && cat.to_lowercase() != category {
-                    continue;
-                }
-                if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag) {
-                    continue;
-                }
-                let (_, body) = markdown::split_front_matter(&content);
-                out.push(json!({
-                    "name": p.name.as_str(),
-                    "path": p.name.as_str(),
-                    "category": if cat.is_empty() { Value::Null } else { cat.into() },
-                    "tags": tags,
-                    "last_updated": chrono::DateTime::from_timestamp(updated, 0).map(|d| d.format("%Y-%m-%d").to_string()),
-                    "content_length": body.split_whitespace().count(),
-                }));
-            }
-            Ok(out)
+        .run(move |w| w.list_pages(&wiki, &filter))
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "path": p.name,
+                "category": p.category,
+                "tags": p.tags,
+                "last_updated": chrono::DateTime::from_timestamp(p.updated, 0).map(|d| d.format("%Y-%m-%d").to_string()),
+                "content_length": p.words,
+            })
         })
-        .await?;
+        .collect();
     let total = pages.len();
     let page: Vec<Value> = pages.into_iter().skip(offset).take(limit).collect();
     Ok(
@@ -724,18 +686,7 @@ fn check_revision(r: &str) -> Result<(), V1Error> {
 
 /// A stale save, in the reference's words, with the revision to re-read.
 fn mismatch(state: &AppState, wiki: &Wiki, path: &str) -> V1Error {
-    let current = state
-        .wikis
-        .last_change(wiki, path)
-        .ok()
-        .flatten()
-        .map(|c| c.id);
-    let mut e = V1Error::new(
-        StatusCode::CONFLICT,
-        "Revision mismatch: page has been modified since last read.",
-    );
-    e.body["current_revision"] = current.into();
-    e
+    state.wikis.revision_mismatch(wiki, path).into()
 }
 
 async fn put_page(
@@ -828,74 +779,25 @@ async fn patch_page(
     let old = b.old_string.ok_or_else(|| missing("old_string"))?;
     let new = b.new_string.ok_or_else(|| missing("new_string"))?;
     check_revision(&revision)?;
-    if old.is_empty() {
-        return Err(V1Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "old_string must not be empty",
-        ));
-    }
-    if old == new {
-        return Err(V1Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "old_string and new_string are identical",
-        ));
-    }
-    let n2 = name.clone();
-    let w2 = wiki.clone();
-    let page = state
-        .wikis
-        .run(move |w| match w.read_page(&w2, &n2, None) {
-            Ok(p) => Ok(Some(p)),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await?
-        .ok_or_else(|| not_found(name.as_str()))?;
-    // The edit is made against the version the writer read; a newer version conflicts.
-    let base = {
-        let (w2, n2, r2) = (wiki.clone(), name.clone(), revision.clone());
-        state
-            .wikis
-            .run(move |w| w.read_page(&w2, &n2, Some(&r2)))
-            .await
-            .map_err(|_| mismatch(&state, &wiki, &page.path))?
-    };
-    if base.blob != page.blob {
-        return Err(mismatch(&state, &wiki, &page.path));
-    }
-    let count = page.content.matches(&old).count();
-    if count == 0 {
-        return Err(V1Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "old_string not found in page content",
-        ));
-    }
-    if count > 1 {
-        return Err(V1Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "old_string is ambiguous: found {count} occurrences. Provide a longer unique string."
-            ),
-        ));
-    }
-    let content = page.content.replacen(&old, &new, 1);
     let message = crate::wiki::default_message(&b.commit_message, || format!("[api] Edit: {name}"));
     let author = caller.principal.author();
-    let (w2, n2) = (wiki.clone(), name.clone());
-    let outcome = state
+    let n2 = name.clone();
+    let revision = state
         .wikis
-        .run(move |w| w.save_page(&w2, &author, &n2, &content, Some(&revision), &message))
+        .run(move |w| {
+            w.edit_page(&wiki, &author, &n2, &revision, &old, &new, &message)?;
+            let path = w
+                .snapshot(&wiki)?
+                .page(&n2.file_path())
+                .map(|e| e.path.clone())
+                .unwrap_or_else(|| n2.file_path());
+            Ok(w.last_change(&wiki, &path)?.map(|c| c.id))
+        })
         .await?;
-    match outcome {
-        SaveOutcome::Saved { .. } => {
-            let revision = state.wikis.last_change(&wiki, &page.path)?.map(|c| c.id);
-            Ok(
-                Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision}))
-                    .into_response(),
-            )
-        }
-        SaveOutcome::Conflict(_) => Err(mismatch(&state, &wiki, &page.path)),
-    }
+    Ok(
+        Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize, Default)]

@@ -9,6 +9,8 @@ pub mod links;
 pub mod markdown;
 pub mod names;
 pub mod provision;
+pub mod query;
+pub mod sections;
 pub mod slug;
 pub mod snapshot;
 pub mod store;

@@ -1,0 +1,132 @@
+//! The MCP endpoint, `/mcp` (and `/mcp/`, no redirect) on every wiki host: Streamable
+//! HTTP through rmcp, stateless (no session survives only in memory, so a restart loses
+//! nothing), JSON answers.
+//!
+//! Every request is authenticated here, before rmcp sees it: a bearer credential for
+//! this wiki (the wiki token, an editor) or a 401 with the `WWW-Authenticate` challenge
+//! that points clients at the protected-resource metadata. Browser cookies are not
+//! credentials here, so a web page cannot drive a signed-in user's MCP. Each tool then
+//! asks `access::authorize` for its own action, so a role change applies at once.
+//!
+//! - `server`: the tools, resources and instructions;
+//! - `text`: the tools' text output, in the reference implementation's formats.
+
+mod server;
+mod text;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::access::Principal;
+use crate::app::AppState;
+use crate::web::{Caller, CurrentWiki};
+
+pub use server::WikiServer;
+
+/// The scopes a client may ask for.
+pub const SCOPES: &str = "wiki:read wiki:write";
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let st = state.clone();
+    let config = StreamableHttpServerConfig::default()
+        // robot's own dispatch only routes hosts that name a wiki here (DNS rebinding
+        // gets a 404 before this point), so rmcp's loopback-only default is lifted.
+        .disable_allowed_hosts()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_max_request_body_bytes(state.cfg.limits.max_attachment_bytes * 2 + 1024 * 1024);
+    let service = StreamableHttpService::new(
+        move || Ok(WikiServer::new(st.clone())),
+        NeverSessionManager::default().into(),
+        config,
+    );
+    Router::new()
+        .route_service("/mcp", service.clone())
+        .route_service("/mcp/", service)
+        .layer(middleware::from_fn_with_state(state, guard))
+}
+
+/// CORS, Origin and credentials, in front of rmcp.
+async fn guard(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    req: Request,
+    next: Next,
+) -> Response {
+    let origin_of_wiki = state.cfg.wiki_url(&wiki.slug);
+    if req.method() == Method::OPTIONS {
+        return with_cors(StatusCode::NO_CONTENT.into_response());
+    }
+    // A browser page elsewhere must not reach MCP through this origin.
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        && origin != origin_of_wiki
+        && origin != state.cfg.root_url()
+    {
+        return with_cors((StatusCode::FORBIDDEN, "Origin not allowed").into_response());
+    }
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(Caller::anonymous);
+    let resource_metadata = format!("{origin_of_wiki}/.well-known/oauth-protected-resource/mcp");
+    let challenge = |error: Option<&str>| {
+        let mut v = format!("Bearer resource_metadata=\"{resource_metadata}\", scope=\"{SCOPES}\"");
+        if let Some(e) = error {
+            v = format!(
+                "Bearer error=\"{e}\", resource_metadata=\"{resource_metadata}\", scope=\"{SCOPES}\""
+            );
+        }
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "unauthorized", "error_description": "A bearer token for this wiki is required."})),
+        )
+            .into_response();
+        if let Ok(h) = HeaderValue::from_str(&v) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, h);
+        }
+        with_cors(r)
+    };
+    if caller.bad_bearer {
+        return challenge(Some("invalid_token"));
+    }
+    let for_this_wiki = match &caller.principal {
+        Principal::WikiToken { wiki_id, .. } => *wiki_id == wiki.id,
+        _ => false,
+    };
+    if !caller.bearer || !for_this_wiki {
+        return challenge(caller.bearer.then_some("invalid_token"));
+    }
+    with_cors(next.run(req).await)
+}
+
+fn with_cors(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"),
+    );
+    r
+}

@@ -1,0 +1,1076 @@
+//! The MCP server of one wiki: the reference implementation's sixteen tools (same names,
+//! parameters, text and error texts), each also returning `structuredContent` that matches
+//! its declared `outputSchema`; pages as resources (`wiki:///{path}`); the Agent Guide as
+//! the server's instructions. Every tool is a thin call into the domain core, authorized
+//! per call, with writes attributed to the caller.
+
+use std::sync::{Arc, LazyLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde::{Deserialize, Serialize};
+
+use super::text;
+use crate::access::{self, Action};
+use crate::app::AppState;
+use crate::db::wikis::Wiki;
+use crate::error::{Error, Result};
+use crate::web::{Caller, CurrentWiki};
+use crate::wiki::names::PageName;
+use crate::wiki::store::Author;
+use crate::wiki::{SaveOutcome, Wikis};
+
+/// One request's server: built per request (the endpoint is stateless), cheap to make.
+#[derive(Clone)]
+pub struct WikiServer {
+    state: AppState,
+    tool_router: ToolRouter<WikiServer>,
+}
+
+/// The tool table, built once.
+static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(WikiServer::tool_router);
+
+impl WikiServer {
+    pub fn new(state: AppState) -> WikiServer {
+        WikiServer {
+            state,
+            tool_router: TOOLS.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parameters
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReadNote {
+    /// The page's path, e.g. `Projects/Alpha`.
+    pub path: String,
+    /// A past revision (commit) to read; the current version when empty.
+    #[serde(default)]
+    pub revision: String,
+    /// Only this section: a heading title or path such as `Setup > Linux`.
+    #[serde(default)]
+    pub section: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WriteNote {
+    pub path: String,
+    /// The whole page in Markdown.
+    pub content: String,
+    /// The revision you read: required to update an existing page (from read_note).
+    #[serde(default)]
+    pub revision: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EditNote {
+    pub path: String,
+    /// The revision you read (from read_note).
+    pub revision: String,
+    /// Text to replace: must occur exactly once in the page.
+    pub old_string: String,
+    pub new_string: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListNotes {
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub tag: String,
+    /// A date (`2026-11-01`) or RFC 3339 time.
+    #[serde(default)]
+    pub updated_since: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchNotes {
+    pub query: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SemanticSearch {
+    /// What you are looking for, in your own words.
+    pub query: String,
+    /// Results to return (1–50).
+    #[serde(default = "five")]
+    pub n: i64,
+    /// At most this many chunks from one page (1–5).
+    #[serde(default = "two")]
+    pub max_chunks_per_page: i64,
+}
+
+fn five() -> i64 {
+    5
+}
+fn two() -> i64 {
+    2
+}
+fn twenty() -> i64 {
+    20
+}
+fn ten() -> i64 {
+    10
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PathOnly {
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RecentChanges {
+    /// Changes to list (1–200).
+    #[serde(default = "twenty")]
+    pub limit: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetHistory {
+    pub path: String,
+    /// Revisions to list (1–200).
+    #[serde(default = "ten")]
+    pub limit: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RenameNote {
+    pub path: String,
+    pub new_path: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteNote {
+    pub path: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UploadAttachment {
+    /// The page the file belongs to (it must exist).
+    pub path: String,
+    pub filename: String,
+    /// The file, base64-encoded.
+    pub content: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AttachmentRef {
+    pub path: String,
+    pub filename: String,
+    #[serde(default)]
+    pub commit_message: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Structured output (each tool's `outputSchema`)
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReadNoteOut {
+    pub name: String,
+    pub path: String,
+    /// The revision to send back when writing.
+    pub revision: String,
+    pub section: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub links_to: Vec<String>,
+    pub linked_from: Vec<String>,
+    pub content: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WriteNoteOut {
+    pub path: String,
+    pub revision: String,
+    pub created: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NoteSummary {
+    pub path: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub words: usize,
+    /// Last change, `YYYY-MM-DD`.
+    pub updated: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListNotesOut {
+    pub total: usize,
+    pub notes: Vec<NoteSummary>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchHit {
+    pub path: String,
+    pub score: f64,
+    pub snippet: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchOut {
+    pub query: String,
+    pub total: usize,
+    pub results: Vec<SearchHit>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SemanticHitOut {
+    pub path: String,
+    pub distance: f32,
+    pub section: String,
+    pub section_path: String,
+    pub chunk_index: usize,
+    pub total_chunks: usize,
+    pub page_word_count: usize,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SemanticOut {
+    pub query: String,
+    pub total: usize,
+    pub results: Vec<SemanticHitOut>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LinksOut {
+    pub path: String,
+    pub links_to: Vec<String>,
+    pub linked_from: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Change {
+    pub revision: String,
+    /// RFC 3339.
+    pub date: String,
+    pub author: String,
+    pub message: String,
+    pub pages: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChangesOut {
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HistoryOut {
+    pub path: String,
+    pub revisions: Vec<Change>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RenameOut {
+    pub from: String,
+    pub to: String,
+    pub revision: String,
+    pub updated_pages: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DoneOut {
+    /// What the call did, e.g. `Deleted Notes/A`.
+    pub message: String,
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OrphansOut {
+    pub orphans: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AttachmentOut {
+    pub filename: String,
+    pub size: u64,
+    pub mime_type: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AttachmentsOut {
+    pub path: String,
+    pub attachments: Vec<AttachmentOut>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DownloadOut {
+    pub filename: String,
+    pub size: usize,
+    pub mime_type: String,
+    pub content_base64: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Calling the domain
+
+/// Who is calling, on which wiki: set by robot's dispatch and the MCP guard.
+fn caller_of(ctx: &RequestContext<RoleServer>) -> Result<(Caller, Wiki)> {
+    let parts = ctx
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .ok_or(Error::Unauthorized)?;
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or(Error::Unauthorized)?;
+    let wiki = parts
+        .extensions
+        .get::<CurrentWiki>()
+        .map(|w| w.0.clone())
+        .ok_or(Error::Unauthorized)?;
+    Ok((caller, wiki))
+}
+
+fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn change_of(c: &crate::wiki::store::CommitInfo, pages: Vec<String>) -> Change {
+    Change {
+        revision: c.id.clone(),
+        date: iso(c.time),
+        author: c.author.clone(),
+        message: c.message.clone(),
+        pages,
+    }
+}
+
+/// `[mcp] ` + the caller's message, or the default.
+fn message(given: &str, default: impl FnOnce() -> String) -> String {
+    let m = crate::wiki::default_message(given, default);
+    if m.starts_with("[mcp]") {
+        m
+    } else {
+        format!("[mcp] {m}")
+    }
+}
+
+fn ok<T: Serialize>(out: &T, text: String) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+    r.structured_content = serde_json::to_value(out).ok();
+    r
+}
+
+fn failed(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+impl WikiServer {
+    /// Authorizes `action` for the caller, runs `f` on the blocking pool with the wiki
+    /// and the author to record, and turns its result (or error) into the tool result.
+    async fn call<T, F>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        action: Action,
+        path_for_errors: &str,
+        f: F,
+    ) -> CallToolResult
+    where
+        T: Send + 'static,
+        F: FnOnce(&Wikis, &Wiki, &Author) -> Result<(T, String)> + Send + 'static,
+        T: Serialize,
+    {
+        let run = async {
+            let (caller, wiki) = caller_of(ctx)?;
+            let (p, w) = (caller.principal.clone(), wiki.clone());
+            self.state
+                .db
+                .run(move |c| access::authorize(c, &p, &w, action))
+                .await?;
+            if action == Action::Write {
+                self.state.check_write_rate(&caller)?;
+            }
+            let author = caller.principal.author();
+            self.state.wikis.run(move |w| f(w, &wiki, &author)).await
+        };
+        match run.await {
+            Ok((out, text)) => ok(&out, text),
+            Err(e) => {
+                e.log();
+                failed(text::error(&e, path_for_errors))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tools
+
+#[tool_router]
+impl WikiServer {
+    #[tool(
+        description = "Read a note (page): its metadata, links and Markdown. Optionally a past revision or one section.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ReadNoteOut>()
+    )]
+    async fn read_note(
+        &self,
+        Parameters(p): Parameters<ReadNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        let section_query = p.section.clone();
+        let section_error = Arc::new(std::sync::Mutex::new(None));
+        let se = section_error.clone();
+        let r = self
+            .call(&ctx, Action::Read, &path, move |w, wiki, _| {
+                let name = PageName::parse(&p.path)?;
+                let rev = Some(p.revision.as_str()).filter(|r| !r.is_empty());
+                let page = w.read_page(wiki, &name, rev)?;
+                let snap = w.snapshot(wiki)?;
+                let (links_to, linked_from) = snap.link_names(&page.path);
+                let revision = match rev {
+                    Some(r) => r.to_string(),
+                    None => w
+                        .last_change(wiki, &page.path)?
+                        .map(|c| c.id)
+                        .unwrap_or(page.commit.clone()),
+                };
+                let (metadata, _) = crate::wiki::query::front_matter_of(&page.content);
+                let (section, content) = if section_query.trim().is_empty() {
+                    (None, page.content.clone())
+                } else {
+                    match crate::wiki::sections::extract(&page.content, &section_query) {
+                        Ok((path, text)) => (Some(path), text),
+                        Err(msg) => {
+                            *se.lock().expect("lock") = Some(msg);
+                            return Err(Error::Invalid(String::new()));
+                        }
+                    }
+                };
+                let out = ReadNoteOut {
+                    name: page.name.to_string(),
+                    path: page.name.to_string(),
+                    revision,
+                    section,
+                    metadata,
+                    links_to,
+                    linked_from,
+                    content,
+                };
+                let t = text::read_note(&out);
+                Ok((out, t))
+            })
+            .await;
+        match section_error.lock().expect("lock").take() {
+            Some(msg) => failed(msg),
+            None => r,
+        }
+    }
+
+    #[tool(
+        description = "Create a note, or replace its whole content. Updating needs the revision from read_note; a stale one is refused, never overwritten.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<WriteNoteOut>()
+    )]
+    async fn write_note(
+        &self,
+        Parameters(p): Parameters<WriteNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let max = self.state.cfg.limits.max_page_bytes;
+        if p.content.len() > max {
+            return failed(format!(
+                "Content too large ({} bytes). Maximum size is {max} bytes.",
+                p.content.len()
+            ));
+        }
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let name = PageName::parse(&p.path)?;
+            let exists = w.snapshot(wiki)?.has_page(&name.file_path());
+            let msg = message(&p.commit_message, || {
+                format!("{}: {name}", if exists { "Update" } else { "Create" })
+            });
+            let base = Some(p.revision.as_str()).filter(|r| !r.is_empty());
+            match w.save_page(wiki, author, &name, &p.content, base, &msg)? {
+                SaveOutcome::Saved { created, .. } => {
+                    let file = w
+                        .snapshot(wiki)?
+                        .page(&name.file_path())
+                        .map(|e| e.path.clone())
+                        .unwrap_or_else(|| name.file_path());
+                    let revision = w
+                        .last_change(wiki, &file)?
+                        .map(|c| c.id)
+                        .unwrap_or_default();
+                    let out = WriteNoteOut {
+                        path: name.to_string(),
+                        revision,
+                        created,
+                    };
+                    let t = text::write_note(&out);
+                    Ok((out, t))
+                }
+                SaveOutcome::Conflict(_) => Err(w.revision_mismatch(wiki, &name.file_path())),
+            }
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Replace one exact, unique string in a note (old_string must occur once). Needs the revision from read_note.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false),
+        output_schema = schema_for_output::<WriteNoteOut>()
+    )]
+    async fn edit_note(
+        &self,
+        Parameters(p): Parameters<EditNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let name = PageName::parse(&p.path)?;
+            let msg = message(&p.commit_message, || format!("Edit: {name}"));
+            w.edit_page(
+                wiki,
+                author,
+                &name,
+                &p.revision,
+                &p.old_string,
+                &p.new_string,
+                &msg,
+            )?;
+            let file = w
+                .snapshot(wiki)?
+                .page(&name.file_path())
+                .map(|e| e.path.clone())
+                .unwrap_or_else(|| name.file_path());
+            let revision = w
+                .last_change(wiki, &file)?
+                .map(|c| c.id)
+                .unwrap_or_default();
+            let out = WriteNoteOut {
+                path: name.to_string(),
+                revision,
+                created: false,
+            };
+            let t = text::edit_note(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "List notes, optionally filtered by name prefix, front-matter category or tag, or last change date.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ListNotesOut>()
+    )]
+    async fn list_notes(
+        &self,
+        Parameters(p): Parameters<ListNotes>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
+            let since = if p.updated_since.trim().is_empty() {
+                None
+            } else {
+                Some(parse_date(&p.updated_since).ok_or_else(|| {
+                    Error::Invalid(format!("Invalid updated_since: {}", p.updated_since))
+                })?)
+            };
+            let filter = crate::wiki::query::PageFilter {
+                prefix: p.prefix.clone(),
+                category: p.category.clone(),
+                tag: p.tag.clone(),
+                updated_since: since,
+            };
+            let notes: Vec<NoteSummary> = w
+                .list_pages(wiki, &filter)?
+                .into_iter()
+                .map(|s| NoteSummary {
+                    path: s.name,
+                    category: s.category,
+                    tags: s.tags,
+                    words: s.words,
+                    updated: chrono::DateTime::from_timestamp(s.updated, 0)
+                        .filter(|_| s.updated > 0)
+                        .map(|d| d.format("%Y-%m-%d").to_string()),
+                })
+                .collect();
+            let out = ListNotesOut {
+                total: notes.len(),
+                notes,
+            };
+            let t = text::list_notes(&out, &p);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Full-text search (all words must match; BM25-ranked) with snippets.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<SearchOut>()
+    )]
+    async fn search_notes(
+        &self,
+        Parameters(p): Parameters<SearchNotes>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
+            if p.query.trim().is_empty() {
+                return Err(Error::Invalid("Missing required parameter: q".into()));
+            }
+            let snap = w.snapshot(wiki)?;
+            let (hits, total) = w.search(wiki, &p.query, 20, 0)?;
+            let results = hits
+                .iter()
+                .map(|h| SearchHit {
+                    path: snap
+                        .page(&h.path)
+                        .map(|e| e.name.to_string())
+                        .unwrap_or_else(|| PageName::from_path(&h.path).to_string()),
+                    score: ((-h.rank) * 100.0).round() / 100.0,
+                    snippet: h.snippet.clone(),
+                })
+                .collect();
+            let out = SearchOut {
+                query: p.query.clone(),
+                total,
+                results,
+            };
+            let t = text::search_notes(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Search by meaning: the passages closest to the query, whatever their words.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<SemanticOut>()
+    )]
+    async fn semantic_search(
+        &self,
+        Parameters(p): Parameters<SemanticSearch>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let sem = self.state.semantic.clone();
+        self.call(&ctx, Action::Read, "", move |_, wiki, _| {
+            let n = p.n.clamp(1, 50) as usize;
+            let per_page = p.max_chunks_per_page.clamp(1, 5) as usize;
+            let hits = sem.search(wiki, &p.query, n, per_page)?;
+            let results: Vec<SemanticHitOut> = hits
+                .into_iter()
+                .map(|h| SemanticHitOut {
+                    path: h.name,
+                    distance: h.distance,
+                    section: h.section,
+                    section_path: h.section_path,
+                    chunk_index: h.chunk_index,
+                    total_chunks: h.total_chunks,
+                    page_word_count: h.page_word_count,
+                    text: h.text,
+                })
+                .collect();
+            let out = SemanticOut {
+                query: p.query.clone(),
+                total: results.len(),
+                results,
+            };
+            let t = text::semantic_search(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "The pages a note links to and the pages linking to it.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<LinksOut>()
+    )]
+    async fn get_links(
+        &self,
+        Parameters(p): Parameters<PathOnly>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+            let name = PageName::parse(&p.path)?;
+            let snap = w.snapshot(wiki)?;
+            let entry = snap
+                .page(&name.file_path())
+                .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
+            let (links_to, linked_from) = snap.link_names(&entry.path);
+            let out = LinksOut {
+                path: entry.name.to_string(),
+                links_to,
+                linked_from,
+            };
+            let t = text::get_links(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "The latest changes across the wiki, newest first.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ChangesOut>()
+    )]
+    async fn get_recent_changes(
+        &self,
+        Parameters(p): Parameters<RecentChanges>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
+            let (entries, _) = w.changelog(wiki, 0, p.limit.clamp(1, 200) as usize)?;
+            let changes = entries
+                .iter()
+                .map(|(c, files)| {
+                    let pages = files
+                        .iter()
+                        .map(|f| {
+                            if f.ends_with(".md") {
+                                PageName::from_path(f).to_string()
+                            } else {
+                                f.clone()
+                            }
+                        })
+                        .collect();
+                    change_of(c, pages)
+                })
+                .collect();
+            let out = ChangesOut { changes };
+            let t = text::recent_changes(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "The revisions of one note, newest first.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<HistoryOut>()
+    )]
+    async fn get_history(
+        &self,
+        Parameters(p): Parameters<GetHistory>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+            let name = PageName::parse(&p.path)?;
+            let commits = w.history(wiki, &name, 0, p.limit.clamp(1, 200) as usize)?;
+            let out = HistoryOut {
+                path: name.to_string(),
+                revisions: commits.iter().map(|c| change_of(c, Vec::new())).collect(),
+            };
+            let t = text::history(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Rename (move) a note; links to it in other notes are rewritten in the same commit.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false),
+        output_schema = schema_for_output::<RenameOut>()
+    )]
+    async fn rename_note(
+        &self,
+        Parameters(p): Parameters<RenameNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let (old, new) = (PageName::parse(&p.path)?, PageName::parse(&p.new_path)?);
+            let msg = message(&p.commit_message, || format!("Rename: {old} -> {new}"));
+            let r = w.rename_page(wiki, author, &old, &new, true, &msg)?;
+            let out = RenameOut {
+                from: old.to_string(),
+                to: new.to_string(),
+                revision: r.commit,
+                updated_pages: r
+                    .updated_pages
+                    .iter()
+                    .map(|p| PageName::from_path(p).to_string())
+                    .collect(),
+            };
+            let t = text::rename(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Delete a note (its history stays in git).",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<DoneOut>()
+    )]
+    async fn delete_note(
+        &self,
+        Parameters(p): Parameters<DeleteNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let name = PageName::parse(&p.path)?;
+            let msg = message(&p.commit_message, || format!("Delete: {name}"));
+            let commit = w.delete_page(wiki, author, &name, false, &msg)?;
+            let t = format!("Deleted {name}");
+            Ok((
+                DoneOut {
+                    message: t.clone(),
+                    revision: Some(commit),
+                },
+                t,
+            ))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Notes no other note links to (Home excepted).",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<OrphansOut>()
+    )]
+    async fn find_orphaned_notes(&self, ctx: RequestContext<RoleServer>) -> CallToolResult {
+        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
+            let snap = w.snapshot(wiki)?;
+            let orphans: Vec<String> = snap
+                .pages
+                .values()
+                .filter(|e| !e.name.as_str().eq_ignore_ascii_case("home"))
+                .filter(|e| snap.link_names(&e.path).1.is_empty())
+                .map(|e| e.name.to_string())
+                .collect();
+            let out = OrphansOut { orphans };
+            let t = text::orphans(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "The files attached to a note.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<AttachmentsOut>()
+    )]
+    async fn list_attachments(
+        &self,
+        Parameters(p): Parameters<PathOnly>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+            let name = PageName::parse(&p.path)?;
+            let files = w.list_attachments(wiki, &name)?;
+            let out = AttachmentsOut {
+                path: name.to_string(),
+                attachments: files
+                    .into_iter()
+                    .map(|a| AttachmentOut {
+                        filename: a.filename,
+                        size: a.size,
+                        mime_type: a.mime_type,
+                    })
+                    .collect(),
+            };
+            let t = text::attachments(&out);
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Attach a file (base64) to an existing note.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<DoneOut>()
+    )]
+    async fn upload_attachment(
+        &self,
+        Parameters(p): Parameters<UploadAttachment>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let name = PageName::parse(&p.path)?;
+            let data = B64
+                .decode(p.content.trim())
+                .map_err(|e| Error::Invalid(format!("content is not valid base64: {e}")))?;
+            let size = data.len();
+            let msg = message(&p.commit_message, || {
+                format!("Upload attachment: {name}/{}", p.filename)
+            });
+            let (commit, _) =
+                w.upload_attachments(wiki, author, &name, vec![(p.filename.clone(), data)], &msg)?;
+            let t = format!("Uploaded {} to {name} ({size} bytes)", p.filename);
+            Ok((
+                DoneOut {
+                    message: t.clone(),
+                    revision: Some(commit),
+                },
+                t,
+            ))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Download a note's attachment (base64).",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<DownloadOut>()
+    )]
+    async fn download_attachment(
+        &self,
+        Parameters(p): Parameters<AttachmentRef>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+            let name = PageName::parse(&p.path)?;
+            let (data, mime_type) = w.read_attachment(wiki, &name, &p.filename, None)?;
+            let out = DownloadOut {
+                filename: p.filename.clone(),
+                size: data.len(),
+                mime_type,
+                content_base64: B64.encode(&data),
+            };
+            let t = format!(
+                "Downloaded {} ({} bytes, {})\nContent (base64):\n{}",
+                out.filename, out.size, out.mime_type, out.content_base64
+            );
+            Ok((out, t))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Delete a note's attachment.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<DoneOut>()
+    )]
+    async fn delete_attachment(
+        &self,
+        Parameters(p): Parameters<AttachmentRef>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = p.path.clone();
+        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+            let name = PageName::parse(&p.path)?;
+            let msg = message(&p.commit_message, || {
+                format!("Delete attachment: {name}/{}", p.filename)
+            });
+            let commit = w.delete_attachment(wiki, author, &name, &p.filename, &msg)?;
+            let t = format!("Deleted attachment {}", p.filename);
+            Ok((
+                DoneOut {
+                    message: t.clone(),
+                    revision: Some(commit),
+                },
+                t,
+            ))
+        })
+        .await
+    }
+}
+
+/// `2026-11-22` or an RFC 3339 time, as seconds since the epoch.
+fn parse_date(s: &str) -> Option<i64> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Some(d.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+}
+
+/// The resource URI of a page.
+const RESOURCE_TEMPLATE: &str = "wiki:///{path}";
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for WikiServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("robot", env!("CARGO_PKG_VERSION")))
+        .with_instructions(crate::wiki::provision::AGENT_GUIDE)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourceTemplatesResult, ErrorData> {
+        let template = ResourceTemplate::new(RESOURCE_TEMPLATE, "page")
+            .with_description("A page of this wiki, as Markdown (path as in read_note)")
+            .with_mime_type("text/markdown");
+        Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri.clone();
+        let raw = uri
+            .strip_prefix("wiki:///")
+            .ok_or_else(|| ErrorData::invalid_params(format!("not a page URI: {uri}"), None))?;
+        let path = percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned();
+        let result = async {
+            let (caller, wiki) = caller_of(&ctx)?;
+            let (p, w) = (caller.principal.clone(), wiki.clone());
+            self.state
+                .db
+                .run(move |c| access::authorize(c, &p, &w, Action::Read))
+                .await?;
+            let name = PageName::parse(&path)?;
+            self.state
+                .wikis
+                .run(move |w| w.read_page(&wiki, &name, None))
+                .await
+        }
+        .await;
+        match result {
+            Ok(page) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(page.content, uri).with_mime_type("text/markdown"),
+            ])
+            .into()),
+            Err(Error::NotFound(_)) => Err(ErrorData::resource_not_found(
+                format!("Page not found: {path}"),
+                None,
+            )),
+            Err(e) => Err(ErrorData::invalid_request(text::error(&e, &path), None)),
+        }
+    }
+}
