@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     let wiki = crate::githttp::router()
         .merge(crate::mcp::router(state.clone()))
+        .merge(crate::oauth::router())
         .merge(crate::api::v1::router())
         .merge(web::wiki::router())
         .with_state(state.clone());

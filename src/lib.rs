@@ -10,6 +10,7 @@
 //! - [`manage`]: account and wiki management shared by the app and the API.
 //! - [`api`]: JSON APIs (management `/api`, each wiki's `/api/v1`).
 //! - [`mcp`]: the MCP endpoint of each wiki (`/mcp`).
+//! - [`oauth`]: the OAuth 2.1 authorization server of each wiki, for MCP clients.
 //! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
 //! - [`ops`]: the audit log (later backups, janitor, metrics).
 //! - [`githttp`]: read-only `git clone` over smart HTTP.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod githttp;
 pub mod manage;
 pub mod mcp;
+pub mod oauth;
 pub mod ops;
 pub mod search;
 pub mod web;

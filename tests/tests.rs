@@ -15,5 +15,6 @@ mod hostile;
 mod manage;
 mod markdown;
 mod mcp;
+mod oauth;
 mod search;
 mod semantic;

@@ -73,6 +73,19 @@ pub enum Principal {
         wiki_id: i64,
         slug: String,
     },
+    /// An OAuth access token: a person acting through a client on one wiki, within the
+    /// scopes they consented to. Their role is read afresh on every request.
+    OAuth {
+        did: String,
+        handle: String,
+        wiki_id: i64,
+        client_name: String,
+        grant_id: i64,
+        /// The token carries `wiki:write`.
+        can_write: bool,
+        /// The audience the token was issued for (the wiki's `/mcp` URL).
+        resource: String,
+    },
 }
 
 impl Principal {
@@ -95,6 +108,7 @@ impl Principal {
         match self {
             Principal::User { did, .. } => Some(format!("user:{did}")),
             Principal::WikiToken { wiki_id, .. } => Some(format!("token:{wiki_id}")),
+            Principal::OAuth { did, .. } => Some(format!("user:{did}")),
             Principal::Anonymous => None,
         }
     }
@@ -109,6 +123,15 @@ impl Principal {
             Principal::WikiToken { slug, .. } => Author {
                 name: format!("{slug} wiki token"),
                 email: format!("token@{slug}"),
+            },
+            Principal::OAuth {
+                did,
+                handle,
+                client_name,
+                ..
+            } => Author {
+                name: format!("{handle} (via {client_name})"),
+                email: did.clone(),
             },
             Principal::Anonymous => Author {
                 name: "Anonymous".into(),
@@ -142,6 +165,27 @@ pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<
         Principal::WikiToken { wiki_id, .. } => Ok((*wiki_id == wiki.id).then_some(Role::Editor)),
         Principal::User { did, .. } if *did == wiki.owner_did => Ok(Some(Role::Owner)),
         Principal::User { did, .. } => wikis::collaborator_role(conn, wiki.id, did),
+        Principal::OAuth {
+            did,
+            wiki_id,
+            can_write,
+            ..
+        } => {
+            if *wiki_id != wiki.id {
+                return Ok(None);
+            }
+            let role = if *did == wiki.owner_did {
+                Some(Role::Owner)
+            } else {
+                wikis::collaborator_role(conn, wiki.id, did)?
+            };
+            // A token without `wiki:write` reads, whatever the person may do.
+            Ok(if *can_write {
+                role
+            } else {
+                role.map(|r| r.min(Role::Viewer))
+            })
+        }
     }
 }
 
@@ -153,6 +197,12 @@ pub fn authorize(
     wiki: &Wiki,
     action: Action,
 ) -> Result<Grant> {
+    // A token issued for another wiki is not a credential here at all.
+    if let Principal::OAuth { wiki_id, .. } = principal
+        && *wiki_id != wiki.id
+    {
+        return Err(Error::Unauthorized);
+    }
     let role = role_of(conn, principal, wiki)?;
     let grant = Grant { role };
     let role_allows = role.is_some_and(|r| r.allows(action));

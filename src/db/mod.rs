@@ -4,6 +4,7 @@
 //! One file per table family below.
 
 pub mod atproto;
+pub mod oauth;
 pub mod sessions;
 pub mod users;
 pub mod wikis;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reindex_version",
         include_str!("../../migrations/0005_reindex_version.sql"),
     ),
+    (6, "oauth", include_str!("../../migrations/0006_oauth.sql")),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

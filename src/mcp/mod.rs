@@ -100,6 +100,23 @@ async fn guard(
     }
     let for_this_wiki = match &caller.principal {
         Principal::WikiToken { wiki_id, .. } => *wiki_id == wiki.id,
+        // An OAuth token must name this wiki's /mcp as its audience, and its user must
+        // still have access here (a removed collaborator's token stops at once).
+        Principal::OAuth {
+            wiki_id, resource, ..
+        } => {
+            let (p, w) = (caller.principal.clone(), wiki.clone());
+            *wiki_id == wiki.id
+                && crate::oauth::same_resource(
+                    resource,
+                    &crate::oauth::resource(&state, &wiki.slug),
+                )
+                && state
+                    .db
+                    .run(move |c| crate::access::authorize(c, &p, &w, crate::access::Action::Read))
+                    .await
+                    .is_ok_and(|g| g.role.is_some())
+        }
         _ => false,
     };
     if !caller.bearer || !for_this_wiki {

@@ -138,6 +138,17 @@ async fn principal_from_bearer(state: &AppState, token: &str) -> Option<Principa
             None
         });
     }
+    if token.starts_with("rat_") {
+        let t = token.to_string();
+        return state
+            .db
+            .run(move |c| crate::oauth::principal_for_access_token(c, &t))
+            .await
+            .unwrap_or_else(|e| {
+                e.log();
+                None
+            });
+    }
     principal_from_jwt(state, token).await.map(|(p, _)| p)
 }
 

@@ -268,6 +268,22 @@ pub struct Attachments {
 }
 
 #[derive(Template)]
+#[template(path = "oauth_consent.html")]
+pub struct OAuthConsent {
+    pub l: Layout,
+    pub client_name: String,
+    pub wiki_title: String,
+    pub wiki_host: String,
+    pub handle: String,
+    pub redirect_host: String,
+    pub scope: String,
+    pub can_write: bool,
+    pub action: String,
+    /// The request's parameters, carried to the POST.
+    pub hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
 #[template(path = "message.html")]
 pub struct Message {
     pub l: Layout,

@@ -1,0 +1,391 @@
+//! The authorization endpoint. `GET` checks the request, sends a signed-out person to
+//! sign in and back to the identical URL, and shows the consent page: the client's name,
+//! where it will redirect, the wiki and the scopes. The page is refused to anyone without
+//! access to this wiki. `POST` (the consent form, CSRF-checked) re-checks everything and
+//! redirects with a single-use code bound to the client, redirect URI, PKCE challenge,
+//! scopes, resource, user and wiki — or with `access_denied`.
+//!
+//! Errors about the client or its redirect URI are shown here, never redirected (the URI
+//! cannot be trusted); every other error goes back to the client with `state` and `iss`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::*;
+use crate::access::{self, Action, Role};
+use crate::db::wikis::Wiki;
+use crate::web::wiki::urlencode;
+use crate::web::{Caller, CurrentWiki, parse_form, render, templates};
+
+/// A checked authorization request.
+struct Request {
+    client: crate::db::oauth::Client,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: String,
+    scope: String,
+    resource: String,
+}
+
+/// The parameters the consent form carries back.
+const CARRIED: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "code_challenge",
+    "code_challenge_method",
+    "state",
+    "scope",
+    "resource",
+];
+
+fn page(
+    state: &AppState,
+    caller: &Caller,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    let l = templates::Layout {
+        title: title.into(),
+        site_title: "robot".into(),
+        static_prefix: "/static",
+        user: caller.principal.handle().map(String::from),
+        csrf: caller.csrf.clone(),
+        login_url: format!("{}/auth/login", state.cfg.root_url()),
+        logout_url: format!("{}/auth/logout", state.cfg.root_url()),
+        ..Default::default()
+    };
+    let mut r = render(&templates::Message {
+        l,
+        paragraphs: vec![text.to_string()],
+        link: None,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+/// Back to the client with an error (RFC 6749 §4.1.2.1), `state` and `iss` included.
+fn redirect_error(
+    issuer: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut to = format!(
+        "{redirect_uri}{}error={error}&error_description={}",
+        if redirect_uri.contains('?') { '&' } else { '?' },
+        urlencode(description)
+    );
+    if let Some(s) = state {
+        to.push_str(&format!("&state={}", urlencode(s)));
+    }
+    to.push_str(&format!("&iss={}", urlencode(issuer)));
+    Redirect::to(&to).into_response()
+}
+
+/// Checks the request. `Err` is the response to give: an error page or a redirect.
+// The error is the response itself; it is built once and returned at once.
+#[allow(clippy::result_large_err)]
+async fn check(
+    state: &AppState,
+    wiki: &Wiki,
+    caller: &Caller,
+    q: &BTreeMap<String, String>,
+) -> std::result::Result<Request, Response> {
+    let issuer = issuer(state, &wiki.slug);
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id").map(String::from) else {
+        return Err(page(
+            state,
+            caller,
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The application did not say who it is (no client_id).",
+        ));
+    };
+    let cid = client_id.clone();
+    let client = match state
+        .db
+        .run(move |c| crate::db::oauth::client(c, &cid))
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(page(
+                state,
+                caller,
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "This application is not registered here (unknown client_id). Connect it again from the application.",
+            ));
+        }
+        Err(e) => {
+            e.log();
+            return Err(page(
+                state,
+                caller,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error",
+                "Internal server error",
+            ));
+        }
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(r) if redirect_matches(&client.redirect_uris, r) => r.to_string(),
+        Some(_) => {
+            return Err(page(
+                state,
+                caller,
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The redirect URI is not one this application registered.",
+            ));
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => {
+            return Err(page(
+                state,
+                caller,
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The request has no redirect_uri.",
+            ));
+        }
+    };
+    let st = get("state").map(String::from);
+    let fail = |error: &str, description: &str| {
+        Err(redirect_error(
+            &issuer,
+            &redirect_uri,
+            st.as_deref(),
+            error,
+            description,
+        ))
+    };
+    if get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "response_type must be code");
+    }
+    let Some(code_challenge) = get("code_challenge").map(String::from) else {
+        return fail(
+            "invalid_request",
+            "PKCE is required: code_challenge is missing",
+        );
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return fail("invalid_request", "code_challenge_method must be S256");
+    }
+    if code_challenge.len() < 43 || code_challenge.len() > 128 {
+        return fail(
+            "invalid_request",
+            "code_challenge must be 43 to 128 characters",
+        );
+    }
+    let ours = resource(state, &wiki.slug);
+    let resource = match get("resource") {
+        None => ours,
+        Some(r) if same_resource(r, &ours) => ours,
+        Some(_) => {
+            return fail(
+                "invalid_target",
+                "this server protects only its own /mcp resource",
+            );
+        }
+    };
+    Ok(Request {
+        client,
+        redirect_uri,
+        state: st.clone(),
+        code_challenge,
+        scope: get("scope").unwrap_or("").to_string(),
+        resource,
+    })
+}
+
+/// The person's role here, or the page refusing them.
+async fn role_here(
+    state: &AppState,
+    wiki: &Wiki,
+    caller: &Caller,
+) -> std::result::Result<Role, Response> {
+    let (p, w) = (caller.principal.clone(), wiki.clone());
+    let grant = state
+        .db
+        .run(move |c| access::authorize(c, &p, &w, Action::Read))
+        .await;
+    match grant {
+        Ok(g) if g.role.is_some() => Ok(g.role.unwrap_or(Role::Viewer)),
+        _ => Err(page(
+            state,
+            caller,
+            StatusCode::FORBIDDEN,
+            "No access",
+            "You do not have access to this wiki, so you cannot connect an application to it. Ask its owner to add you.",
+        )),
+    }
+}
+
+fn signed_in(caller: &Caller) -> Option<(&str, &str)> {
+    match &caller.principal {
+        crate::access::Principal::User { did, handle, .. } if !caller.bearer => Some((did, handle)),
+        _ => None,
+    }
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let req = match check(&state, &wiki, &caller, &q).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let Some((_, handle)) = signed_in(&caller) else {
+        // Sign in, then come back to exactly this request.
+        let back = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(AUTHORIZE_PATH);
+        return Redirect::to(&format!("/-/login?return_to={}", urlencode(back))).into_response();
+    };
+    let role = match role_here(&state, &wiki, &caller).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let scope = grant_scopes(&req.scope, role >= Role::Editor);
+    let redirect_host = reqwest::Url::parse(&req.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_default();
+    let hidden = CARRIED
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    let l = templates::Layout {
+        title: format!("Connect {}", req.client.client_name),
+        site_title: wiki.title.clone(),
+        static_prefix: "/static",
+        user: Some(handle.to_string()),
+        csrf: caller.csrf.clone(),
+        login_url: "/-/login".into(),
+        logout_url: format!("{}/auth/logout", state.cfg.root_url()),
+        ..Default::default()
+    };
+    render(&templates::OAuthConsent {
+        l,
+        client_name: req.client.client_name.clone(),
+        wiki_title: wiki.title.clone(),
+        wiki_host: state
+            .cfg
+            .wiki_url(&wiki.slug)
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+        handle: handle.to_string(),
+        redirect_host,
+        can_write: scope.contains(SCOPE_WRITE),
+        scope,
+        action: AUTHORIZE_PATH.to_string(),
+        hidden,
+    })
+}
+
+pub async fn consent(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
+    if let Err(e) = crate::web::check_csrf(
+        &state,
+        &caller,
+        form.get("csrf").map(String::as_str),
+        &headers,
+    ) {
+        return page(
+            &state,
+            &caller,
+            e.status(),
+            "Expired form",
+            "This consent form expired. Start the connection again from the application.",
+        );
+    }
+    let req = match check(&state, &wiki, &caller, &form).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let Some((did, _)) = signed_in(&caller) else {
+        return page(
+            &state,
+            &caller,
+            StatusCode::UNAUTHORIZED,
+            "Signed out",
+            "Sign in and start the connection again.",
+        );
+    };
+    let role = match role_here(&state, &wiki, &caller).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let issuer = issuer(&state, &wiki.slug);
+    if form.get("decision").map(String::as_str) != Some("approve") {
+        return redirect_error(
+            &issuer,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            "access_denied",
+            "the user denied the request",
+        );
+    }
+    let code = new_secret("rac_");
+    let now = crate::db::now();
+    let row = crate::db::oauth::Code {
+        client_id: req.client.client_id.clone(),
+        wiki_id: wiki.id,
+        user_did: did.to_string(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        scope: grant_scopes(&req.scope, role >= Role::Editor),
+        resource: req.resource.clone(),
+        expires_at: now + CODE_TTL_SECS,
+    };
+    let hash = hash_secret(&code);
+    if let Err(e) = state
+        .db
+        .run(move |c| crate::db::oauth::insert_code(c, &hash, &row, now))
+        .await
+    {
+        e.log();
+        return redirect_error(
+            &issuer,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            "server_error",
+            "could not issue a code",
+        );
+    }
+    let mut to = format!(
+        "{}{}code={code}",
+        req.redirect_uri,
+        if req.redirect_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        }
+    );
+    if let Some(s) = &req.state {
+        to.push_str(&format!("&state={}", urlencode(s)));
+    }
+    to.push_str(&format!("&iss={}", urlencode(&issuer)));
+    Redirect::to(&to).into_response()
+}

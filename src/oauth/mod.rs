@@ -1,0 +1,256 @@
+//! The OAuth 2.1 authorization server embedded in each wiki, so MCP clients (Claude.ai,
+//! Claude Code, the SDKs) can connect with a person's consent. Each wiki host is its own
+//! issuer (`https://{slug}.example.org`) and protects one resource, its `/mcp` URL; a
+//! token is bound to (user, wiki, client, scopes, audience) and re-checked against the
+//! user's current role on every request. Requirements: research/mcp-auth.md.
+//!
+//! - `metadata`: protected-resource (RFC 9728) and server (RFC 8414) metadata;
+//! - `register`: open dynamic client registration (RFC 7591);
+//! - `authorize`: the authorization endpoint and the consent page;
+//! - `token`: code and refresh-token grants, client authentication, revocation (RFC 7009).
+//!
+//! Secrets (client secrets, codes, tokens) are random 256-bit strings stored as SHA-256.
+
+mod authorize;
+mod metadata;
+mod register;
+mod token;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::access::Principal;
+use crate::access::session::hash_secret;
+use crate::app::AppState;
+use crate::error::Result;
+
+/// Access tokens live an hour; clients refresh them.
+pub const ACCESS_TTL_SECS: i64 = 3600;
+/// Refresh tokens live 30 days from their issue (each refresh issues a new one).
+pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+/// An exchanged refresh token still works this long, for clients that refresh twice at
+/// once; reused later, it revokes the whole grant (token theft).
+pub const REFRESH_GRACE_SECS: i64 = 60;
+/// Authorization codes live 10 minutes.
+pub const CODE_TTL_SECS: i64 = 600;
+/// Registrations never used for an authorization are removed after a day.
+pub const UNUSED_CLIENT_SECS: i64 = 24 * 3600;
+
+pub const SCOPE_READ: &str = "wiki:read";
+pub const SCOPE_WRITE: &str = "wiki:write";
+
+const ACCESS_PREFIX: &str = "rat_";
+const REFRESH_PREFIX: &str = "rrt_";
+
+/// The paths of the endpoints, on each wiki host.
+pub const AUTHORIZE_PATH: &str = "/-/oauth/authorize";
+pub const TOKEN_PATH: &str = "/-/oauth/token";
+pub const REGISTER_PATH: &str = "/-/oauth/register";
+pub const REVOKE_PATH: &str = "/-/oauth/revoke";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(metadata::protected_resource).options(metadata::preflight),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(metadata::protected_resource).options(metadata::preflight),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::authorization_server).options(metadata::preflight),
+        )
+        .route("/.well-known/{*rest}", get(metadata::not_found))
+        .route(
+            REGISTER_PATH,
+            post(register::register).options(metadata::preflight),
+        )
+        .route(
+            AUTHORIZE_PATH,
+            get(authorize::authorize).post(authorize::consent),
+        )
+        .route(TOKEN_PATH, post(token::token).options(metadata::preflight))
+        .route(
+            REVOKE_PATH,
+            post(token::revoke).options(metadata::preflight),
+        )
+}
+
+/// The issuer: the wiki's origin, no trailing slash.
+pub fn issuer(state: &AppState, slug: &str) -> String {
+    state.cfg.wiki_url(slug)
+}
+
+/// The protected resource: the wiki's MCP URL.
+pub fn resource(state: &AppState, slug: &str) -> String {
+    format!("{}/mcp", state.cfg.wiki_url(slug))
+}
+
+/// Resource URLs compare without a trailing slash (clients send both).
+pub fn same_resource(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The scopes granted: those asked for that exist (unknown ones are dropped, not
+/// refused), capped by what the person may do; all they may do when none are asked.
+pub fn grant_scopes(requested: &str, may_write: bool) -> String {
+    let asked: Vec<&str> = requested
+        .split_whitespace()
+        .filter(|s| *s == SCOPE_READ || *s == SCOPE_WRITE)
+        .collect();
+    let want_write = if asked.is_empty() {
+        true
+    } else {
+        asked.contains(&SCOPE_WRITE)
+    };
+    if want_write && may_write {
+        format!("{SCOPE_READ} {SCOPE_WRITE}")
+    } else {
+        SCOPE_READ.to_string()
+    }
+}
+
+/// A loopback redirect (`http://localhost`, `127.0.0.1`, `[::1]`): native apps pick the
+/// port at run time (RFC 8252 §7.3).
+fn loopback_host(url: &reqwest::Url) -> bool {
+    url.scheme() == "http"
+        && matches!(
+            url.host_str(),
+            Some("localhost") | Some("127.0.0.1") | Some("[::1]") | Some("::1")
+        )
+}
+
+/// Whether `given` matches a registered redirect: exactly, or for loopback URLs, any port.
+pub fn redirect_matches(registered: &[String], given: &str) -> bool {
+    if registered.iter().any(|r| r == given) {
+        return true;
+    }
+    let Ok(g) = reqwest::Url::parse(given) else {
+        return false;
+    };
+    loopback_host(&g)
+        && registered.iter().any(|r| {
+            reqwest::Url::parse(r).is_ok_and(|r| {
+                loopback_host(&r)
+                    && r.host_str() == g.host_str()
+                    && r.path() == g.path()
+                    && r.query() == g.query()
+            })
+        })
+}
+
+/// The principal an access token stands for, if it is live.
+pub fn principal_for_access_token(
+    conn: &rusqlite::Connection,
+    token: &str,
+) -> Result<Option<Principal>> {
+    if !token.starts_with(ACCESS_PREFIX) {
+        return Ok(None);
+    }
+    let now = crate::db::now();
+    let Some(row) = crate::db::oauth::token(conn, &hash_secret(token))? else {
+        return Ok(None);
+    };
+    if row.kind != "access" || row.expires_at <= now {
+        return Ok(None);
+    }
+    crate::db::oauth::touch_grant(conn, row.grant.id, now)?;
+    let g = row.grant;
+    Ok(Some(Principal::OAuth {
+        can_write: g.scope.split_whitespace().any(|s| s == SCOPE_WRITE),
+        did: g.user_did,
+        handle: g.user_handle,
+        wiki_id: g.wiki_id,
+        client_name: g.client_name,
+        grant_id: g.id,
+        resource: g.resource,
+    }))
+}
+
+/// An OAuth error body (`{"error", "error_description"}`), never cached.
+pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut r = (
+        status,
+        axum::Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    no_store(&mut r);
+    cors(&mut r);
+    r
+}
+
+fn no_store(r: &mut Response) {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Metadata, registration and token endpoints are called from browsers (the MCP
+/// Inspector, the TypeScript SDK): open CORS, no cookies involved.
+pub fn cors(r: &mut Response) {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type, Accept, MCP-Protocol-Version"),
+    );
+}
+
+fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", crate::access::session::random_token())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_filtered_and_capped() {
+        assert_eq!(grant_scopes("", true), "wiki:read wiki:write");
+        assert_eq!(grant_scopes("claudeai", true), "wiki:read wiki:write");
+        assert_eq!(grant_scopes("wiki:read", true), "wiki:read");
+        assert_eq!(
+            grant_scopes("wiki:read wiki:write offline_access", false),
+            "wiki:read"
+        );
+    }
+
+    #[test]
+    fn loopback_redirects_match_any_port() {
+        let reg = vec![
+            "http://127.0.0.1/callback".to_string(),
+            "https://claude.ai/api/mcp/auth_callback".to_string(),
+        ];
+        assert!(redirect_matches(&reg, "http://127.0.0.1:53117/callback"));
+        assert!(redirect_matches(
+            &reg,
+            "https://claude.ai/api/mcp/auth_callback"
+        ));
+        assert!(!redirect_matches(
+            &reg,
+            "https://claude.ai/api/mcp/auth_callback?x=1"
+        ));
+        assert!(!redirect_matches(&reg, "http://127.0.0.1:53117/other"));
+        assert!(!redirect_matches(
+            &reg,
+            "https://evil.example/api/mcp/auth_callback"
+        ));
+        assert!(same_resource(
+            "https://w.example/mcp/",
+            "https://w.example/mcp"
+        ));
+    }
+}

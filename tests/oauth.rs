@@ -1,0 +1,771 @@
+//! The embedded OAuth 2.1 authorization server over HTTP against the real server:
+//! discovery, dynamic registration, authorize → sign-in → consent → code, the token
+//! endpoint (PKCE, rotation), MCP with the access token, revocation, and the negative
+//! cases of mcp-auth.md — each answered with the spec's status and error, nothing written.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::common::*;
+
+const OWNER: &str = "did:plc:owner";
+const EDITOR: &str = "did:plc:editor";
+const VIEWER: &str = "did:plc:viewer";
+const STRANGER: &str = "did:plc:stranger";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+fn pkce() -> (String, String) {
+    let verifier = format!("v{}", robot::access::session::random_token());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+async fn setup() -> TestServer {
+    let s = TestServer::start().await;
+    for (did, h) in [
+        (OWNER, "owner.test"),
+        (EDITOR, "editor.test"),
+        (VIEWER, "viewer.test"),
+        (STRANGER, "stranger.test"),
+    ] {
+        s.add_user(did, h);
+    }
+    s.create_wiki("notes", OWNER, false);
+    s.create_wiki("other", STRANGER, false);
+    s.add_collaborator("notes", EDITOR, robot::access::Role::Editor);
+    s.add_collaborator("notes", VIEWER, robot::access::Role::Viewer);
+    s
+}
+
+async fn register(s: &TestServer, slug: &str, body: Value) -> (StatusCode, Value) {
+    let r = s
+        .client()
+        .post(format!("{}/-/oauth/register", s.wiki_url(slug)))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn public_client(s: &TestServer, slug: &str) -> String {
+    let (st, b) = register(
+        s,
+        slug,
+        json!({"redirect_uris": [REDIRECT], "client_name": "Test Client",
+               "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    assert!(b.get("client_secret").is_none());
+    b["client_id"].as_str().unwrap().to_string()
+}
+
+/// Runs authorize and consent as `did`; returns the redirect's query (code, state, iss…).
+async fn consent(
+    s: &TestServer,
+    slug: &str,
+    did: &str,
+    client_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+    decision: &str,
+) -> Result<std::collections::BTreeMap<String, String>, (StatusCode, String)> {
+    let (cookie, _) = s.session_for(did);
+    let c = s.client();
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "xyz"),
+    ];
+    params.extend_from_slice(extra);
+    let r = c
+        .get(format!("{}/-/oauth/authorize", s.wiki_url(slug)))
+        .query(&params)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    if r.status().is_redirection() {
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        return Ok(query_of(&loc));
+    }
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    if status != 200 {
+        return Err((status, html));
+    }
+    let mut form: Vec<(String, String)> = html
+        .split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|i| {
+            let name = attr(i, "name").unwrap();
+            let value = attr(i, "value").unwrap_or_default();
+            (name, value)
+        })
+        .collect();
+    form.push(("decision".into(), decision.into()));
+    let r = c
+        .post(format!("{}/-/oauth/authorize", s.wiki_url(slug)))
+        .header("Cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    if !r.status().is_redirection() {
+        let st = r.status();
+        return Err((st, r.text().await.unwrap()));
+    }
+    Ok(query_of(r.headers()["location"].to_str().unwrap()))
+}
+
+fn query_of(url: &str) -> std::collections::BTreeMap<String, String> {
+    let u = reqwest::Url::parse(url)
+        .unwrap_or_else(|_| reqwest::Url::parse(&format!("http://x{url}")).unwrap());
+    let mut m: std::collections::BTreeMap<String, String> = u.query_pairs().into_owned().collect();
+    m.insert("_location".into(), url.to_string());
+    m
+}
+
+async fn token(
+    s: &TestServer,
+    slug: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let r = s
+        .client()
+        .post(format!("{}/-/oauth/token", s.wiki_url(slug)))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let (st, h) = (r.status(), r.headers().clone());
+    (st, r.json().await.unwrap_or(Value::Null), h)
+}
+
+/// A tools/call over raw HTTP with a bearer token.
+async fn mcp(
+    s: &TestServer,
+    slug: &str,
+    bearer: &str,
+    tool: &str,
+    args: Value,
+) -> (StatusCode, Value) {
+    let r = s
+        .client()
+        .post(format!("{}/mcp", s.wiki_url(slug)))
+        .header("Authorization", format!("Bearer {bearer}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": args}}))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Authorizes `did` with a fresh public client: (client_id, tokens).
+async fn connect(s: &TestServer, slug: &str, did: &str, scope: &str) -> (String, Value) {
+    let client_id = public_client(s, slug).await;
+    let (verifier, challenge) = pkce();
+    let resource = format!("{}/mcp", s.wiki_url(slug));
+    let q = consent(
+        s,
+        slug,
+        did,
+        &client_id,
+        &challenge,
+        &[("resource", &resource), ("scope", scope)],
+        "approve",
+    )
+    .await
+    .unwrap();
+    let (st, t, _) = token(
+        s,
+        slug,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+            ("resource", &resource),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    (client_id, t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_registration_consent_tokens_and_mcp() {
+    let s = setup().await;
+    let base = s.wiki_url("notes");
+    let c = s.client();
+    // Discovery: PRM at both URLs, AS metadata whose issuer matches, JSON 404 elsewhere.
+    let prm1: Value = c
+        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let prm2: Value = c
+        .get(format!("{base}/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm1, prm2);
+    assert_eq!(prm1["resource"], format!("{base}/mcp"));
+    assert_eq!(prm1["authorization_servers"][0], base);
+    let asm: Value = c
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asm["issuer"], base);
+    assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        asm["registration_endpoint"],
+        format!("{base}/-/oauth/register")
+    );
+    let r = c
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/json");
+
+    // Registration echoes the metadata; unknown fields are ignored.
+    let (st, reg) = register(
+        &s,
+        "notes",
+        json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"], "client_name": "Claude",
+               "token_endpoint_auth_method": "client_secret_post", "scope": "claudeai", "application_type": "web"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{reg}");
+    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(reg["client_secret_expires_at"], 0);
+    assert!(reg["client_secret"].as_str().unwrap().starts_with("rcs_"));
+
+    // Signed out: authorize sends the person to sign in and back to the same request.
+    let client_id = public_client(&s, "notes").await;
+    let (verifier, challenge) = pkce();
+    let r = c
+        .get(format!("{base}/-/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "xyz"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(
+        loc.starts_with("/-/login?return_to=%2F-%2Foauth%2Fauthorize%3F"),
+        "{loc}"
+    );
+
+    // The consent page names the client, the redirect host, the wiki and the scopes.
+    let (cookie, _) = s.session_for(OWNER);
+    let html = c
+        .get(format!("{base}/-/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "xyz"),
+        ])
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "Test Client",
+        "127.0.0.1",
+        "notes",
+        "wiki:read wiki:write",
+        "name=\"csrf\"",
+    ] {
+        assert!(html.contains(needle), "consent page shows {needle}");
+    }
+
+    // Deny: access_denied with state and iss.
+    let q = consent(&s, "notes", OWNER, &client_id, &challenge, &[], "deny")
+        .await
+        .unwrap();
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "xyz")
+    );
+    assert_eq!(q["iss"], base);
+
+    // Approve: a code; a wrong verifier fails and uses the code up.
+    let q = consent(&s, "notes", OWNER, &client_id, &challenge, &[], "approve")
+        .await
+        .unwrap();
+    assert_eq!(
+        (q["state"].as_str(), q["iss"].as_str()),
+        ("xyz", base.as_str())
+    );
+    let code = q["code"].clone();
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            (
+                "code_verifier",
+                "wrong-verifier-wrong-verifier-wrong-verifier",
+            ),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "single use"
+    );
+
+    // A good exchange; then the code cannot be reused.
+    let q = consent(
+        &s,
+        "notes",
+        OWNER,
+        &client_id,
+        &challenge,
+        &[("scope", "wiki:read wiki:write claudeai")],
+        "approve",
+    )
+    .await
+    .unwrap();
+    let resource_slash = format!("{base}/mcp/");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", q["code"].as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("resource", resource_slash.as_str()),
+    ];
+    let (st, t, headers) = token(&s, "notes", &form).await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["scope"], "wiki:read wiki:write", "unknown scopes dropped");
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let (st, b, _) = token(&s, "notes", &form).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Tokens are stored hashed.
+    let stored: i64 = s
+        .state
+        .db
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM oauth_tokens WHERE token_hash = ?1 OR token_hash = ?2",
+            [&access, &refresh],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    // MCP with the access token; the commit is the person's, via the client.
+    let (st, b) = mcp(
+        &s,
+        "notes",
+        &access,
+        "write_note",
+        json!({"path": "From Claude", "content": "Hello.\n"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["result"]["isError"], false, "{b}");
+    let log = git(&s.repo("notes"), &["log", "-1", "--format=%an|%ae"]);
+    assert_eq!(log.trim(), "owner.test (via Test Client)|did:plc:owner");
+    // The REST API takes it too.
+    let r = c
+        .get(format!("{base}/api/v1/pages/From%20Claude"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Refresh rotates; the previous refresh token still works within the grace period.
+    let (st, t2, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{t2}");
+    assert_ne!(t2["refresh_token"], refresh.as_str());
+    let (st, _, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "concurrent reuse within the grace period");
+    // After the grace period, reuse revokes the whole grant.
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE oauth_tokens SET rotated_at = rotated_at - 3600 WHERE rotated_at IS NOT NULL",
+            [],
+        )
+        .unwrap();
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let new_access = t2["access_token"].as_str().unwrap();
+    let (st, _) = mcp(&s, "notes", new_access, "list_notes", json!({})).await;
+    assert_eq!(st, 401, "the grant is revoked");
+
+    // Revocation (RFC 7009) ends a grant.
+    let (client2, t3) = connect(&s, "notes", OWNER, "").await;
+    let a3 = t3["access_token"].as_str().unwrap();
+    assert_eq!(mcp(&s, "notes", a3, "list_notes", json!({})).await.0, 200);
+    let r = c
+        .post(format!("{base}/-/oauth/revoke"))
+        .form(&[
+            ("token", t3["refresh_token"].as_str().unwrap()),
+            ("client_id", &client2),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(mcp(&s, "notes", a3, "list_notes", json!({})).await.0, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_change_nothing() {
+    let s = setup().await;
+    let base = s.wiki_url("notes");
+    let before = commit_count(&s.repo("notes"));
+    let before_other = commit_count(&s.repo("other"));
+
+    // A token for wiki A used on wiki B.
+    let (_, t) = connect(&s, "notes", OWNER, "").await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let (st, _) = mcp(
+        &s,
+        "other",
+        &access,
+        "write_note",
+        json!({"path": "X", "content": "x"}),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let r = s
+        .client()
+        .get(format!("{}/api/v1/pages", s.wiki_url("other")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Expired.
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE oauth_tokens SET expires_at = 0 WHERE kind = 'access'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
+        401
+    );
+
+    // Wrong audience: a resource that is not this wiki's /mcp.
+    let client_id = public_client(&s, "notes").await;
+    let (_, challenge) = pkce();
+    let other_resource = format!("{}/mcp", s.wiki_url("other"));
+    let q = consent(
+        &s,
+        "notes",
+        OWNER,
+        &client_id,
+        &challenge,
+        &[("resource", &other_resource)],
+        "approve",
+    )
+    .await
+    .unwrap();
+    assert_eq!(q["error"], "invalid_target");
+
+    // A viewer gets read-only tokens: reading works, writing is refused.
+    let (_, tv) = connect(&s, "notes", VIEWER, "wiki:read wiki:write").await;
+    assert_eq!(tv["scope"], "wiki:read");
+    let av = tv["access_token"].as_str().unwrap();
+    let (st, b) = mcp(&s, "notes", av, "list_notes", json!({})).await;
+    assert_eq!(
+        (st, b["result"]["isError"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let (_, b) = mcp(
+        &s,
+        "notes",
+        av,
+        "write_note",
+        json!({"path": "Nope", "content": "x"}),
+    )
+    .await;
+    assert_eq!(b["result"]["isError"], true, "{b}");
+
+    // A removed collaborator's token stops working at once, and cannot be refreshed.
+    let (ed_client, te) = connect(&s, "notes", EDITOR, "").await;
+    let ae = te["access_token"].as_str().unwrap();
+    assert_eq!(mcp(&s, "notes", ae, "list_notes", json!({})).await.0, 200);
+    {
+        let conn = s.state.db.conn().unwrap();
+        let w = robot::db::wikis::by_slug(&conn, "notes").unwrap().unwrap();
+        robot::db::wikis::remove_collaborator(&conn, w.id, EDITOR).unwrap();
+    }
+    let (st, _) = mcp(
+        &s,
+        "notes",
+        ae,
+        "write_note",
+        json!({"path": "Gone", "content": "x"}),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", te["refresh_token"].as_str().unwrap()),
+            ("client_id", &ed_client),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Consent is refused to someone without access to the wiki.
+    let client_id = public_client(&s, "notes").await;
+    let (_, challenge) = pkce();
+    let e = consent(
+        &s,
+        "notes",
+        STRANGER,
+        &client_id,
+        &challenge,
+        &[],
+        "approve",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.0, 403);
+
+    // redirect_uri mismatch and unknown clients: an error page, never a redirect.
+    let c = s.client();
+    let (cookie, _) = s.session_for(OWNER);
+    for (cid, redirect) in [
+        (client_id.as_str(), "http://evil.example/cb"),
+        ("rc_unknown", REDIRECT),
+    ] {
+        let r = c
+            .get(format!("{base}/-/oauth/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", cid),
+                ("redirect_uri", redirect),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{cid} {redirect}");
+    }
+    // Missing PKCE: back to the client with invalid_request.
+    let r = c
+        .get(format!("{base}/-/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("state", "s1"),
+        ])
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("invalid_request", "s1")
+    );
+
+    // Client authentication: unknown client and a wrong secret are 401 invalid_client.
+    let (_, conf) = register(
+        &s,
+        "notes",
+        json!({"redirect_uris": [REDIRECT], "client_name": "Conf"}),
+    )
+    .await;
+    let conf_id = conf["client_id"].as_str().unwrap();
+    let r = c
+        .post(format!("{base}/-/oauth/token"))
+        .basic_auth(conf_id, Some("rcs_wrong"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "rac_x"),
+            ("code_verifier", "v"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"], "invalid_client");
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "rc_nobody"),
+            ("code", "x"),
+            ("code_verifier", "y"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[("grant_type", "password"), ("client_id", &client_id)],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+
+    // Hostile registrations.
+    for (body, error) in [
+        (
+            json!({"redirect_uris": ["http://evil.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": "https://a.example/cb"}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "tls_client_auth"}),
+            "invalid_client_metadata",
+        ),
+        (json!(["not", "an", "object"]), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(70_000)}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let (st, b) = register(&s, "notes", body).await;
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(error))
+        );
+    }
+    let r = c
+        .post(format!("{base}/-/oauth/register"))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    assert_eq!(
+        commit_count(&s.repo("notes")),
+        before,
+        "nothing was written"
+    );
+    assert_eq!(commit_count(&s.repo("other")), before_other);
+}
