@@ -263,6 +263,7 @@ pub async fn serve(
     }
     let semantic = state.semantic.clone();
     let worker = semantic.spawn_worker();
+    let janitor = crate::ops::janitor::spawn(state.db.clone());
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let served = axum::serve(
@@ -271,6 +272,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
+    janitor.abort();
     // The worker finishes its batch (its index writes are transactions either way).
     semantic.stop_worker();
     if let Some(w) = worker {

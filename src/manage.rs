@@ -319,6 +319,49 @@ pub async fn regenerate_token(
         .await
 }
 
+/// The applications connected to a wiki through OAuth (owner only).
+pub async fn connected_clients(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+) -> Result<Vec<crate::db::oauth::Grant>> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    state
+        .db
+        .run(move |c| crate::db::oauth::grants_for_wiki(c, wiki.id))
+        .await
+}
+
+/// Disconnects an application: its grant and every token under it end now.
+pub async fn revoke_client(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    grant_id: i64,
+    request_id: Option<String>,
+) -> Result<()> {
+    let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let actor = caller.principal.did().map(String::from);
+    state
+        .db
+        .run(move |c| {
+            let grant = crate::db::oauth::grants_for_wiki(c, wiki.id)?
+                .into_iter()
+                .find(|g| g.id == grant_id)
+                .ok_or_else(|| Error::not_found("No such connected application."))?;
+            crate::db::oauth::revoke_grant(c, grant.id, crate::db::now())?;
+            audit::record(
+                c,
+                actor.as_deref(),
+                Some(&wiki),
+                "oauth.revoke",
+                &format!("{} for @{}", grant.client_name, grant.user_handle),
+                request_id.as_deref(),
+            )
+        })
+        .await
+}
+
 pub async fn collaborators(
     state: &AppState,
     caller: &Caller,

@@ -769,3 +769,67 @@ async fn refused_requests_change_nothing() {
     );
     assert_eq!(commit_count(&s.repo("other")), before_other);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_connected_clients_and_disconnects_them() {
+    let s = setup().await;
+    let (_, t) = connect(&s, "notes", EDITOR, "").await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
+        200
+    );
+    let (cookie, csrf) = s.session_for(OWNER);
+    let c = s.client();
+    let html = c
+        .get(format!("{}/app/wikis/notes", s.root()))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Connected applications"));
+    assert!(
+        html.contains("Test Client") && html.contains("@editor.test"),
+        "{html}"
+    );
+    let action = html
+        .split("action=\"/app/wikis/notes/clients/")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .map(|id| format!("/app/wikis/notes/clients/{id}"))
+        .unwrap();
+    let r = c
+        .post(format!("{}{action}", s.root()))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
+        401,
+        "disconnected"
+    );
+    // Registrations nobody used are swept after a day; used ones stay.
+    let unused = public_client(&s, "notes").await;
+    let conn = s.state.db.conn().unwrap();
+    conn.execute(
+        "UPDATE oauth_clients SET created_at = created_at - 90000",
+        [],
+    )
+    .unwrap();
+    robot::ops::janitor::sweep(&conn, robot::db::now()).unwrap();
+    let left: Vec<String> = conn
+        .prepare("SELECT client_id FROM oauth_clients")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(!left.contains(&unused));
+    assert_eq!(left.len(), 1, "the authorized client stays: {left:?}");
+}

@@ -33,6 +33,11 @@ pub fn router_nested() -> Router<AppState> {
             patch(change_collaborator).delete(remove_collaborator),
         )
         .route("/api/wikis/{slug}/audit", get(audit))
+        .route("/api/wikis/{slug}/clients", get(clients))
+        .route(
+            "/api/wikis/{slug}/clients/{id}",
+            axum::routing::delete(revoke_client),
+        )
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
 
@@ -221,6 +226,29 @@ async fn remove_collaborator(
     bearer(&caller)?;
     manage::remove_collaborator(&state, &caller, &slug, &did, request_id(&headers)).await?;
     Ok(Json(serde_json::json!({ "removed": true, "did": did })))
+}
+
+/// Applications connected to the wiki through OAuth.
+async fn clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    Ok(Json(
+        serde_json::json!({ "clients": manage::connected_clients(&state, &caller, &slug).await? }),
+    ))
+}
+
+async fn revoke_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<axum::http::StatusCode> {
+    bearer(&caller)?;
+    manage::revoke_client(&state, &caller, &slug, id, request_id(&headers)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 async fn audit(

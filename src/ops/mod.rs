@@ -2,6 +2,7 @@
 //! janitor, metrics).
 
 pub mod audit;
+pub mod janitor;
 
 use std::path::Path;
 

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
             post(change_collaborator),
         )
         .route("/app/wikis/{slug}/token", post(token))
+        .route("/app/wikis/{slug}/clients/{id}/revoke", post(revoke_client))
         .route("/app/wikis/{slug}/delete", post(delete_wiki))
         .route("/app/account", get(account))
         .route("/app/account/delete", post(delete_account))
@@ -59,6 +60,8 @@ struct ManageWiki {
     l: Layout,
     w: WikiView,
     collaborators: Vec<Collaborator>,
+    /// Applications connected through OAuth.
+    clients: Vec<crate::db::oauth::Grant>,
     token_created: Option<i64>,
     audit: Vec<audit::Entry>,
     flash: Option<String>,
@@ -236,13 +239,13 @@ async fn wiki_page_with(
         .run(move |c| {
             let collaborators = manage::list_collaborators(c, id)?;
             Ok((
-                collaborators,
+                (collaborators, crate::db::oauth::grants_for_wiki(c, id)?),
                 crate::access::tokens::created_at(c, id)?,
                 audit::for_wiki(c, id, 50)?,
             ))
         })
         .await;
-    let (collaborators, token_created, audit) = match loaded {
+    let ((collaborators, clients), token_created, audit) = match loaded {
         Ok(x) => x,
         Err(e) => return fail(caller, e),
     };
@@ -251,6 +254,7 @@ async fn wiki_page_with(
         l: layout(caller, &wiki.title),
         w: WikiView::new(state, &wiki, grant.role),
         collaborators,
+        clients,
         token_created,
         audit,
         flash,
@@ -279,6 +283,7 @@ async fn wiki_page(
         Some("settings") => Some("Settings saved.".to_string()),
         Some("collaborator-added") => Some("Collaborator added.".to_string()),
         Some("collaborators") => Some("Collaborators updated.".to_string()),
+        Some("client-revoked") => Some("Application disconnected.".to_string()),
         _ => None,
     };
     wiki_page_with(&state, &caller, &slug, flash, None, None).await
@@ -426,6 +431,26 @@ async fn token(
         Ok(t) => wiki_page_with(&state, &caller, &slug, None, None, Some(t)).await,
         Err(e) => fail(&caller, e),
     }
+}
+
+async fn revoke_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let s = slug.clone();
+    wiki_action(
+        state,
+        caller,
+        headers,
+        body,
+        slug,
+        "client-revoked",
+        move |st, c, _, rid| async move { manage::revoke_client(&st, &c, &s, id, rid).await },
+    )
+    .await
 }
 
 async fn delete_wiki(
