@@ -24,9 +24,12 @@ if ! have cargo; then
     exit 1
 fi
 
-# Python tools for tests (OpenAPI validation; later the MCP SDK client), in a venv.
-if [[ ! -x .tools/py/bin/openapi-spec-validator ]]; then
+# Python tools for tests, in a venv: OpenAPI validation and the official MCP Python SDK
+# (its OAuth client drives the full authorization flow in tests/mcp-python).
+PY_TOOLS=("openapi-spec-validator==0.7.*" "mcp==1.30.0")
+if [[ ! -x .tools/py/bin/python ]] || [[ "$(cat .tools/py/.robot-reqs 2>/dev/null)" != "${PY_TOOLS[*]}" ]]; then
     echo "setup: installing Python test tools into .tools/py"
     python3 -m venv .tools/py
-    .tools/py/bin/pip install -q "openapi-spec-validator==0.7.*"
+    .tools/py/bin/pip install -q "${PY_TOOLS[@]}"
+    echo "${PY_TOOLS[*]}" >.tools/py/.robot-reqs
 fi

@@ -833,3 +833,69 @@ async fn the_owner_sees_connected_clients_and_disconnects_them() {
     assert!(!left.contains(&unused));
     assert_eq!(left.len(), 1, "the authorized client stays: {left:?}");
 }
+
+/// The official MCP Python SDK (`mcp` 1.30, installed by scripts/setup.sh) runs the whole
+/// flow headlessly: discovery, registration, authorize, consent, token, tools, refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_connects_through_oauth() {
+    let s = setup().await;
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/py/bin/python");
+    assert!(
+        python.exists(),
+        "run scripts/setup.sh (installs the MCP Python SDK)"
+    );
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp-python/oauth_flow.py");
+    let (cookie, _) = s.session_for(OWNER);
+    let url = format!("{}/mcp", s.wiki_url("notes"));
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(&url)
+        .arg(&cookie)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(seen["protocol"], "2025-11-25", "{seen}");
+    assert_eq!(seen["tools"], 16);
+    assert_eq!(seen["consent_shows_client"], true);
+    assert_eq!(seen["write_error"], false, "{seen}");
+    assert!(
+        seen["write"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created From Python"),
+        "{seen}"
+    );
+    assert!(
+        seen["read"]
+            .as_str()
+            .unwrap()
+            .contains("Written through OAuth."),
+        "{seen}"
+    );
+    assert_eq!(seen["refreshed"], true, "the SDK refreshed its token");
+    assert_eq!(seen["iss"], s.wiki_url("notes"));
+    let wire: Vec<&str> = seen["wire"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    for step in [
+        "GET /.well-known/oauth-protected-resource/mcp",
+        "GET /.well-known/oauth-authorization-server",
+        "POST /-/oauth/register",
+        "POST /-/oauth/token",
+    ] {
+        assert!(wire.contains(&step), "{step} in {wire:?}");
+    }
+    let log = git(&s.repo("notes"), &["log", "-1", "--format=%an"]);
+    assert_eq!(log.trim(), "owner.test (via robot test (python))");
+}
