@@ -579,7 +579,7 @@ async fn refused_requests_change_nothing() {
         (st, b["result"]["isError"].as_bool()),
         (StatusCode::OK, Some(false))
     );
-    let (_, b) = mcp(
+    let (st, b) = mcp(
         &s,
         "notes",
         av,
@@ -587,7 +587,26 @@ async fn refused_requests_change_nothing() {
         json!({"path": "Nope", "content": "x"}),
     )
     .await;
-    assert_eq!(b["result"]["isError"], true, "{b}");
+    assert_eq!(st, 403, "a read-only token is asked to step up: {b}");
+    assert_eq!(b["error"], "insufficient_scope");
+    let r = s
+        .client()
+        .post(format!("{base}/mcp"))
+        .bearer_auth(av)
+        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "delete_note", "arguments": {"path": "Home"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"wiki:read wiki:write\""),
+        "{challenge}"
+    );
 
     // A removed collaborator's token stops working at once, and cannot be refreshed.
     let (ed_client, te) = connect(&s, "notes", EDITOR, "").await;

@@ -122,7 +122,57 @@ async fn guard(
     if !caller.bearer || !for_this_wiki {
         return challenge(caller.bearer.then_some("invalid_token"));
     }
+    // A read-only token calling a tool that writes: ask for more scope at the HTTP level
+    // (403 insufficient_scope), which lets clients step up instead of failing.
+    let req = match &caller.principal {
+        Principal::OAuth {
+            can_write: false, ..
+        } if req.method() == Method::POST => {
+            let (parts, body) = req.into_parts();
+            let limit = state.cfg.limits.max_attachment_bytes * 2 + 1024 * 1024;
+            let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+                return with_cors(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+            };
+            if calls_a_write_tool(&bytes) {
+                let v = format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{SCOPES}\", resource_metadata=\"{resource_metadata}\""
+                );
+                let mut r = (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(serde_json::json!({"error": "insufficient_scope", "error_description": "This tool needs the wiki:write scope."})),
+                )
+                    .into_response();
+                if let Ok(h) = HeaderValue::from_str(&v) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, h);
+                }
+                return with_cors(r);
+            }
+            Request::from_parts(parts, axum::body::Body::from(bytes))
+        }
+        _ => req,
+    };
     with_cors(next.run(req).await)
+}
+
+/// The tools that change the wiki.
+const WRITE_TOOLS: &[&str] = &[
+    "write_note",
+    "edit_note",
+    "rename_note",
+    "delete_note",
+    "upload_attachment",
+    "delete_attachment",
+];
+
+/// Whether a JSON-RPC body is a `tools/call` of a tool that writes.
+fn calls_a_write_tool(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false; // rmcp answers malformed bodies itself
+    };
+    v["method"] == "tools/call"
+        && v["params"]["name"]
+            .as_str()
+            .is_some_and(|n| WRITE_TOOLS.contains(&n))
 }
 
 fn with_cors(mut r: Response) -> Response {
