@@ -538,6 +538,27 @@ async fn refused_requests_change_nothing() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
+    // A token whose audience is not this wiki's /mcp (another resource).
+    let conn = s.state.db.conn().unwrap();
+    conn.execute(
+        "UPDATE oauth_grants SET resource = 'https://elsewhere.example/mcp'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
+        401
+    );
+    conn.execute(
+        "UPDATE oauth_grants SET resource = ?1",
+        [format!("{}/mcp", s.wiki_url("notes"))],
+    )
+    .unwrap();
+    assert_eq!(
+        mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
+        200
+    );
+    drop(conn);
     // Expired.
     s.state
         .db

@@ -949,16 +949,7 @@ async fn search(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> V1Result {
     allow(&state, &wiki, &caller, &headers, Action::Read).await?;
-    let query = q
-        .get("q")
-        .cloned()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            V1Error::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Missing required parameter: q",
-            )
-        })?;
+    let query = required_q(&q)?;
     let limit: usize = q
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -977,6 +968,19 @@ async fn search(
         })
         .collect();
     Ok(Json(json!({"query": query, "results": results, "total": total})).into_response())
+}
+
+/// The `q` parameter, or the reference's 422.
+fn required_q(q: &BTreeMap<String, String>) -> Result<String, V1Error> {
+    q.get("q")
+        .cloned()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Missing required parameter: q",
+            )
+        })
 }
 
 /// An integer query parameter within `range`, or the reference's 422.
@@ -1010,16 +1014,7 @@ async fn semantic_search(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> V1Result {
     allow(&state, &wiki, &caller, &headers, Action::Read).await?;
-    let query = q
-        .get("q")
-        .cloned()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            V1Error::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Missing required parameter: q",
-            )
-        })?;
+    let query = required_q(&q)?;
     let n = int_param(&q, "n", 5, 1..=50)?;
     let per_page = int_param(&q, "max_chunks_per_page", 2, 1..=5)?;
     let (sem, q2) = (state.semantic.clone(), query.clone());

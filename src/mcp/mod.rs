@@ -176,11 +176,8 @@ fn calls_a_write_tool(body: &[u8]) -> bool {
 }
 
 fn with_cors(mut r: Response) -> Response {
+    crate::oauth::cors(&mut r);
     let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),

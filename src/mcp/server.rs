@@ -365,6 +365,18 @@ fn change_of(c: &crate::wiki::store::CommitInfo, pages: Vec<String>) -> Change {
     }
 }
 
+/// The page's revision to send back when writing: its last change.
+fn revision_of(w: &Wikis, wiki: &Wiki, name: &PageName) -> Result<String> {
+    let file = w
+        .snapshot(wiki)?
+        .page(&name.file_path())
+        .map(|e| e.path.clone())
+        .unwrap_or_else(|| name.file_path());
+    Ok(w.last_change(wiki, &file)?
+        .map(|c| c.id)
+        .unwrap_or_default())
+}
+
 /// `[mcp] ` + the caller's message, or the default.
 fn message(given: &str, default: impl FnOnce() -> String) -> String {
     let m = crate::wiki::default_message(given, default);
@@ -515,15 +527,7 @@ impl WikiServer {
             let base = Some(p.revision.as_str()).filter(|r| !r.is_empty());
             match w.save_page(wiki, author, &name, &p.content, base, &msg)? {
                 SaveOutcome::Saved { created, .. } => {
-                    let file = w
-                        .snapshot(wiki)?
-                        .page(&name.file_path())
-                        .map(|e| e.path.clone())
-                        .unwrap_or_else(|| name.file_path());
-                    let revision = w
-                        .last_change(wiki, &file)?
-                        .map(|c| c.id)
-                        .unwrap_or_default();
+                    let revision = revision_of(w, wiki, &name)?;
                     let out = WriteNoteOut {
                         path: name.to_string(),
                         revision,
@@ -561,15 +565,7 @@ impl WikiServer {
                 &p.new_string,
                 &msg,
             )?;
-            let file = w
-                .snapshot(wiki)?
-                .page(&name.file_path())
-                .map(|e| e.path.clone())
-                .unwrap_or_else(|| name.file_path());
-            let revision = w
-                .last_change(wiki, &file)?
-                .map(|c| c.id)
-                .unwrap_or_default();
+            let revision = revision_of(w, wiki, &name)?;
             let out = WriteNoteOut {
                 path: name.to_string(),
                 revision,
