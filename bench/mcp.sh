@@ -29,6 +29,9 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 wait_http "$pid" "http://127.0.0.1:$port/health" "localhost:$port" 60 strict || die "robot did not start"
 
+log "warming up (5 s of read_note, not measured)"
+wrk -t2 -c16 -d5s -s "$BENCH_DIR/mcp.lua" -H "Host: bench.localhost:$port" -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$port/mcp" -- read >/dev/null 2>&1 || true
 results=()
 for tool in read write; do
     log "tools/call ${tool}_note: wrk -t2 -c16 -d${DURATION}s"

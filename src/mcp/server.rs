@@ -414,16 +414,19 @@ impl WikiServer {
     {
         let run = async {
             let (caller, wiki) = caller_of(ctx)?;
-            let (p, w) = (caller.principal.clone(), wiki.clone());
-            self.state
-                .db
-                .run(move |c| access::authorize(c, &p, &w, action))
-                .await?;
             if action == Action::Write {
                 self.state.check_write_rate(&caller)?;
             }
             let author = caller.principal.author();
-            self.state.wikis.run(move |w| f(w, &wiki, &author)).await
+            let principal = caller.principal.clone();
+            // One trip to the blocking pool: the decision, then the operation.
+            self.state
+                .wikis
+                .run(move |w| {
+                    access::authorize(&*w.db().conn()?, &principal, &wiki, action)?;
+                    f(w, &wiki, &author)
+                })
+                .await
         };
         match run.await {
             Ok((out, text)) => ok(&out, text),
