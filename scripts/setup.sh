@@ -12,6 +12,9 @@ have curl || need_apt+=(curl)
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
 have npm || need_apt+=(npm)
+# Caddy (the production reverse proxy) and systemd-analyze, for tests/ops.rs.
+have caddy || need_apt+=(caddy)
+have systemd-analyze || need_apt+=(systemd)
 if ((${#need_apt[@]})); then
     echo "setup: installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -17,5 +17,6 @@ mod manage;
 mod markdown;
 mod mcp;
 mod oauth;
+mod ops;
 mod search;
 mod semantic;
