@@ -45,11 +45,13 @@ echo "install: embedding model"
 ROBOT_DATA_DIR="$data" scripts/fetch-model.sh >/dev/null
 chown -R robot:robot "$data/model"
 
-echo "install: systemd unit"
-install -m 0644 systemd/robot.service /etc/systemd/system/robot.service
+echo "install: systemd units"
+install -d -o robot -g robot -m 0750 /var/backups/robot
+install -m 0644 systemd/robot.service systemd/robot-backup.service systemd/robot-backup.timer /etc/systemd/system/
 systemctl daemon-reload
-systemctl enable robot.service
+systemctl enable robot.service robot-backup.timer
 systemctl restart robot.service
+systemctl start robot-backup.timer
 
 echo "install: Caddy"
 install -d /etc/caddy/caddy

@@ -40,6 +40,21 @@ pub enum Command {
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Back up the database (online), every wiki's repository and a checksummed manifest.
+    Backup {
+        /// Where backups go (each in its own dated directory).
+        #[arg(long, default_value = "backups")]
+        to: PathBuf,
+        /// Also copy the server's keys (sessions and tokens then stay valid after a restore).
+        #[arg(long)]
+        include_keys: bool,
+        /// How many backups to keep in that directory.
+        #[arg(long, default_value_t = 7)]
+        keep: usize,
+    },
+    /// Restore a backup into an empty data directory, checking every checksum and
+    /// `git fsck`-ing every repository. Search indexes are rebuilt when the server starts.
+    Restore { from: PathBuf },
     /// Rebuild semantic-search indexes: re-embed every page of a wiki, or of all wikis.
     /// Safe while the server runs (both drain the same queue).
     Reindex(ReindexArgs),
@@ -187,13 +202,42 @@ fn reindex(state: AppState, args: ReindexArgs) -> anyhow::Result<()> {
 
 /// Runs an operator command (everything but `serve`).
 pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
-    if let Command::Reindex(args) = command {
-        return reindex(AppState::open(cfg)?, args);
+    match command {
+        Command::Reindex(args) => return reindex(AppState::open(cfg)?, args),
+        Command::Backup {
+            to,
+            include_keys,
+            keep,
+        } => {
+            let dir = crate::ops::backup::backup(
+                &cfg,
+                &crate::ops::backup::BackupOptions {
+                    to,
+                    include_keys,
+                    keep,
+                },
+            )?;
+            println!("backup written to {}", dir.display());
+            return Ok(());
+        }
+        Command::Restore { from } => {
+            let m = crate::ops::backup::restore(&cfg, &from)?;
+            println!(
+                "restored {} wiki(s) from {} into {}; search indexes are rebuilt when robot starts",
+                m.wikis.len(),
+                from.display(),
+                cfg.data_dir.display()
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     let state = AppState::open_without_model(cfg)?;
     let conn = state.db.conn()?;
     match command {
-        Command::Serve | Command::Reindex(_) => unreachable!("handled above"),
+        Command::Serve | Command::Reindex(_) | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled above")
+        }
         Command::Init => {
             println!("initialised {}", state.cfg.data_dir.display());
             println!("root site:  {}", state.cfg.root_url());

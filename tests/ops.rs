@@ -44,17 +44,26 @@ fn the_caddyfiles_and_the_unit_validate() {
         );
     }
     // systemd-analyze checks that ExecStart exists: point it at the binary under test.
-    let unit = std::fs::read_to_string(repo_root().join("systemd/robot.service")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("robot.service");
-    std::fs::write(
-        &copy,
-        unit.replace("/usr/local/bin/robot", env!("CARGO_BIN_EXE_robot")),
-    )
-    .unwrap();
+    let mut copies = Vec::new();
+    for name in [
+        "robot.service",
+        "robot-backup.service",
+        "robot-backup.timer",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join("systemd").join(name)).unwrap();
+        let copy = dir.path().join(name);
+        std::fs::write(
+            &copy,
+            text.replace("/usr/local/bin/robot", env!("CARGO_BIN_EXE_robot")),
+        )
+        .unwrap();
+        copies.push(copy);
+    }
+    let unit = std::fs::read_to_string(repo_root().join("systemd/robot.service")).unwrap();
     let out = Command::new("systemd-analyze")
         .arg("verify")
-        .arg(&copy)
+        .args(&copies)
         .output()
         .unwrap();
     assert!(

@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod api_v1;
 mod atproto;
+mod backup;
 mod cli;
 mod conformance;
 mod corpus;

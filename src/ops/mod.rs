@@ -1,7 +1,8 @@
-//! Operating the service: the audit log and health facts (later backup, restore,
-//! janitor, metrics).
+//! Operating the service: the audit log, health facts, backups and restores, and the
+//! janitor.
 
 pub mod audit;
+pub mod backup;
 pub mod janitor;
 
 use std::path::Path;
