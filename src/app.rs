@@ -40,6 +40,8 @@ pub struct AppState {
     pub clones: Arc<tokio::sync::Semaphore>,
     /// Search by meaning (off, with its reason, when the model is not installed).
     pub semantic: crate::search::semantic::Semantic,
+    /// Request counters and latency histograms for `/metrics`.
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             atproto: Arc::new(atproto),
             limiter: Arc::new(limiter),
             clones: Arc::new(tokio::sync::Semaphore::new(8)),
+            metrics: Arc::default(),
         })
     }
 }
@@ -179,7 +182,27 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-async fn dispatch(state: AppState, root: Router, wiki: Router, mut req: Request) -> Response {
+/// Routes the request (see [`route`]) and records it for `/metrics`.
+async fn dispatch(state: AppState, root: Router, wiki: Router, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let path = req.uri().path().to_string();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let wiki_host = matches!(resolve_site(&state.cfg, host), Site::Wiki(_));
+    let metrics = state.metrics.clone();
+    let response = route(state, root, wiki, req).await;
+    metrics.observe(
+        crate::ops::metrics::route_class(wiki_host, &path),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) -> Response {
     let host = req
         .headers()
         .get(header::HOST)

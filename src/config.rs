@@ -114,6 +114,9 @@ pub struct Config {
     pub limits: Limits,
     pub atproto: AtprotoConfig,
     pub search: SearchConfig,
+    /// Bearer token that opens `/metrics` to non-loopback scrapers (loopback without a
+    /// proxy needs none).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -130,6 +133,7 @@ impl Default for Config {
             limits: Limits::default(),
             atproto: AtprotoConfig::default(),
             search: SearchConfig::default(),
+            metrics_token: None,
         }
     }
 }
@@ -146,6 +150,7 @@ const KNOWN_KEYS: &[&str] = &[
     "limits",
     "atproto",
     "search",
+    "metrics_token",
 ];
 
 impl Config {
@@ -254,6 +259,9 @@ impl Config {
                     "ROBOT_ATPROTO_ALLOW_PRIVATE_HOSTS is on: sign-in may fetch http and private addresses (tests only)".into(),
                 );
             }
+        }
+        if let Some(v) = get("ROBOT_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|s| !s.is_empty());
         }
         if let Some(v) = get("ROBOT_SEMANTIC") {
             self.search.semantic = parse("ROBOT_SEMANTIC", &v)?;

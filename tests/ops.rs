@@ -230,3 +230,70 @@ async fn robot_behind_real_caddy_with_tls_internal() {
     assert!(work.path().join("clone/home.md").exists());
     proxy.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_and_stay_private() {
+    let s = TestServer::start_with(|c| c.metrics_token = Some("scrape-secret".into())).await;
+    s.add_user("did:plc:owner", "owner.test");
+    s.create_wiki("notes", "did:plc:owner", true);
+    let c = s.client();
+    for _ in 0..3 {
+        assert_eq!(
+            c.get(format!("{}/Home", s.wiki_url("notes")))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let _ = c
+        .post(format!("{}/mcp", s.wiki_url("notes")))
+        .send()
+        .await
+        .unwrap();
+    let r = c.get(format!("{}/metrics", s.root())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    for needle in [
+        "robot_http_requests_total{route=\"wiki\",status=\"200\"} 3",
+        "robot_http_requests_total{route=\"mcp\",status=\"401\"} 1",
+        "robot_http_request_duration_seconds_bucket{route=\"wiki\",le=\"+Inf\"} 3",
+        "robot_wikis 1",
+        "robot_reindex_queue_depth ",
+        "robot_sessions_active ",
+        "robot_embedding_seconds_total ",
+        "robot_semantic_enabled 0",
+    ] {
+        assert!(text.contains(needle), "{needle} in\n{text}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("robot_pages ") && !l.ends_with(" 0")),
+        "{text}"
+    );
+    // Through a proxy (as from the internet via Caddy): only with the token.
+    let r = c
+        .get(format!("{}/metrics", s.root()))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .get(format!("{}/metrics", s.root()))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!("{}/metrics", s.root()))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

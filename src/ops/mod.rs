@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backup;
 pub mod janitor;
+pub mod metrics;
 
 use std::path::Path;
 

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(landing))
         .route("/health", get(health))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/static/{*file}", get(super::assets::serve))
         .route("/auth/login", get(login).post(login_submit))
         .route("/auth/callback", get(callback))
@@ -99,6 +100,65 @@ async fn ready(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// Prometheus metrics: from loopback without a proxy in between, or with the token.
+async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let peer_loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let proxied = req.headers().contains_key("x-forwarded-for");
+    let token_ok = state.cfg.metrics_token.as_deref().is_some_and(|want| {
+        use subtle::ConstantTimeEq;
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|got| got.as_bytes().ct_eq(want.as_bytes()).into())
+    });
+    if !(token_ok || peer_loopback && !proxied) {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are available from loopback or with the metrics token\n",
+        )
+            .into_response();
+    }
+    let sem = state.semantic.clone();
+    let gauges = state
+        .db
+        .run(move |c| {
+            let now = crate::db::now();
+            let one = |sql: &str| -> crate::error::Result<f64> {
+                Ok(c.query_row(sql, [now], |r| r.get::<_, i64>(0))? as f64)
+            };
+            let health = sem.health(c)?;
+            Ok(vec![
+                ("robot_wikis", "Wikis.", one("SELECT COUNT(*) FROM wikis WHERE ?1 IS NOT NULL")?),
+                ("robot_pages", "Pages in all wikis (full-text index).", one("SELECT COUNT(*) FROM fts_docs WHERE ?1 IS NOT NULL")?),
+                ("robot_users", "User accounts.", one("SELECT COUNT(*) FROM users WHERE ?1 IS NOT NULL")?),
+                ("robot_sessions_active", "Live browser sessions.", one("SELECT COUNT(*) FROM sessions WHERE expires_at > ?1 AND revoked_at IS NULL")?),
+                ("robot_reindex_queue_depth", "Pages waiting for the embedding worker.", health.queue.items as f64),
+                ("robot_reindex_queue_oldest_seconds", "Age of the oldest queued page.", health.queue.oldest_age_secs as f64),
+                ("robot_reindex_queue_failing", "Queued pages whose last attempt failed.", health.queue.failing as f64),
+                ("robot_semantic_enabled", "1 when the embedding model is loaded.", if health.enabled { 1.0 } else { 0.0 }),
+                ("robot_embedding_seconds_total", "Time spent embedding since start.", health.worker.embed_seconds),
+                ("robot_embedded_chunks_total", "Chunks embedded since start.", health.worker.chunks_embedded as f64),
+                ("robot_embedded_pages_total", "Pages indexed since start.", health.worker.pages_indexed as f64),
+            ])
+        })
+        .await;
+    match gauges {
+        Ok(g) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            state.metrics.render(&g),
+        )
+            .into_response(),
+        Err(e) => {
+            e.log();
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
