@@ -2,7 +2,6 @@
 //! into a new data directory, and robot started on it. Every commit, page and account row
 //! of the backup is there, `git fsck` is clean, and the server serves and searches it.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -172,14 +171,7 @@ fn the_cli_backs_up_keeps_the_newest_and_restores() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let robot = |args: &[&str], data: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_robot"))
-            .args(args)
-            .env("ROBOT_DATA_DIR", data)
-            .env("ROBOT_LOG", "warn")
-            .env_remove("ROBOT_CONFIG")
-            .current_dir(tmp.path())
-            .output()
-            .unwrap()
+        robot_command(data, tmp.path(), args).output().unwrap()
     };
     assert!(
         robot(

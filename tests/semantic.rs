@@ -482,12 +482,7 @@ async fn a_process_killed_between_commit_and_enqueue_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let robot = |args: &[&str], crash: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_robot"));
-        cmd.args(args)
-            .env("ROBOT_DATA_DIR", &data)
-            .env("ROBOT_LOG", "warn")
-            .env_remove("ROBOT_CONFIG")
-            .current_dir(dir.path());
+        let mut cmd = robot_command(&data, dir.path(), args);
         if crash {
             cmd.env("ROBOT_FAULT_CRASH_AFTER_COMMIT", "1");
         }
@@ -554,12 +549,7 @@ async fn cli_reindex_embeds_every_page_and_summarises() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let robot = |args: &[&str], model: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_robot"));
-        cmd.args(args)
-            .env("ROBOT_DATA_DIR", &data)
-            .env("ROBOT_LOG", "warn")
-            .env_remove("ROBOT_CONFIG")
-            .current_dir(dir.path());
+        let mut cmd = robot_command(&data, dir.path(), args);
         if model {
             cmd.env("ROBOT_MODEL_DIR", model_dir());
         }

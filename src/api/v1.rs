@@ -26,6 +26,7 @@ use crate::db::wikis::Wiki;
 use crate::error::Error;
 use crate::web::{Caller, CurrentWiki};
 use crate::wiki::names::PageName;
+use crate::wiki::query::{iso_time, parse_date};
 use crate::wiki::store::CommitInfo;
 use crate::wiki::{SaveOutcome, markdown};
 
@@ -365,14 +366,8 @@ fn name_of(raw: &str) -> Result<PageName, V1Error> {
     Ok(PageName::parse(&decoded)?)
 }
 
-fn iso(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
 fn commit_json(c: &CommitInfo) -> Value {
-    json!({"revision": c.id, "author": c.author, "date": iso(c.time), "message": c.message})
+    json!({"revision": c.id, "author": c.author, "date": iso_time(c.time), "message": c.message})
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, V1Error> {
@@ -526,17 +521,6 @@ async fn list_pages(
         Json(json!({"pages": page, "total": total, "limit": limit, "offset": offset}))
             .into_response(),
     )
-}
-
-/// `2026-11-22` or an RFC 3339 time, as seconds since the epoch.
-fn parse_date(s: &str) -> Option<i64> {
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(d.timestamp());
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc().timestamp())
 }
 
 /// `/api/v1/pages/{path}[/history|/rename|/attachments[/{file}]]`, by method.

@@ -28,6 +28,7 @@ use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::web::{Caller, CurrentWiki};
 use crate::wiki::names::PageName;
+use crate::wiki::query::{iso_time, parse_date};
 use crate::wiki::store::Author;
 use crate::wiki::{SaveOutcome, Wikis};
 
@@ -349,16 +350,10 @@ fn caller_of(ctx: &RequestContext<RoleServer>) -> Result<(Caller, Wiki)> {
     Ok((caller, wiki))
 }
 
-fn iso(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
 fn change_of(c: &crate::wiki::store::CommitInfo, pages: Vec<String>) -> Change {
     Change {
         revision: c.id.clone(),
-        date: iso(c.time),
+        date: iso_time(c.time),
         author: c.author.clone(),
         message: c.message.clone(),
         pages,
@@ -594,7 +589,7 @@ impl WikiServer {
             let since = if p.updated_since.trim().is_empty() {
                 None
             } else {
-                Some(parse_date(&p.updated_since).ok_or_else(|| {
+                Some(parse_date(p.updated_since.trim()).ok_or_else(|| {
                     Error::Invalid(format!("Invalid updated_since: {}", p.updated_since))
                 })?)
             };
@@ -994,17 +989,6 @@ impl WikiServer {
         })
         .await
     }
-}
-
-/// `2026-11-22` or an RFC 3339 time, as seconds since the epoch.
-fn parse_date(s: &str) -> Option<i64> {
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
-        return Some(d.timestamp());
-    }
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc().timestamp())
 }
 
 /// The resource URI of a page.

@@ -148,6 +148,24 @@ impl Wikis {
     }
 }
 
+/// Seconds since the epoch as RFC 3339 (`2026-11-22T14:03:00Z`), as the APIs show times.
+pub fn iso_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// `2026-11-22` or an RFC 3339 time, as seconds since the epoch (the APIs' date filters).
+pub fn parse_date(s: &str) -> Option<i64> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(d.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+}
+
 /// Front matter as (key, display value) pairs, and its tags (a list, or a comma-separated
 /// string).
 pub fn front_matter_of(content: &str) -> (Vec<(String, String)>, Vec<String>) {

@@ -369,3 +369,14 @@ impl TestServer {
         Self::start_with(|c| c.search.model_dir = Some(model_dir())).await
     }
 }
+
+/// The `robot` binary as an operator runs it: on `data`, from `cwd`, quiet, no config file.
+pub fn robot_command(data: &Path, cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_robot"));
+    cmd.args(args)
+        .env("ROBOT_DATA_DIR", data)
+        .env("ROBOT_LOG", "warn")
+        .env_remove("ROBOT_CONFIG")
+        .current_dir(cwd);
+    cmd
+}
