@@ -286,7 +286,7 @@ pub async fn serve(
     }
     let semantic = state.semantic.clone();
     let worker = semantic.spawn_worker();
-    let janitor = crate::ops::janitor::spawn(state.db.clone());
+    let janitor = crate::ops::janitor::spawn(state.db.clone(), state.cfg.clone());
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let served = axum::serve(

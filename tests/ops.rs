@@ -297,3 +297,81 @@ async fn metrics_count_requests_and_stay_private() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// Sets a file's or directory's modification time `secs` seconds into the past.
+fn age(path: &Path, secs: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::open(path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_janitor_quarantines_orphans_and_sweeps_temporary_files() {
+    let s = TestServer::start().await;
+    s.add_user("did:plc:jan", "jan.test");
+    s.create_wiki("kept", "did:plc:jan", false);
+    let wikis = s.state.cfg.wikis_dir();
+    let data = s.state.cfg.data_dir.clone();
+    let dir = s.stop().await;
+
+    // Left behind by crashes: a repository whose row never committed (old, and one just
+    // renamed into place), a half-made wiki, and a temporary object file in a live repo.
+    for (slug, secs) in [("ghost", 7200), ("newborn", 0)] {
+        let repo = wikis.join(slug).join("repo.git");
+        git(
+            &wikis,
+            &["init", "--quiet", "--bare", repo.to_str().unwrap()],
+        );
+        age(&wikis.join(slug), secs);
+    }
+    let half_made = wikis.join(".tmp-half-1234");
+    std::fs::create_dir_all(half_made.join("repo.git")).unwrap();
+    age(&half_made, 7200);
+    let objects = wikis.join("kept/repo.git/objects");
+    let fan = std::fs::read_dir(&objects)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().len() == 2)
+        .unwrap()
+        .path();
+    let stray = fan.join("tmp_object_git2_abc");
+    let fresh = fan.join("tmp_object_git2_new");
+    std::fs::write(&stray, b"x").unwrap();
+    std::fs::write(&fresh, b"x").unwrap();
+    age(&stray, 7200);
+
+    // The janitor's first sweep runs at start.
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let quarantine = data.join("quarantine");
+    for _ in 0..100 {
+        if quarantine.exists() && !stray.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let moved: Vec<String> = std::fs::read_dir(&quarantine)
+        .expect("a quarantine directory")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert!(moved[0].starts_with("ghost-"), "{moved:?}");
+    fsck(&quarantine.join(&moved[0]).join("repo.git"));
+    assert!(!wikis.join("ghost").exists());
+    assert!(
+        wikis.join("newborn").exists(),
+        "a fresh directory may be a wiki being created"
+    );
+    assert!(!half_made.exists() && !stray.exists());
+    assert!(
+        fresh.exists(),
+        "a fresh temporary file may belong to a running write"
+    );
+    fsck(&s.repo("kept"));
+    let (status, _) = s
+        .raw(&s.wiki_host("kept"), "GET", "/api/v1/health", None, None)
+        .await;
+    assert_eq!(status, 200);
+}

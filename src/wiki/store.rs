@@ -251,14 +251,31 @@ pub fn commit(
     // Build the commit unattached, then swing the branch with a compare-and-swap.
     let id = repo.commit(None, &sig, &committer, message, &tree, &parents)?;
     let log = format!("robot: {}", message.lines().next().unwrap_or(""));
-    let res = match parent {
+    swing_branch(repo, id, parent, &log)?;
+    Ok(id)
+}
+
+/// How old a ref lock must be before it is taken for the leftover of a crash. Git holds
+/// one for microseconds; a process killed in that window (kill -9, power loss) leaves it
+/// behind, and every later write would fail on it.
+const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Moves `main` to `id` only if it still points at `parent` (compare-and-swap), so a
+/// concurrent writer is detected rather than overwritten. A stale lock left by a crash is
+/// removed once and the swap retried.
+fn swing_branch(repo: &Repository, id: Oid, parent: Option<Oid>, log: &str) -> Result<()> {
+    let swap = || match parent {
         Some(p) => repo
-            .reference_matching(BRANCH, id, true, p, &log)
+            .reference_matching(BRANCH, id, true, p, log)
             .map(|_| ()),
-        None => repo.reference(BRANCH, id, false, &log).map(|_| ()),
+        None => repo.reference(BRANCH, id, false, log).map(|_| ()),
     };
+    let mut res = swap();
+    if matches!(&res, Err(e) if e.code() == ErrorCode::Locked) && remove_stale_lock(repo) {
+        res = swap();
+    }
     match res {
-        Ok(()) => Ok(id),
+        Ok(()) => Ok(()),
         Err(e)
             if matches!(
                 e.code(),
@@ -272,6 +289,21 @@ pub fn commit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Removes `main`'s lock file if it is older than [`STALE_LOCK`]; true if it did.
+fn remove_stale_lock(repo: &Repository) -> bool {
+    let lock = repo.path().join(format!("{BRANCH}.lock"));
+    let stale = std::fs::metadata(&lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE_LOCK);
+    if stale && std::fs::remove_file(&lock).is_ok() {
+        tracing::warn!(lock = %lock.display(), "removed a stale ref lock left by a crash");
+        return true;
+    }
+    false
 }
 
 fn file_entry(path: &str) -> IndexEntry {
@@ -589,21 +621,8 @@ pub fn commit_tree(
     }
     .signature()?;
     let id = repo.commit(None, &sig, &committer, message, &tree, &[&parent_commit])?;
-    match repo.reference_matching(BRANCH, id, true, parent, message) {
-        Ok(_) => Ok(id),
-        Err(e)
-            if matches!(
-                e.code(),
-                ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked
-            ) =>
-        {
-            Err(Error::Conflict {
-                message: "The wiki changed while this write was being made; try again.".into(),
-                current: None,
-            })
-        }
-        Err(e) => Err(e.into()),
-    }
+    swing_branch(repo, id, Some(parent), message)?;
+    Ok(id)
 }
 
 /// Result of merging a stale edit with the changes made since it was started.
@@ -646,6 +665,25 @@ mod tests {
             path: path.into(),
             content: s.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn a_fresh_ref_lock_is_a_conflict_and_a_stale_one_is_cleared() {
+        let (_d, repo) = repo();
+        let a = Author::robot();
+        let c1 = commit(&repo, None, &[write("a.md", "1")], &a, "one").unwrap();
+        let lock = repo.path().join("refs/heads/main.lock");
+        let f = std::fs::File::create(&lock).unwrap();
+        // Held by a live writer: the write is refused, and the lock left alone.
+        let busy = commit(&repo, Some(c1), &[write("a.md", "2")], &a, "two");
+        assert!(matches!(busy, Err(Error::Conflict { .. })));
+        assert!(lock.exists());
+        // Left by a process killed long ago: cleared, and the write goes through.
+        f.set_modified(std::time::SystemTime::now() - 2 * STALE_LOCK)
+            .unwrap();
+        let c2 = commit(&repo, Some(c1), &[write("a.md", "2")], &a, "two").unwrap();
+        assert_eq!(head(&repo).unwrap(), Some(c2));
+        assert!(!lock.exists());
     }
 
     #[test]
