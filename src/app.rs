@@ -302,6 +302,7 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || w.join()).await;
     }
     served?;
+    tracing::info!("stopped: every request answered, the worker's batch finished");
     Ok(())
 }
 

@@ -336,17 +336,20 @@ async fn the_janitor_quarantines_orphans_and_sweeps_temporary_files() {
         .find(|e| e.file_name().len() == 2)
         .unwrap()
         .path();
-    let stray = fan.join("tmp_object_git2_abc");
-    let fresh = fan.join("tmp_object_git2_new");
-    std::fs::write(&stray, b"x").unwrap();
-    std::fs::write(&fresh, b"x").unwrap();
+    let stray = fan.join("tmp_obj_abc");
+    let stray_git2 = objects.join("tmp_object_git2_abc");
+    let fresh = objects.join("tmp_object_git2_new");
+    for f in [&stray, &stray_git2, &fresh] {
+        std::fs::write(f, b"x").unwrap();
+    }
     age(&stray, 7200);
+    age(&stray_git2, 7200);
 
     // The janitor's first sweep runs at start.
     let s = TestServer::start_in(dir, |_| {}).await;
     let quarantine = data.join("quarantine");
     for _ in 0..100 {
-        if quarantine.exists() && !stray.exists() {
+        if quarantine.exists() && !stray_git2.exists() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -364,7 +367,7 @@ async fn the_janitor_quarantines_orphans_and_sweeps_temporary_files() {
         wikis.join("newborn").exists(),
         "a fresh directory may be a wiki being created"
     );
-    assert!(!half_made.exists() && !stray.exists());
+    assert!(!half_made.exists() && !stray.exists() && !stray_git2.exists());
     assert!(
         fresh.exists(),
         "a fresh temporary file may belong to a running write"

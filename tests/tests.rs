@@ -10,6 +10,7 @@ mod backup;
 mod cli;
 mod conformance;
 mod corpus;
+mod durability;
 mod editing;
 mod embed;
 mod git;

@@ -78,24 +78,27 @@ pub fn sweep_files(cfg: &Config, conn: &rusqlite::Connection) -> Result<FileSwee
     Ok(done)
 }
 
-/// Removes git's abandoned temporary object and pack files (`tmp_*`) under `objects`.
+/// Removes git's abandoned temporary object and pack files (`tmp_*`) under `objects`:
+/// libgit2 writes them in `objects/` itself, git in the fan-out and `pack/` directories.
 fn sweep_git_temp(objects: &Path) -> Result<usize> {
+    let top = std::fs::read_dir(objects).into_iter().flatten().flatten();
+    let nested = top
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten());
+    let all = std::fs::read_dir(objects)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .chain(nested);
     let mut removed = 0;
-    let Ok(dirs) = std::fs::read_dir(objects) else {
-        return Ok(0);
-    };
-    for dir in dirs.flatten() {
-        let Ok(files) = std::fs::read_dir(dir.path()) else {
-            continue; // a file, not a fan-out directory
-        };
-        for f in files.flatten() {
-            let p = f.path();
-            if f.file_name().to_string_lossy().starts_with("tmp_")
-                && older_than(&p, TEMP_GRACE)
-                && std::fs::remove_file(&p).is_ok()
-            {
-                removed += 1;
-            }
+    for f in all {
+        let p = f.path();
+        if f.file_name().to_string_lossy().starts_with("tmp_")
+            && f.file_type().is_ok_and(|t| t.is_file())
+            && older_than(&p, TEMP_GRACE)
+            && std::fs::remove_file(&p).is_ok()
+        {
+            removed += 1;
         }
     }
     Ok(removed)

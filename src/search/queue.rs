@@ -151,6 +151,19 @@ pub fn failures(conn: &Connection, limit: usize) -> Result<Vec<Item>> {
     Ok(rows)
 }
 
+/// The most recent error among a wiki's failing items.
+pub fn last_wiki_error(conn: &Connection, wiki_id: i64) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT last_error FROM reindex_queue WHERE wiki_id = ?1 AND last_error IS NOT NULL
+             ORDER BY enqueued_at DESC LIMIT 1",
+            [wiki_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Wakes the worker when work is queued. The flag keeps a wake-up that arrives while
 /// the worker is busy, so it looks again before sleeping.
 #[derive(Default)]

@@ -295,15 +295,15 @@ impl Semantic {
     /// The state of a wiki's index and its queued work.
     pub fn status(&self, wiki: &Wiki) -> Result<IndexStatus> {
         let wikis = &self.inner.wikis;
+        if self.enabled() {
+            // Queues what changed since the index's mark, so "complete" means up to HEAD.
+            super::worker::reconcile_wiki(wikis, wiki)?;
+        }
         let now = crate::db::now();
         let (depth, failure) = {
             let conn = wikis.db().conn()?;
             let depth = queue::wiki_depth(&conn, wiki.id, now)?;
-            let failure = queue::failures(&conn, 1000)?
-                .into_iter()
-                .find(|i| i.wiki_id == wiki.id)
-                .and_then(|i| i.last_error);
-            (depth, failure)
+            (depth, queue::last_wiki_error(&conn, wiki.id)?)
         };
         let store = wikis.vector_store(wiki);
         let (pages_indexed, chunks) = store.counts()?;

@@ -293,17 +293,35 @@ fn swing_branch(repo: &Repository, id: Oid, parent: Option<Oid>, log: &str) -> R
 
 /// Removes `main`'s lock file if it is older than [`STALE_LOCK`]; true if it did.
 fn remove_stale_lock(repo: &Repository) -> bool {
-    let lock = repo.path().join(format!("{BRANCH}.lock"));
-    let stale = std::fs::metadata(&lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age > STALE_LOCK);
-    if stale && std::fs::remove_file(&lock).is_ok() {
-        tracing::warn!(lock = %lock.display(), "removed a stale ref lock left by a crash");
-        return true;
+    remove_stale_locks(repo.path(), STALE_LOCK) > 0
+}
+
+/// Removes the ref lock files (`HEAD.lock`, `packed-refs.lock`, `refs/heads/*.lock`) older
+/// than `age` from the bare repository at `git_dir`; returns how many. At start-up `age` is
+/// zero: no writer of ours is running yet, so every lock is a leftover of a crash.
+pub fn remove_stale_locks(git_dir: &Path, age: std::time::Duration) -> usize {
+    let heads = std::fs::read_dir(git_dir.join("refs/heads"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let candidates = [git_dir.join("HEAD.lock"), git_dir.join("packed-refs.lock")]
+        .into_iter()
+        .chain(heads)
+        .filter(|p| p.extension().is_some_and(|e| e == "lock"));
+    let mut removed = 0;
+    for lock in candidates {
+        let old = std::fs::metadata(&lock)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a >= age);
+        if old && std::fs::remove_file(&lock).is_ok() {
+            tracing::warn!(lock = %lock.display(), "removed a ref lock left by a crash");
+            removed += 1;
+        }
     }
-    false
+    removed
 }
 
 fn file_entry(path: &str) -> IndexEntry {

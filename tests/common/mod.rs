@@ -14,6 +14,9 @@ use robot::config::Config;
 use robot::db::wikis::Wiki;
 use robot::wiki::provision::CreateWiki;
 
+mod process;
+pub use process::ServerProcess;
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
@@ -131,12 +134,7 @@ impl TestServer {
 
     /// A browser-like client: cookie jar, no automatic redirects.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(Loopback))
-            .build()
-            .unwrap()
+        browser_client()
     }
 
     /// Signs `client` in as the user with `did` on the root site (operator link) and, if
@@ -187,6 +185,17 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// A browser-like client (cookie jar, no automatic redirects) for which every name,
+/// `*.localhost` included, is the loopback address.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(Loopback))
+        .build()
+        .unwrap()
 }
 
 /// Resolves every name to 127.0.0.1, as browsers do for `*.localhost`.
