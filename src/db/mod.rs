@@ -92,7 +92,10 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The caller's span (and its request id) follows the work to the blocking pool.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in_request = span.enter();
             let mut conn = pool.get().map_err(Error::from)?;
             f(&mut conn)
         })

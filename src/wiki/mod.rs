@@ -174,7 +174,13 @@ impl Wikis {
         F: FnOnce(&Wikis) -> Result<T> + Send + 'static,
     {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || f(&me)).await?
+        // The caller's span (and its request id) follows the work to the blocking pool.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _in_request = span.enter();
+            f(&me)
+        })
+        .await?
     }
 
     pub fn repo_path(&self, slug: &str) -> PathBuf {
