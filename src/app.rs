@@ -215,23 +215,28 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    let mut caller = web::caller_from_headers(&state, req.headers(), peer).await;
-    caller.unsafe_method = !req.method().is_safe();
-    req.extensions_mut().insert(caller.clone());
+    let unsafe_method = !req.method().is_safe();
     match site {
-        Site::Root => root.oneshot(req).await.into_response(),
         Site::Wiki(slug) => {
-            let s2 = slug.clone();
+            // The caller and the wiki in one trip to the blocking pool.
+            let credential = web::Credential::of(req.headers());
+            let ip = web::client_ip(req.headers(), peer);
+            let (st, s2) = (state.clone(), slug.clone());
             let found = state
                 .db
-                .run(move |c| crate::db::wikis::by_slug(c, &s2))
+                .run(move |c| {
+                    let caller = web::resolve_caller(c, &st, &credential, ip)?;
+                    Ok((caller, crate::db::wikis::by_slug(c, &s2)?))
+                })
                 .await;
             match found {
-                Ok(Some(w)) => {
+                Ok((mut caller, Some(w))) => {
+                    caller.unsafe_method = unsafe_method;
+                    req.extensions_mut().insert(caller);
                     req.extensions_mut().insert(CurrentWiki(w));
                     wiki.oneshot(req).await.into_response()
                 }
-                Ok(None) => not_found_site(
+                Ok((caller, None)) => not_found_site(
                     &state,
                     &caller,
                     &format!("There is no wiki called “{slug}”."),
@@ -244,9 +249,15 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
                 .into_response(),
             }
         }
+        Site::Root => {
+            let mut caller = web::caller_from_headers(&state, req.headers(), peer).await;
+            caller.unsafe_method = unsafe_method;
+            req.extensions_mut().insert(caller);
+            root.oneshot(req).await.into_response()
+        }
         Site::Unknown => not_found_site(
             &state,
-            &caller,
+            &web::caller_from_headers(&state, req.headers(), peer).await,
             "This address does not name a wiki on this server.",
         ),
     }

@@ -23,11 +23,8 @@ pub fn regenerate(conn: &Connection, wiki_id: i64) -> Result<String> {
 /// The wiki a presented token belongs to.
 pub fn wiki_of(conn: &Connection, token: &str) -> Result<Option<i64>> {
     Ok(conn
-        .query_row(
-            "SELECT wiki_id FROM wiki_tokens WHERE token_hash = ?1",
-            [hash_secret(token)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT wiki_id FROM wiki_tokens WHERE token_hash = ?1")?
+        .query_row([hash_secret(token)], |r| r.get(0))
         .optional()?)
 }
 

@@ -64,6 +64,9 @@ impl Db {
         });
         let pool = r2d2::Pool::builder()
             .max_size(16)
+            // r2d2 would run an empty statement on every checkout to test the connection;
+            // a local SQLite file does not go stale like a network connection.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(15))
             .build(manager)?;
         let db = Db { pool };

@@ -171,23 +171,20 @@ pub struct TokenRow {
 
 pub fn token(conn: &Connection, token_hash: &str) -> Result<Option<TokenRow>> {
     Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {GRANT_COLUMNS}, t.kind, t.expires_at, t.rotated_at
-                 FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
-                 JOIN oauth_clients c ON c.client_id = g.client_id JOIN users u ON u.did = g.user_did
-                 WHERE t.token_hash = ?1 AND g.revoked_at IS NULL"
-            ),
-            [token_hash],
-            |r| {
-                Ok(TokenRow {
-                    grant: grant_from(r)?,
-                    kind: r.get(10)?,
-                    expires_at: r.get(11)?,
-                    rotated_at: r.get(12)?,
-                })
-            },
-        )
+        .prepare_cached(&format!(
+            "SELECT {GRANT_COLUMNS}, t.kind, t.expires_at, t.rotated_at
+             FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
+             JOIN oauth_clients c ON c.client_id = g.client_id JOIN users u ON u.did = g.user_did
+             WHERE t.token_hash = ?1 AND g.revoked_at IS NULL"
+        ))?
+        .query_row([token_hash], |r| {
+            Ok(TokenRow {
+                grant: grant_from(r)?,
+                kind: r.get(10)?,
+                expires_at: r.get(11)?,
+                rotated_at: r.get(12)?,
+            })
+        })
         .optional()?)
 }
 

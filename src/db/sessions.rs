@@ -17,11 +17,10 @@ pub fn create(conn: &Connection, id: &str, did: &str, expires_at: i64) -> Result
 /// True when the session exists, is unexpired and was not revoked.
 pub fn is_live(conn: &Connection, id: &str, did: &str) -> Result<bool> {
     let live: Option<i64> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM sessions WHERE id = ?1 AND did = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-            params![id, did, super::now()],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![id, did, super::now()], |r| r.get(0))
         .optional()?;
     Ok(live.is_some())
 }

@@ -36,11 +36,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Wiki> {
 
 pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Wiki>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM wikis WHERE slug = ?1"),
-            [slug],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM wikis WHERE slug = ?1"))?
+        .query_row([slug], from_row)
         .optional()?)
 }
 
@@ -124,11 +121,8 @@ pub fn set_public(conn: &Connection, id: i64, public: bool) -> Result<()> {
 /// The role `did` holds on the wiki through the collaborators table (owners are not there).
 pub fn collaborator_role(conn: &Connection, wiki_id: i64, did: &str) -> Result<Option<Role>> {
     let role: Option<String> = conn
-        .query_row(
-            "SELECT role FROM collaborators WHERE wiki_id = ?1 AND did = ?2",
-            params![wiki_id, did],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT role FROM collaborators WHERE wiki_id = ?1 AND did = ?2")?
+        .query_row(params![wiki_id, did], |r| r.get(0))
         .optional()?;
     Ok(role.and_then(|r| Role::parse(&r)))
 }

@@ -36,7 +36,6 @@ use crate::wiki::{SaveOutcome, Wikis};
 #[derive(Clone)]
 pub struct WikiServer {
     state: AppState,
-    tool_router: ToolRouter<WikiServer>,
 }
 
 /// The tool table, built once.
@@ -44,10 +43,7 @@ static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(WikiServer::tool_
 
 impl WikiServer {
     pub fn new(state: AppState) -> WikiServer {
-        WikiServer {
-            state,
-            tool_router: TOOLS.clone(),
-        }
+        WikiServer { state }
     }
 }
 
@@ -456,19 +452,19 @@ impl WikiServer {
             .call(&ctx, Action::Read, &path, move |w, wiki, _| {
                 let name = PageName::parse(&p.path)?;
                 let rev = Some(p.revision.as_str()).filter(|r| !r.is_empty());
-                let page = w.read_page(wiki, &name, rev)?;
-                let snap = w.snapshot(wiki)?;
-                let (links_to, linked_from) = snap.link_names(&page.path);
+                let view = w.read_page_view(wiki, &name, rev)?;
+                let mut page = view.page;
+                let (links_to, linked_from) = view.snapshot.link_names(&page.path);
                 let revision = match rev {
                     Some(r) => r.to_string(),
-                    None => w
-                        .last_change(wiki, &page.path)?
+                    None => view
+                        .last_change
                         .map(|c| c.id)
                         .unwrap_or(page.commit.clone()),
                 };
                 let (metadata, _) = crate::wiki::query::front_matter_of(&page.content);
                 let (section, content) = if section_query.trim().is_empty() {
-                    (None, page.content.clone())
+                    (None, std::mem::take(&mut page.content))
                 } else {
                     match crate::wiki::sections::extract(&page.content, &section_query) {
                         Ok((path, text)) => (Some(path), text),
@@ -994,7 +990,7 @@ impl WikiServer {
 /// The resource URI of a page.
 const RESOURCE_TEMPLATE: &str = "wiki:///{path}";
 
-#[tool_handler(router = self.tool_router)]
+#[tool_handler(router = TOOLS)]
 impl ServerHandler for WikiServer {
     #[allow(deprecated)] // enable_logging: see set_level
     fn get_info(&self) -> ServerConfig {

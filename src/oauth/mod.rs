@@ -159,7 +159,10 @@ pub fn principal_for_access_token(
     if row.kind != "access" || row.expires_at <= now {
         return Ok(None);
     }
-    crate::db::oauth::touch_grant(conn, row.grant.id, now)?;
+    // "Last used" is shown by the minute; skip the write (and its lock) until then.
+    if row.grant.last_used_at.is_none_or(|t| t < now - 60) {
+        crate::db::oauth::touch_grant(conn, row.grant.id, now)?;
+    }
     let g = row.grant;
     Ok(Some(Principal::OAuth {
         can_write: g.scope.split_whitespace().any(|s| s == SCOPE_WRITE),

@@ -78,108 +78,147 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentWiki {
     }
 }
 
-/// Establishes the caller: a bearer token (a wiki token, or a platform JWT) in the
-/// `Authorization` header, else the session cookie. Every check reads the database, so a
-/// revoked session or token stops working on its next request.
+/// The credential a request presents, read from its headers without any I/O.
+#[derive(Clone)]
+pub enum Credential {
+    None,
+    /// `Authorization: Bearer …` (a wiki token, an OAuth access token or a platform JWT).
+    Bearer(String),
+    /// An `Authorization` header that is not a usable bearer token.
+    BadHeader,
+    /// The browser session cookie.
+    Cookie(String),
+}
+
+impl Credential {
+    pub fn of(headers: &HeaderMap) -> Credential {
+        if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty());
+            return match token {
+                Some(t) => Credential::Bearer(t.to_string()),
+                None => Credential::BadHeader,
+            };
+        }
+        match cookie_value(headers, COOKIE) {
+            Some(c) => Credential::Cookie(c),
+            None => Credential::None,
+        }
+    }
+}
+
+/// Who is calling: a bearer token (a wiki token, an OAuth access token or a platform
+/// JWT) in the `Authorization` header, else the session cookie. Every check reads the
+/// database, so a revoked session or token stops working on its next request. Blocking; async callers use [`caller_from_headers`], or run it on the blocking pool
+/// together with their own look-ups.
+pub fn resolve_caller(
+    conn: &rusqlite::Connection,
+    state: &AppState,
+    credential: &Credential,
+    ip: std::net::IpAddr,
+) -> crate::error::Result<Caller> {
+    let mut caller = Caller::anonymous();
+    caller.ip = ip;
+    match credential {
+        Credential::None => {}
+        Credential::BadHeader => caller.bad_bearer = true,
+        Credential::Bearer(token) => match principal_from_bearer(conn, state, token)? {
+            Some(p) => {
+                caller.principal = p;
+                caller.bearer = true;
+            }
+            None => caller.bad_bearer = true,
+        },
+        Credential::Cookie(token) => {
+            if let Some((principal, jti)) = principal_from_jwt(conn, state, token)? {
+                caller.csrf = session::csrf_token(&state.keys, &jti);
+                caller.principal = principal;
+            }
+        }
+    }
+    Ok(caller)
+}
+
+/// [`resolve_caller`] on the blocking pool; a database error leaves the caller anonymous.
 pub async fn caller_from_headers(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> Caller {
-    let mut caller = Caller::anonymous();
-    caller.ip = client_ip(headers, peer);
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        caller.bad_bearer = true;
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if let Some(token) = token.filter(|t| !t.is_empty())
-            && let Some(p) = principal_from_bearer(state, token).await
-        {
-            caller.principal = p;
-            caller.bearer = true;
-            caller.bad_bearer = false;
+    let credential = Credential::of(headers);
+    let ip = client_ip(headers, peer);
+    if matches!(credential, Credential::None) {
+        return Caller {
+            ip,
+            ..Caller::anonymous()
+        };
+    }
+    let st = state.clone();
+    let resolved = state
+        .db
+        .run(move |c| resolve_caller(c, &st, &credential, ip))
+        .await;
+    resolved.unwrap_or_else(|e| {
+        e.log();
+        Caller {
+            ip,
+            ..Caller::anonymous()
         }
-        return caller;
-    }
-    let Some(token) = cookie_value(headers, COOKIE) else {
-        return caller;
-    };
-    if let Some((principal, jti)) = principal_from_jwt(state, &token).await {
-        caller.csrf = session::csrf_token(&state.keys, &jti);
-        caller.principal = principal;
-    }
-    caller
+    })
 }
 
-async fn principal_from_bearer(state: &AppState, token: &str) -> Option<Principal> {
+fn principal_from_bearer(
+    conn: &rusqlite::Connection,
+    state: &AppState,
+    token: &str,
+) -> crate::error::Result<Option<Principal>> {
     if token.starts_with(crate::access::tokens::PREFIX) {
-        let t = token.to_string();
-        let found = state
-            .db
-            .run(move |c| {
-                let Some(wiki_id) = crate::access::tokens::wiki_of(c, &t)? else {
-                    return Ok(None);
-                };
-                let slug: String =
-                    c.query_row("SELECT slug FROM wikis WHERE id = ?1", [wiki_id], |r| {
-                        r.get(0)
-                    })?;
-                Ok(Some(Principal::WikiToken { wiki_id, slug }))
-            })
-            .await;
-        return found.unwrap_or_else(|e| {
-            e.log();
-            None
-        });
+        let Some(wiki_id) = crate::access::tokens::wiki_of(conn, token)? else {
+            return Ok(None);
+        };
+        let slug: String = conn
+            .prepare_cached("SELECT slug FROM wikis WHERE id = ?1")?
+            .query_row([wiki_id], |r| r.get(0))?;
+        return Ok(Some(Principal::WikiToken { wiki_id, slug }));
     }
     if token.starts_with("rat_") {
-        let t = token.to_string();
-        return state
-            .db
-            .run(move |c| crate::oauth::principal_for_access_token(c, &t))
-            .await
-            .unwrap_or_else(|e| {
-                e.log();
-                None
-            });
+        return crate::oauth::principal_for_access_token(conn, token);
     }
-    principal_from_jwt(state, token).await.map(|(p, _)| p)
+    Ok(principal_from_jwt(conn, state, token)?.map(|(p, _)| p))
 }
 
 /// A platform JWT whose session row is live.
-async fn principal_from_jwt(state: &AppState, token: &str) -> Option<(Principal, String)> {
-    let claims = session::verify(&state.keys, &state.cfg.root_url(), token)?;
-    let (jti, did) = (claims.jti.clone(), claims.sub.clone());
-    match state
-        .db
-        .run(move |c| crate::db::sessions::is_live(c, &jti, &did))
-        .await
-    {
-        Ok(true) => Some((
-            Principal::User {
-                did: claims.sub,
-                handle: claims.handle,
-                session_id: claims.jti.clone(),
-            },
-            claims.jti,
-        )),
-        Ok(false) => None,
-        Err(e) => {
-            e.log();
-            None
-        }
+fn principal_from_jwt(
+    conn: &rusqlite::Connection,
+    state: &AppState,
+    token: &str,
+) -> crate::error::Result<Option<(Principal, String)>> {
+    let Some(claims) = session::verify(&state.keys, &state.cfg.root_url(), token) else {
+        return Ok(None);
+    };
+    if !crate::db::sessions::is_live(conn, &claims.jti, &claims.sub)? {
+        return Ok(None);
     }
+    Ok(Some((
+        Principal::User {
+            did: claims.sub,
+            handle: claims.handle,
+            session_id: claims.jti.clone(),
+        },
+        claims.jti,
+    )))
 }
 
 /// The client address: the peer, or — when the peer is a local reverse proxy (Caddy) —
 /// the last address it appended to `X-Forwarded-For`.
-fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> std::net::IpAddr {
+pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> std::net::IpAddr {
     let peer_ip = peer
         .map(|p| p.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));

@@ -5,6 +5,7 @@
 //! Writes on one wiki are serialized by a per-wiki lock, and each is checked against the
 //! revision the writer started from, so a stale write is a conflict, never an overwrite.
 
+mod blobs;
 pub mod links;
 pub mod markdown;
 pub mod names;
@@ -34,6 +35,9 @@ use names::PageName;
 use snapshot::{PageEntry, Snapshot};
 use store::{Author, Change, CommitInfo};
 
+/// Memory for page texts kept by [`blobs::BlobCache`]: a few thousand typical pages.
+const BLOB_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// The wiki service: configuration, database and per-wiki in-memory state.
 #[derive(Clone)]
 pub struct Wikis {
@@ -46,6 +50,8 @@ struct Inner {
     /// Open wikis by id (not slug: a deleted and recreated slug is a different wiki).
     open: Mutex<HashMap<i64, Arc<WikiState>>>,
     renders: RenderCache,
+    /// Page texts by blob id (immutable, so never stale).
+    blobs: blobs::BlobCache,
     /// Loaded semantic indexes (the semantic service searches them, its worker updates them).
     vectors: IndexCache,
     /// Rung after every commit's pages are queued, so the worker starts at once.
@@ -107,6 +113,15 @@ pub struct Page {
     pub blob: String,
 }
 
+/// A page as readers see it: see [`Wikis::read_page_view`].
+pub struct PageView {
+    pub page: Page,
+    /// The wiki at the HEAD the page was read from.
+    pub snapshot: Arc<Snapshot>,
+    /// The last commit up to that HEAD that changed the page.
+    pub last_change: Option<CommitInfo>,
+}
+
 /// Why a save did not happen: the page changed since the editor's base revision.
 #[derive(Debug, Clone, Serialize)]
 pub struct SaveConflict {
@@ -150,6 +165,7 @@ impl Wikis {
         Wikis {
             inner: Arc::new(Inner {
                 db,
+                blobs: blobs::BlobCache::new(BLOB_CACHE_BYTES),
                 vectors: IndexCache::new(cfg.search.index_cache_mib.saturating_mul(1024 * 1024)),
                 open: Mutex::new(HashMap::new()),
                 renders: RenderCache::new(4000),
@@ -297,27 +313,63 @@ impl Wikis {
     pub fn read_page(&self, wiki: &Wiki, name: &PageName, revision: Option<&str>) -> Result<Page> {
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
+        self.read_page_in(&repo, &snap, name, revision)
+    }
+
+    /// A page with what readers show beside it — the snapshot it was read from (links,
+    /// backlinks) and its last change — from a single read of HEAD.
+    pub fn read_page_view(
+        &self,
+        wiki: &Wiki,
+        name: &PageName,
+        revision: Option<&str>,
+    ) -> Result<PageView> {
+        let repo = self.open_repo(wiki)?;
+        let snapshot = self.snapshot_with(wiki, &repo)?;
+        let page = self.read_page_in(&repo, &snapshot, name, revision)?;
+        let last_change = self.last_change_in(wiki, &repo, snapshot.head, &page.path)?;
+        Ok(PageView {
+            page,
+            snapshot,
+            last_change,
+        })
+    }
+
+    fn read_page_in(
+        &self,
+        repo: &Repository,
+        snap: &Snapshot,
+        name: &PageName,
+        revision: Option<&str>,
+    ) -> Result<Page> {
         let not_found = || Error::not_found(format!("Page not found: {name}"));
         match revision {
             None => {
                 let entry = snap.page(&name.file_path()).ok_or_else(not_found)?;
-                let content = store::read_blob(&repo, entry.blob)?;
+                let content = self
+                    .inner
+                    .blobs
+                    .text(entry.blob, || store::read_blob(repo, entry.blob))?;
                 Ok(page_from(
                     entry,
-                    content,
+                    content.to_string(),
                     snap.head.expect("a page implies a commit"),
                 ))
             }
             Some(rev) => {
-                let commit = store::resolve_revision(&repo, rev)?;
+                let commit = store::resolve_revision(repo, rev)?;
                 let path = snap
                     .page(&name.file_path())
                     .map(|e| e.path.clone())
                     .unwrap_or_else(|| name.file_path());
-                let blob = store::blob_at(&repo, commit, &path)?.ok_or_else(not_found)?;
-                let content = store::read_blob(&repo, blob)?;
+                let blob = store::blob_at(repo, commit, &path)?.ok_or_else(not_found)?;
+                let content = self
+                    .inner
+                    .blobs
+                    .text(blob, || store::read_blob(repo, blob))?
+                    .to_string();
                 let name = PageName::from_path(&path);
-                let title = snapshot::display_title(&name, &content);
+                let title = snapshot::display_title(&name, content.as_bytes());
                 let entry = PageEntry {
                     path,
                     name,
@@ -410,6 +462,17 @@ impl Wikis {
     pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
         let repo = self.open_repo(wiki)?;
         let head = store::head(&repo)?;
+        self.last_change_in(wiki, &repo, head, path)
+    }
+
+    /// The last commit at or before `head` that changed `path` (cached per HEAD).
+    fn last_change_in(
+        &self,
+        wiki: &Wiki,
+        repo: &Repository,
+        head: Option<Oid>,
+        path: &str,
+    ) -> Result<Option<CommitInfo>> {
         let state = self.state(wiki);
         {
             let cache = state.last_changes.lock().expect("last-change lock");
@@ -420,7 +483,7 @@ impl Wikis {
             }
         }
         let Some(h) = head else { return Ok(None) };
-        let found = store::last_change(&repo, h, path)?;
+        let found = store::last_change(repo, h, path)?;
         let mut cache = state.last_changes.lock().expect("last-change lock");
         if cache.0 != head {
             *cache = (head, HashMap::new());
@@ -1028,12 +1091,12 @@ impl Wikis {
     }
 }
 
-fn page_from(entry: &PageEntry, content: Vec<u8>, commit: Oid) -> Page {
+fn page_from(entry: &PageEntry, content: String, commit: Oid) -> Page {
     Page {
         name: entry.name.clone(),
         path: entry.path.clone(),
         title: entry.title.clone(),
-        content: String::from_utf8_lossy(&content).into_owned(),
+        content,
         commit: commit.to_string(),
         blob: entry.blob.to_string(),
     }
