@@ -431,10 +431,7 @@ impl Wikis {
         let page_paths: std::collections::HashSet<&str> =
             snap.pages.values().map(|p| p.path.as_str()).collect();
         let mut found: HashMap<String, CommitInfo> = HashMap::new();
-        let mut walk = repo.revwalk()?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
-        walk.push(head)?;
-        walk.simplify_first_parent()?;
+        let walk = store::first_parent_walk(&repo, head)?;
         for id in walk {
             if found.len() == snap.pages.len() {
                 break;

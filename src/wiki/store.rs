@@ -7,8 +7,7 @@
 use std::path::Path;
 
 use git2::{
-    Commit, ErrorCode, Index, IndexEntry, IndexTime, ObjectType, Oid, Repository, Signature, Sort,
-    Tree,
+    Commit, ErrorCode, Index, IndexEntry, IndexTime, ObjectType, Oid, Repository, Signature, Tree,
 };
 use serde::Serialize;
 
@@ -73,6 +72,7 @@ pub fn init(path: &Path) -> Result<Repository> {
             path.display()
         )));
     }
+    relax_object_checks();
     let mut opts = git2::RepositoryInitOptions::new();
     opts.bare(true)
         .initial_head("main")
@@ -91,7 +91,26 @@ pub fn init(path: &Path) -> Result<Repository> {
 }
 
 pub fn open(path: &Path) -> Result<Repository> {
+    relax_object_checks();
     Ok(Repository::open_bare(path)?)
+}
+
+/// Turns off libgit2's check, on every tree and commit it writes, that each object they
+/// name exists: that is a header read (a file open and an inflate) per tree entry, so
+/// a write to a 500-page wiki cost 500 file opens. Every object robot names is one it
+/// has just written or read from the parent commit.
+fn relax_object_checks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| git2::opts::strict_object_creation(false));
+}
+
+/// The commits of `main`'s first-parent chain from `start`, newest first, produced
+/// lazily. (A topological sort would walk the whole history before the first commit.)
+pub fn first_parent_walk(repo: &Repository, start: Oid) -> Result<git2::Revwalk<'_>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(start)?;
+    walk.simplify_first_parent()?;
+    Ok(walk)
 }
 
 /// The commit `main` points at, or `None` for an empty repository.
@@ -386,10 +405,7 @@ pub fn history(
     skip: usize,
     limit: usize,
 ) -> Result<Vec<CommitInfo>> {
-    let mut walk = repo.revwalk()?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)?;
-    walk.push(start)?;
-    walk.simplify_first_parent()?;
+    let walk = first_parent_walk(repo, start)?;
     let mut out = Vec::new();
     let mut seen = 0;
     for id in walk {
@@ -424,10 +440,7 @@ pub fn changelog(
     skip: usize,
     limit: usize,
 ) -> Result<Vec<(CommitInfo, Vec<String>)>> {
-    let mut walk = repo.revwalk()?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)?;
-    walk.push(start)?;
-    walk.simplify_first_parent()?;
+    let walk = first_parent_walk(repo, start)?;
     let mut out = Vec::new();
     for id in walk.skip(skip).take(limit) {
         let id = id?;
@@ -441,10 +454,7 @@ pub fn changelog(
 
 /// How many commits `main` has (for pagination).
 pub fn count_commits(repo: &Repository, start: Oid) -> Result<usize> {
-    let mut walk = repo.revwalk()?;
-    walk.push(start)?;
-    walk.simplify_first_parent()?;
-    Ok(walk.count())
+    Ok(first_parent_walk(repo, start)?.count())
 }
 
 /// One line of a rendered diff.
