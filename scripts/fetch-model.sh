@@ -22,8 +22,8 @@
 #
 # Idempotent: when MANIFEST matches the pinned values and every file checks out, it does nothing.
 # Downloads are cached in .tools/model-cache (gitignored) and reused when their sha256 matches.
-# If the reference fixture ../shared/fixtures/minilm-reference.json (or $ROBOT_MINILM_FIXTURE) is
-# present, a fresh model.onnx is also checked against it with onnxruntime (min cosine >= 0.999);
+# If the reference fixture tests/fixtures/minilm-reference.json (or $ROBOT_MINILM_FIXTURE) is
+# present (it ships with the repository), a fresh model.onnx is also checked against it with onnxruntime (min cosine >= 0.999);
 # set ROBOT_MODEL_VERIFY=0 to skip that, =1 to require it.
 #
 # Usage: scripts/fetch-model.sh        (then: ORT_DYLIB_PATH=$PWD/data/model/libonnxruntime.so)
@@ -60,7 +60,7 @@ data="$(cd "$data" && pwd)"
 dest="$data/model"
 cache="$root/.tools/model-cache"
 venv="$root/.tools/py-model"
-fixture="${ROBOT_MINILM_FIXTURE:-$(cd "$root/.." && pwd)/shared/fixtures/minilm-reference.json}"
+fixture="${ROBOT_MINILM_FIXTURE:-$root/tests/fixtures/minilm-reference.json}"
 verify="${ROBOT_MODEL_VERIFY:-auto}"
 
 log() { echo "fetch-model: $*" >&2; }

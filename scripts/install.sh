@@ -48,10 +48,18 @@ chown -R robot:robot "$data/model"
 echo "install: systemd units"
 install -d -o robot -g robot -m 0750 /var/backups/robot
 install -m 0644 systemd/robot.service systemd/robot-backup.service systemd/robot-backup.timer /etc/systemd/system/
-systemctl daemon-reload
-systemctl enable robot.service robot-backup.timer
-systemctl restart robot.service
-systemctl start robot-backup.timer
+# Without a running systemd (a container, an image being built) the units are installed
+# and enabled on the next boot, but nothing can be started now.
+running_systemd() { [[ -d /run/systemd/system ]]; }
+if running_systemd; then
+    systemctl daemon-reload
+    systemctl enable robot.service robot-backup.timer
+    systemctl restart robot.service
+    systemctl start robot-backup.timer
+else
+    systemctl enable robot.service robot-backup.timer >/dev/null 2>&1 || true
+    echo "install: systemd is not running here: units installed and enabled, not started" >&2
+fi
 
 echo "install: Caddy"
 install -d /etc/caddy/caddy
@@ -61,8 +69,10 @@ grep -q '^ROBOT_DOMAIN=' /etc/default/caddy 2>/dev/null ||
     printf 'ROBOT_DOMAIN=%s\nACME_EMAIL=%s\n' "$ROBOT_DOMAIN" "${ACME_EMAIL:-}" >>/etc/default/caddy
 install -d /etc/systemd/system/caddy.service.d
 printf '[Service]\nEnvironmentFile=-/etc/default/caddy\nWorkingDirectory=/etc/caddy\n' >/etc/systemd/system/caddy.service.d/robot.conf
-systemctl daemon-reload
-if caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile >/dev/null 2>&1; then
+if ! running_systemd; then
+    echo "install: systemd is not running here: start Caddy yourself (caddy run --config /etc/caddy/Caddyfile)" >&2
+elif (set -a && . /etc/default/caddy && cd /etc/caddy && caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile >/dev/null 2>&1); then
+    systemctl daemon-reload
     systemctl enable caddy
     systemctl reload-or-restart caddy
 else
