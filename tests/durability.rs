@@ -15,21 +15,13 @@ const OWNER: &str = "did:plc:durable";
 
 /// A data directory with one wiki, `notes`, and its access token (made by the CLI).
 fn provision(data: &Path) -> String {
-    let run = |args: &[&str]| {
-        let out = robot_command(data, data.parent().unwrap(), args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["init"]);
-    run(&["user", "add", "--did", OWNER, "--handle", "durable.test"]);
-    run(&["wiki", "create", "notes", "--owner", OWNER]);
-    run(&["wiki", "token", "notes"]).trim().to_string()
+    robot_ok(data, &["init"]);
+    robot_ok(
+        data,
+        &["user", "add", "--did", OWNER, "--handle", "durable.test"],
+    );
+    robot_ok(data, &["wiki", "create", "notes", "--owner", OWNER]);
+    robot_ok(data, &["wiki", "token", "notes"])
 }
 
 async fn put_page(

@@ -5,7 +5,6 @@
 //! secrets, codes, access and refresh tokens, a rejected token, the metrics token, the
 //! server's keys — appears anywhere in it.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,18 +18,6 @@ use crate::common::*;
 const OWNER: &str = "did:plc:logowner";
 const FRIEND: &str = "did:plc:logfriend";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
-
-fn cli(data: &Path, args: &[&str]) -> String {
-    let out = robot_command(data, data.parent().unwrap(), args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn param(url: &str, name: &str) -> String {
     let u = reqwest::Url::parse(url).unwrap();
@@ -59,19 +46,19 @@ async fn logs_are_json_carry_request_ids_and_hold_no_secret() {
     let log = dir.path().join("robot.log");
     let mut secrets: Vec<(&str, String)> = Vec::new();
 
-    cli(&data, &["init"]);
-    cli(
+    robot_ok(&data, &["init"]);
+    robot_ok(
         &data,
         &["user", "add", "--did", OWNER, "--handle", "logowner.test"],
     );
-    cli(
+    robot_ok(
         &data,
         &["user", "add", "--did", FRIEND, "--handle", "logfriend.test"],
     );
-    cli(&data, &["wiki", "create", "notes", "--owner", OWNER]);
-    let wiki_token = cli(&data, &["wiki", "token", "notes"]);
+    robot_ok(&data, &["wiki", "create", "notes", "--owner", OWNER]);
+    let wiki_token = robot_ok(&data, &["wiki", "token", "notes"]);
     secrets.push(("wiki token (CLI)", wiki_token.clone()));
-    let link = cli(&data, &["admin", "login-link", OWNER]);
+    let link = robot_ok(&data, &["admin", "login-link", OWNER]);
     secrets.push(("sign-in link token", param(&link, "token")));
     let metrics_token = format!("mt-{}", robot::access::session::random_token());
     secrets.push(("metrics token", metrics_token.clone()));

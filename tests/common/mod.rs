@@ -389,3 +389,17 @@ pub fn robot_command(data: &Path, cwd: &Path, args: &[&str]) -> Command {
         .current_dir(cwd);
     cmd
 }
+
+/// Runs an operator command on `data` (from its parent directory), asserts that it
+/// succeeded, and returns its trimmed standard output.
+pub fn robot_ok(data: &Path, args: &[&str]) -> String {
+    let out = robot_command(data, data.parent().unwrap(), args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "robot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
