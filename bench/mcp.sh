@@ -32,17 +32,22 @@ wait_http "$pid" "http://127.0.0.1:$port/health" "localhost:$port" 60 strict || 
 log "warming up (5 s of read_note, not measured)"
 wrk -t2 -c16 -d5s -s "$BENCH_DIR/mcp.lua" -H "Host: bench.localhost:$port" -H "Authorization: Bearer $token" \
     "http://127.0.0.1:$port/mcp" -- read >/dev/null 2>&1 || true
+log "an OAuth access token through the real flow (bench/oauth_token.sh)"
+oauth="$("$BENCH_DIR/oauth_token.sh" "$ROBOT" "$port" bench did:plc:bench)"
 results=()
-for tool in read write; do
-    log "tools/call ${tool}_note: wrk -t2 -c16 -d${DURATION}s"
+# name tool credential: read_note and write_note with the wiki token (Claude Code), then
+# read_note with the OAuth token (Claude.ai: one more role check per call).
+for run in "read read $token" "write write $token" "read_oauth read $oauth"; do
+    read -r name tool credential <<<"$run"
+    log "tools/call ${name}_note: wrk -t2 -c16 -d${DURATION}s"
     wrk -t2 -c16 -d"${DURATION}s" --latency -s "$BENCH_DIR/mcp.lua" \
-        -H "Host: bench.localhost:$port" -H "Authorization: Bearer $token" \
-        "http://127.0.0.1:$port/mcp" -- "$tool" >"$RUN/wrk-$tool.txt" 2>"$RUN/wrk-$tool.err" || true
-    grep -q "bad response" "$RUN/wrk-$tool.err" && die "$tool: $(head -3 "$RUN/wrk-$tool.err")"
-    results+=("mcp_${tool}_note_rps=$(wrk_rps "$RUN/wrk-$tool.txt")")
-    results+=("mcp_${tool}_note_p50_ms=$(wrk_pct "$RUN/wrk-$tool.txt" 50)")
-    results+=("mcp_${tool}_note_p99_ms=$(wrk_pct "$RUN/wrk-$tool.txt" 99)")
-    results+=("mcp_${tool}_note_errors=$(wrk_errors "$RUN/wrk-$tool.txt")")
+        -H "Host: bench.localhost:$port" -H "Authorization: Bearer $credential" \
+        "http://127.0.0.1:$port/mcp" -- "$tool" >"$RUN/wrk-$name.txt" 2>"$RUN/wrk-$name.err" || true
+    grep -q "bad response" "$RUN/wrk-$name.err" && die "$name: $(head -3 "$RUN/wrk-$name.err")"
+    results+=("mcp_${name}_note_rps=$(wrk_rps "$RUN/wrk-$name.txt")")
+    results+=("mcp_${name}_note_p50_ms=$(wrk_pct "$RUN/wrk-$name.txt" 50)")
+    results+=("mcp_${name}_note_p99_ms=$(wrk_pct "$RUN/wrk-$name.txt" 99)")
+    results+=("mcp_${name}_note_errors=$(wrk_errors "$RUN/wrk-$name.txt")")
 done
 printf '%s\n' "${results[@]}"
 mkdir -p "$BENCH_DIR/results"

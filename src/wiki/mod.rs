@@ -6,6 +6,7 @@
 //! revision the writer started from, so a stale write is a conflict, never an overwrite.
 
 mod blobs;
+mod last_change;
 pub mod links;
 pub mod markdown;
 pub mod names;
@@ -72,7 +73,7 @@ pub struct WikiState {
     vector_mark: Mutex<Option<Option<Oid>>>,
 }
 
-type LastChanges = (Option<Oid>, HashMap<String, Option<CommitInfo>>);
+use last_change::LastChanges;
 
 /// A pooled repository handle; returns to its wiki's pool when dropped.
 pub struct RepoHandle {
@@ -212,7 +213,7 @@ impl Wikis {
                     write_lock: Mutex::new(()),
                     snapshot: RwLock::new(Arc::new(Snapshot::default())),
                     repos: Mutex::new(Vec::new()),
-                    last_changes: Mutex::new((None, HashMap::new())),
+                    last_changes: Mutex::default(),
                     vector_mark: Mutex::new(None),
                 })
             })
@@ -327,7 +328,7 @@ impl Wikis {
         let repo = self.open_repo(wiki)?;
         let snapshot = self.snapshot_with(wiki, &repo)?;
         let page = self.read_page_in(&repo, &snapshot, name, revision)?;
-        let last_change = self.last_change_in(wiki, &repo, snapshot.head, &page.path)?;
+        let last_change = self.last_change_in(wiki, &repo, &snapshot, &page.path)?;
         Ok(PageView {
             page,
             snapshot,
@@ -418,75 +419,33 @@ impl Wikis {
             return Ok(HashMap::new());
         };
         let state = self.state(wiki);
-        {
-            let cache = state.last_changes.lock().expect("last-change lock");
-            if cache.0 == Some(head) && snap.pages.values().all(|p| cache.1.contains_key(&p.path)) {
-                return Ok(cache
-                    .1
-                    .iter()
-                    .filter_map(|(k, v)| v.clone().map(|c| (k.clone(), c)))
-                    .collect());
-            }
-        }
-        let page_paths: std::collections::HashSet<&str> =
-            snap.pages.values().map(|p| p.path.as_str()).collect();
-        let mut found: HashMap<String, CommitInfo> = HashMap::new();
-        let walk = store::first_parent_walk(&repo, head)?;
-        for id in walk {
-            if found.len() == snap.pages.len() {
-                break;
-            }
-            let id = id?;
-            let commit = repo.find_commit(id)?;
-            let parent = commit.parent_ids().next();
-            for path in store::changed_paths(&repo, parent, Some(id))? {
-                if page_paths.contains(path.as_str()) && !found.contains_key(&path) {
-                    found.insert(path, CommitInfo::from_commit(&commit));
-                }
-            }
-        }
         let mut cache = state.last_changes.lock().expect("last-change lock");
-        *cache = (
+        cache.all(
+            &repo,
             Some(head),
-            found
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(v.clone())))
-                .collect(),
-        );
-        Ok(found)
+            snap.pages.values().map(|p| p.path.as_str()),
+        )
     }
 
     pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
         let repo = self.open_repo(wiki)?;
-        let head = store::head(&repo)?;
-        self.last_change_in(wiki, &repo, head, path)
+        let snap = self.snapshot_with(wiki, &repo)?;
+        self.last_change_in(wiki, &repo, &snap, path)
     }
 
-    /// The last commit at or before `head` that changed `path` (cached per HEAD).
+    /// The last commit up to `snap`'s HEAD that changed `path` (see [`last_change`]:
+    /// a miss walks history, so it answers every page of the wiki in the same walk).
     fn last_change_in(
         &self,
         wiki: &Wiki,
         repo: &Repository,
-        head: Option<Oid>,
+        snap: &Snapshot,
         path: &str,
     ) -> Result<Option<CommitInfo>> {
+        let pages = snap.pages.values().map(|p| p.path.as_str());
         let state = self.state(wiki);
-        {
-            let cache = state.last_changes.lock().expect("last-change lock");
-            if cache.0 == head
-                && let Some(hit) = cache.1.get(path)
-            {
-                return Ok(hit.clone());
-            }
-        }
-        let Some(h) = head else { return Ok(None) };
-        let found = store::last_change(repo, h, path)?;
         let mut cache = state.last_changes.lock().expect("last-change lock");
-        if cache.0 != head {
-            *cache = (head, HashMap::new());
-        }
-        cache.1.insert(path.to_string(), found.clone());
-        Ok(found)
+        cache.get(repo, snap.head, path, pages)
     }
 
     /// Saves a page. `base` is the commit the writer read the page at; `None` is allowed
