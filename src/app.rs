@@ -226,17 +226,34 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
                 .db
                 .run(move |c| {
                     let caller = web::resolve_caller(c, &st, &credential, ip)?;
-                    Ok((caller, crate::db::wikis::by_slug(c, &s2)?))
+                    let wiki = crate::db::wikis::by_slug(c, &s2)?;
+                    let oauth_role = match (&caller.principal, &wiki) {
+                        (crate::access::Principal::OAuth { .. }, Some(w)) => Some(web::OAuthRole(
+                            crate::access::authorize(
+                                c,
+                                &caller.principal,
+                                w,
+                                crate::access::Action::Read,
+                            )
+                            .ok()
+                            .and_then(|g| g.role),
+                        )),
+                        _ => None,
+                    };
+                    Ok((caller, wiki, oauth_role))
                 })
                 .await;
             match found {
-                Ok((mut caller, Some(w))) => {
+                Ok((mut caller, Some(w), oauth_role)) => {
                     caller.unsafe_method = unsafe_method;
                     req.extensions_mut().insert(caller);
                     req.extensions_mut().insert(CurrentWiki(w));
+                    if let Some(role) = oauth_role {
+                        req.extensions_mut().insert(role);
+                    }
                     wiki.oneshot(req).await.into_response()
                 }
-                Ok((caller, None)) => not_found_site(
+                Ok((caller, None, _)) => not_found_site(
                     &state,
                     &caller,
                     &format!("There is no wiki called “{slug}”."),

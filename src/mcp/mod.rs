@@ -24,7 +24,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 
 use crate::access::Principal;
 use crate::app::AppState;
-use crate::web::{Caller, CurrentWiki};
+use crate::web::{Caller, CurrentWiki, OAuthRole};
 
 pub use server::WikiServer;
 
@@ -105,17 +105,16 @@ async fn guard(
         Principal::OAuth {
             wiki_id, resource, ..
         } => {
-            let (p, w) = (caller.principal.clone(), wiki.clone());
             *wiki_id == wiki.id
                 && crate::oauth::same_resource(
                     resource,
                     &crate::oauth::resource(&state, &wiki.slug),
                 )
-                && state
-                    .db
-                    .run(move |c| crate::access::authorize(c, &p, &w, crate::access::Action::Read))
-                    .await
-                    .is_ok_and(|g| g.role.is_some())
+                // Decided by `access::authorize` as the request arrived (app::route).
+                && req
+                    .extensions()
+                    .get::<OAuthRole>()
+                    .is_some_and(|r| r.0.is_some())
         }
         _ => false,
     };

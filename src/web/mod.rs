@@ -66,6 +66,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Clone)]
 pub struct CurrentWiki(pub Wiki);
 
+/// For an OAuth caller on a wiki host: its role on that wiki as `access::authorize`
+/// decided it when the request arrived (`None`: no access). Decided together with the
+/// caller and the wiki, so `/mcp`'s check costs no extra trip to the database.
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthRole(pub Option<crate::access::Role>);
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentWiki {
     type Rejection = Response;
 
