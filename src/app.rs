@@ -312,6 +312,19 @@ pub async fn serve(
         tokio::task::spawn_blocking(move || crate::wiki::provision::reconcile_all(&w, &db))
             .await??;
     }
+    // "Last changed by" takes a walk through each wiki's history: take it now, in the
+    // background, rather than on the first reader's request.
+    {
+        let (w, db) = (state.wikis.clone(), state.db.clone());
+        tokio::task::spawn_blocking(move || {
+            let all = db.conn().and_then(|c| crate::db::wikis::list(&c));
+            for wiki in all.unwrap_or_default() {
+                if let Err(e) = w.last_changes(&wiki) {
+                    tracing::warn!(slug = %wiki.slug, error = %e, "warming the last-change cache");
+                }
+            }
+        });
+    }
     let semantic = state.semantic.clone();
     let worker = semantic.spawn_worker();
     let janitor = crate::ops::janitor::spawn(state.db.clone(), state.cfg.clone());
