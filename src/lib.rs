@@ -3,7 +3,8 @@
 //! Module map (see DESIGN.md for the request path):
 //! - [`config`]: one `Config` from defaults, `robot.toml` and `ROBOT_*` variables.
 //! - [`db`]: the SQLite pool, embedded migrations, one file per table family.
-//! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits.
+//! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits,
+//!   and the caches that keep reads cheap (page texts by blob, last change by path).
 //! - [`access`]: principals, sessions, roles and the one `authorize` function.
 //! - [`atproto`]: sign-in with ATProto accounts (OAuth client, identity resolution).
 //! - [`search`]: full-text and semantic search: the index, the embedder, the queue and its worker.
@@ -12,7 +13,7 @@
 //! - [`mcp`]: the MCP endpoint of each wiki (`/mcp`).
 //! - [`oauth`]: the OAuth 2.1 authorization server of each wiki, for MCP clients.
 //! - [`web`]: HTML for wiki hosts and the root site, with embedded templates and assets.
-//! - [`ops`]: the audit log (later backups, janitor, metrics).
+//! - [`ops`]: operations: the audit log, backup and restore, the janitor, `/metrics`.
 //! - [`githttp`]: read-only `git clone` over smart HTTP.
 //! - [`app`]: shared state, host dispatch and the server loop.
 //! - [`cli`]: the `robot` command.

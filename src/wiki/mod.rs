@@ -4,6 +4,11 @@
 //!
 //! Writes on one wiki are serialized by a per-wiki lock, and each is checked against the
 //! revision the writer started from, so a stale write is a conflict, never an overwrite.
+//!
+//! Reads are kept cheap by three caches, none of which can serve a stale answer: the
+//! snapshot (page list and links, rebuilt when HEAD moves), page texts by blob id
+//! (`blobs`: immutable), and each path's last change (`last_change`: carried forward
+//! commit by commit).
 
 mod blobs;
 mod last_change;
