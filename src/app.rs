@@ -227,19 +227,9 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
                 .run(move |c| {
                     let caller = web::resolve_caller(c, &st, &credential, ip)?;
                     let wiki = crate::db::wikis::by_slug(c, &s2)?;
-                    let oauth_role = match (&caller.principal, &wiki) {
-                        (crate::access::Principal::OAuth { .. }, Some(w)) => Some(web::OAuthRole(
-                            crate::access::authorize(
-                                c,
-                                &caller.principal,
-                                w,
-                                crate::access::Action::Read,
-                            )
-                            .ok()
-                            .and_then(|g| g.role),
-                        )),
-                        _ => None,
-                    };
+                    let oauth_role = wiki
+                        .as_ref()
+                        .and_then(|w| web::OAuthRole::of(c, &caller, w));
                     Ok((caller, wiki, oauth_role))
                 })
                 .await;

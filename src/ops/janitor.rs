@@ -81,17 +81,21 @@ pub fn sweep_files(cfg: &Config, conn: &rusqlite::Connection) -> Result<FileSwee
 /// Removes git's abandoned temporary object and pack files (`tmp_*`) under `objects`:
 /// libgit2 writes them in `objects/` itself, git in the fan-out and `pack/` directories.
 fn sweep_git_temp(objects: &Path) -> Result<usize> {
-    let top = std::fs::read_dir(objects).into_iter().flatten().flatten();
-    let nested = top
+    let entries = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect::<Vec<_>>()
+    };
+    let top = entries(objects);
+    let nested: Vec<_> = top
+        .iter()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten());
-    let all = std::fs::read_dir(objects)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .chain(nested);
+        .flat_map(|d| entries(&d.path()))
+        .collect();
     let mut removed = 0;
-    for f in all {
+    for f in top.iter().chain(&nested) {
         let p = f.path();
         if f.file_name().to_string_lossy().starts_with("tmp_")
             && f.file_type().is_ok_and(|t| t.is_file())

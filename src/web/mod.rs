@@ -72,6 +72,18 @@ pub struct CurrentWiki(pub Wiki);
 #[derive(Debug, Clone, Copy)]
 pub struct OAuthRole(pub Option<crate::access::Role>);
 
+impl OAuthRole {
+    /// The decision for `caller` on `wiki`; `None` for callers that are not OAuth tokens.
+    pub fn of(conn: &rusqlite::Connection, caller: &Caller, wiki: &Wiki) -> Option<OAuthRole> {
+        let Principal::OAuth { .. } = caller.principal else {
+            return None;
+        };
+        let grant =
+            crate::access::authorize(conn, &caller.principal, wiki, crate::access::Action::Read);
+        Some(OAuthRole(grant.ok().and_then(|g| g.role)))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentWiki {
     type Rejection = Response;
 
@@ -122,7 +134,8 @@ impl Credential {
 
 /// Who is calling: a bearer token (a wiki token, an OAuth access token or a platform
 /// JWT) in the `Authorization` header, else the session cookie. Every check reads the
-/// database, so a revoked session or token stops working on its next request. Blocking; async callers use [`caller_from_headers`], or run it on the blocking pool
+/// database, so a revoked session or token stops working on its next request.
+/// Blocking: async callers use [`caller_from_headers`], or run it on the blocking pool
 /// together with their own look-ups.
 pub fn resolve_caller(
     conn: &rusqlite::Connection,

@@ -35,9 +35,9 @@ impl LastChanges {
         self.chain.last().copied().or(self.base)
     }
 
-    /// Where `head` stands in the cache's history: `Some(position)` (0 for `base`) if
-    /// the cache is at or past it, after moving the cache forward if `head` is newer.
-    /// `None` when the cache had to start afresh at `head`.
+    /// Where `head` stands in the cache's history: its position in `chain` + 1, or 0
+    /// for `base`. A newer `head` moves the cache forward first; one the cache cannot
+    /// reach starts it afresh at `head` (position 0).
     fn position(&mut self, repo: &Repository, head: Option<Oid>) -> Result<usize> {
         if head == self.head() {
             return Ok(self.chain.len());
@@ -72,11 +72,10 @@ impl LastChanges {
             if id == old {
                 newer.reverse();
                 for id in newer {
-                    let commit = repo.find_commit(id)?;
-                    let info = CommitInfo::from_commit(&commit);
+                    let (info, paths) = store::commit_changes(repo, id)?;
                     self.chain.push(id);
                     let at = self.chain.len();
-                    for path in store::changed_paths(repo, commit.parent_ids().next(), Some(id))? {
+                    for path in paths {
                         self.by_path.insert(path, (Some(info.clone()), at));
                     }
                 }
@@ -100,12 +99,10 @@ impl LastChanges {
             if missing.is_empty() {
                 break;
             }
-            let id = id?;
-            let commit = repo.find_commit(id)?;
-            for path in store::changed_paths(repo, commit.parent_ids().next(), Some(id))? {
+            let (info, paths) = store::commit_changes(repo, id?)?;
+            for path in paths {
                 if missing.remove(path.as_str()) {
-                    self.by_path
-                        .insert(path, (Some(CommitInfo::from_commit(&commit)), at));
+                    self.by_path.insert(path, (Some(info.clone()), at));
                 }
             }
             at = at.saturating_sub(1);

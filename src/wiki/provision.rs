@@ -195,12 +195,10 @@ impl Wikis {
 /// Reconciles every wiki's derived indexes with its repository (run at start).
 pub fn reconcile_all(wikis: &Wikis, db: &Db) -> Result<()> {
     let all = wikis::list(&*db.conn()?)?;
-    let wikis_dir = wikis.config().wikis_dir();
     for wiki in all {
         // A process killed while moving a branch leaves its lock, which would refuse every
         // later write on that wiki.
-        let git_dir = wikis_dir.join(&wiki.slug).join("repo.git");
-        store::remove_stale_locks(&git_dir, std::time::Duration::ZERO);
+        store::remove_stale_locks(&wikis.repo_path(&wiki.slug), std::time::Duration::ZERO);
         match wikis.reconcile(&wiki) {
             Ok(0) => {}
             Ok(n) => tracing::info!(slug = %wiki.slug, pages = n, "full-text index caught up"),

@@ -303,7 +303,9 @@ fn swing_branch(repo: &Repository, id: Oid, parent: Option<Oid>, log: &str) -> R
         None => repo.reference(BRANCH, id, false, log).map(|_| ()),
     };
     let mut res = swap();
-    if matches!(&res, Err(e) if e.code() == ErrorCode::Locked) && remove_stale_lock(repo) {
+    if matches!(&res, Err(e) if e.code() == ErrorCode::Locked)
+        && remove_stale_locks(repo.path(), STALE_LOCK) > 0
+    {
         res = swap();
     }
     match res {
@@ -321,11 +323,6 @@ fn swing_branch(repo: &Repository, id: Oid, parent: Option<Oid>, log: &str) -> R
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Removes `main`'s lock file if it is older than [`STALE_LOCK`]; true if it did.
-fn remove_stale_lock(repo: &Repository) -> bool {
-    remove_stale_locks(repo.path(), STALE_LOCK) > 0
 }
 
 /// Removes the ref lock files (`HEAD.lock`, `packed-refs.lock`, `refs/heads/*.lock`) older
@@ -453,16 +450,18 @@ pub fn changelog(
     skip: usize,
     limit: usize,
 ) -> Result<Vec<(CommitInfo, Vec<String>)>> {
-    let walk = first_parent_walk(repo, start)?;
-    let mut out = Vec::new();
-    for id in walk.skip(skip).take(limit) {
-        let id = id?;
-        let commit = repo.find_commit(id)?;
-        let parent = commit.parent_ids().next();
-        let paths = changed_paths(repo, parent, Some(id))?;
-        out.push((CommitInfo::from_commit(&commit), paths));
-    }
-    Ok(out)
+    first_parent_walk(repo, start)?
+        .skip(skip)
+        .take(limit)
+        .map(|id| commit_changes(repo, id?))
+        .collect()
+}
+
+/// A commit and the paths it changed against its first parent.
+pub fn commit_changes(repo: &Repository, id: Oid) -> Result<(CommitInfo, Vec<String>)> {
+    let commit = repo.find_commit(id)?;
+    let paths = changed_paths(repo, commit.parent_ids().next(), Some(id))?;
+    Ok((CommitInfo::from_commit(&commit), paths))
 }
 
 /// How many commits `main` has (for pagination).
