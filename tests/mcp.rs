@@ -2,61 +2,13 @@
 //! client (rmcp) with a wiki token: every tool's text and structured output, its error
 //! texts, resources, and the endpoint's authentication.
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::model::ReadResourceRequestParams;
 use serde_json::{Value, json};
 
+use crate::common::mcp::{connect, err, ok};
 use crate::common::*;
 
 const OWNER: &str = "did:plc:owner";
-
-type Client = RunningService<RoleClient, ()>;
-
-async fn connect(s: &TestServer, slug: &str, token: &str) -> Client {
-    let http = reqwest013::Client::builder()
-        .resolve(&format!("{slug}.localhost"), s.addr)
-        .build()
-        .unwrap();
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", s.wiki_url(slug)))
-        .auth_header(token.to_string());
-    let transport = StreamableHttpClientTransport::with_client(http, config);
-    ().serve(transport).await.expect("MCP initialize")
-}
-
-async fn call(c: &Client, tool: &'static str, args: Value) -> CallToolResult {
-    let Value::Object(map) = args else {
-        panic!("arguments must be an object")
-    };
-    c.call_tool(CallToolRequestParams::new(tool).with_arguments(map))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A successful call: its text and structured output.
-async fn ok(c: &Client, tool: &'static str, args: Value) -> (String, Value) {
-    let r = call(c, tool, args).await;
-    assert_ne!(r.is_error, Some(true), "{tool} failed: {}", text(&r));
-    let structured = r.structured_content.clone().expect("structuredContent");
-    (text(&r), structured)
-}
-
-/// A failed call: its text.
-async fn err(c: &Client, tool: &'static str, args: Value) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool} should fail: {}", text(&r));
-    text(&r)
-}
 
 async fn setup() -> (TestServer, String) {
     let s = TestServer::start().await;

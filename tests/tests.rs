@@ -15,6 +15,7 @@ mod editing;
 mod embed;
 mod git;
 mod hostile;
+mod hostile_input;
 mod logs;
 mod manage;
 mod markdown;

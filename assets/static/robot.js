@@ -198,8 +198,11 @@
     var timer = 0;
     var seq = 0;
 
+    var lastPreviewed = null;
     function refresh() {
       if (!preview) return;
+      var sent = text.value;
+      if (sent === lastPreviewed) return;
       var mine = ++seq;
       var url = location.pathname.replace(/\/edit(\/.*)?$/, '/preview');
       fetch(url, {
@@ -210,13 +213,27 @@
           'X-CSRF-Token': doc.body.dataset.csrf || '',
           'Accept': 'application/json'
         },
-        body: new URLSearchParams({ content: text.value }).toString()
+        body: new URLSearchParams({ content: sent }).toString()
       }).then(function (r) {
+        // Previews count against the write-rate limit: when it is reached, wait as told.
+        if (r.status === 429) {
+          var wait = parseInt(r.headers.get('Retry-After') || '5', 10);
+          clearTimeout(timer);
+          timer = setTimeout(refresh, Math.max(1, wait) * 1000);
+          throw new Error('rate limited; retrying in ' + wait + ' s');
+        }
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
       }).then(function (data) {
         if (mine !== seq) return;           // a newer request is on its way
-        preview.innerHTML = data.html || '';
+        lastPreviewed = sent;
+        var notices = (data.notices || []).map(function (n) {
+          var d = doc.createElement('div');
+          d.className = 'flash flash-error';
+          d.textContent = n;
+          return d.outerHTML;
+        }).join('');
+        preview.innerHTML = notices + (data.html || '');
         preview.classList.remove('preview-error');
         enhance(preview);
       }).catch(function (err) {
@@ -227,7 +244,7 @@
 
     text.addEventListener('input', function () {
       clearTimeout(timer);
-      timer = setTimeout(refresh, 300);
+      timer = setTimeout(refresh, 800);
     });
     if (preview && !preview.innerHTML.trim() && text.value.trim()) refresh();
 

@@ -28,7 +28,7 @@ use crate::web::{Caller, CurrentWiki};
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
 use crate::wiki::store::CommitInfo;
-use crate::wiki::{SaveOutcome, markdown};
+use crate::wiki::{SaveOutcome, front_matter};
 
 /// An API error in the reference's shape.
 pub struct V1Error {
@@ -390,17 +390,14 @@ fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, V1Error
 /// Front matter of a page as JSON (`tags` as a list).
 fn frontmatter_json(content: &str) -> Value {
     let mut m = serde_json::Map::new();
-    if let (Some(h), _) = markdown::split_front_matter(content) {
-        for (k, v) in h.iter() {
-            let key = markdown::yaml_display(k);
-            let val = match v {
-                yaml_rust2::Yaml::Array(a) => {
-                    Value::Array(a.iter().map(|x| markdown::yaml_display(x).into()).collect())
-                }
-                other => markdown::yaml_display(other).into(),
-            };
-            m.insert(key, val);
-        }
+    for p in front_matter::split(content).0.properties() {
+        let val = match &p.value {
+            front_matter::Value::List(items) => {
+                Value::Array(items.iter().map(|x| x.as_str().into()).collect())
+            }
+            front_matter::Value::Text(t) => t.as_str().into(),
+        };
+        m.insert(p.key.clone(), val);
     }
     Value::Object(m)
 }

@@ -14,7 +14,7 @@
 //!    chunk's last 35 words.
 //! 6. Each chunk's text is `"[{section_path}] " + chunk`.
 
-use crate::wiki::markdown::{split_front_matter, yaml_display};
+use crate::wiki::front_matter;
 
 const TARGET_WORDS: usize = 150;
 const OVERLAP_WORDS: usize = 35;
@@ -54,14 +54,8 @@ fn words(s: &str) -> usize {
 
 /// Chunks a page's Markdown. `page_path` is the page name (`Folder/Page`).
 pub fn chunk_page(page_path: &str, markdown: &str) -> (PageMeta, Vec<Chunk>) {
-    let (fm, body) = split_front_matter(markdown);
-    let get = |k: &str| {
-        fm.as_ref().and_then(|h| {
-            h.iter()
-                .find(|(key, _)| yaml_display(key) == k)
-                .map(|(_, v)| yaml_display(v))
-        })
-    };
+    let (fm, body) = front_matter::split(markdown);
+    let get = |k: &str| fm.get(k).map(front_matter::Value::display);
     let title = get("title")
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| page_path.to_string());

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::wiki::markdown::split_front_matter;
+use crate::wiki::front_matter;
 use crate::wiki::snapshot::Snapshot;
 use crate::wiki::store;
 
@@ -89,7 +89,9 @@ pub fn sync(
         }
         let content = store::read_blob(repo, entry.blob)?;
         let text = String::from_utf8_lossy(&content);
-        let (_, body) = split_front_matter(&text);
+        // One page that cannot be read is indexed without its body, not the end of indexing.
+        let body = crate::wiki::renders::isolated("indexing", path, || front_matter::body(&text))
+            .unwrap_or("");
         tx.execute(
             "INSERT INTO fts_docs (wiki_id, path) VALUES (?1, ?2)",
             params![wiki_id, path],
@@ -161,6 +163,9 @@ pub fn to_fts_query(input: &str) -> Option<String> {
             rest = rest[end..].trim_start();
         }
     }
+    // A repeated word or phrase adds nothing but cost.
+    let mut seen = std::collections::HashSet::new();
+    terms.retain(|t| seen.insert(t.clone()));
     if terms.is_empty() {
         return None;
     }
@@ -188,6 +193,7 @@ pub fn search(
     limit: usize,
     offset: usize,
 ) -> Result<(Vec<Hit>, usize)> {
+    super::query::check(query)?;
     let Some(q) = to_fts_query(query) else {
         return Ok((Vec::new(), 0));
     };

@@ -203,6 +203,7 @@ impl Semantic {
         n: usize,
         per_page: usize,
     ) -> Result<Vec<SemanticHit>> {
+        super::query::check(query)?;
         let embedder = self.embedder()?;
         let wikis = &self.inner.wikis;
         // Commits made behind robot's back are queued here, not only periodically.

@@ -7,11 +7,9 @@ use crate::wiki::markdown::html_escape_text;
 /// The words a query looks for, lowercased, as the prefixes that count as a match: a
 /// stem-like prefix for longer words, so `zebras` also marks `zebra`.
 pub fn match_prefixes(query: &str) -> Vec<String> {
-    query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    super::query::terms(query)
+        .into_iter()
         .map(|w| {
-            let w = w.to_lowercase();
             let n = w.chars().count();
             let keep = if n > 5 { n - 2 } else { n };
             w.chars().take(keep).collect()

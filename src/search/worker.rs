@@ -216,7 +216,12 @@ fn prepare(wikis: &Wikis, wiki: &Wiki, items: &[Item]) -> Result<Vec<PreparedPag
             Some(entry) => {
                 let content = store::read_blob(&repo, entry.blob)?;
                 let text = String::from_utf8_lossy(&content);
-                let (meta, chunks) = chunk_page(&entry.name.to_string(), &text);
+                // A page that cannot be chunked is logged and indexed as empty; the
+                // rest of the batch goes on.
+                let (meta, chunks) = crate::wiki::renders::isolated("chunking", &item.path, || {
+                    chunk_page(&entry.name.to_string(), &text)
+                })
+                .unwrap_or_default();
                 let total = chunks.len();
                 chunks
                     .into_iter()

@@ -145,6 +145,8 @@ async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> 
                 ("robot_embedding_seconds_total", "Time spent embedding since start.", health.worker.embed_seconds),
                 ("robot_embedded_chunks_total", "Chunks embedded since start.", health.worker.chunks_embedded as f64),
                 ("robot_embedded_pages_total", "Pages indexed since start.", health.worker.pages_indexed as f64),
+                ("robot_pages_degraded_total", "Pages rendered with a limit applied (front matter dropped, nesting cut) since start.", crate::wiki::renders::degraded_total() as f64),
+                ("robot_pages_failed_total", "Pages that could not be rendered or indexed at all since start.", crate::wiki::renders::failed_total() as f64),
             ])
         })
         .await;

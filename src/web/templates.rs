@@ -59,6 +59,8 @@ pub struct PageView {
     pub revision: Option<String>,
     pub last_change: Option<CommitInfo>,
     pub needs_math: bool,
+    /// What could not be rendered as written (limits applied), shown above the page.
+    pub notices: Vec<String>,
 }
 
 #[derive(Template)]

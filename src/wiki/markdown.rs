@@ -23,8 +23,10 @@ use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
+use super::front_matter;
 use super::links::{parse_wikilink, target_path};
 use super::names::{PageName, slugify};
+use super::nesting;
 
 /// One heading in the table of contents.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +50,9 @@ pub struct Rendered {
     /// Every wikilink target (file path) and whether it existed when rendered; a cached
     /// render is stale once any of these flips.
     pub link_targets: Vec<(String, bool)>,
+    /// What could not be rendered as written (front matter over its limits, nesting past
+    /// the caps), to show above the page.
+    pub notices: Vec<String>,
 }
 
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
@@ -130,87 +135,36 @@ impl URLRewriter for AttachmentLinks {
     }
 }
 
-/// Splits YAML front matter (`---` … `---` at the very start) from the body, if it parses
-/// to a mapping.
-pub fn split_front_matter(md: &str) -> (Option<yaml_rust2::yaml::Hash>, &str) {
-    let rest = match md
-        .strip_prefix("---\n")
-        .or_else(|| md.strip_prefix("---\r\n"))
-    {
-        Some(r) => r,
-        None => return (None, md),
-    };
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        let t = line.trim_end();
-        if t == "---" || t == "..." {
-            let yaml = &rest[..offset];
-            let body = &rest[offset + line.len()..];
-            return match yaml_rust2::YamlLoader::load_from_str(yaml) {
-                Ok(docs) => match docs.into_iter().next() {
-                    Some(yaml_rust2::Yaml::Hash(h)) => (Some(h), body),
-                    None => (Some(Default::default()), body),
-                    _ => (None, md),
-                },
-                Err(_) => (None, md),
-            };
-        }
-        offset += line.len();
-    }
-    (None, md)
-}
-
-/// A YAML value as one line of text (lists joined with ", ").
-pub fn yaml_display(v: &yaml_rust2::Yaml) -> String {
-    use yaml_rust2::Yaml;
-    match v {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        Yaml::Array(a) => a.iter().map(yaml_display).collect::<Vec<_>>().join(", "),
-        Yaml::Hash(h) => h
-            .iter()
-            .map(|(k, v)| format!("{}: {}", yaml_display(k), yaml_display(v)))
-            .collect::<Vec<_>>()
-            .join("; "),
-        Yaml::Null | Yaml::BadValue => String::new(),
-        Yaml::Alias(_) => String::new(),
-    }
-}
-
-/// Front matter as ordered (key, value) strings.
-pub fn front_matter(md: &str) -> Vec<(String, String)> {
-    match split_front_matter(md).0 {
-        Some(h) => h
-            .iter()
-            .map(|(k, v)| (yaml_display(k), yaml_display(v)))
-            .collect(),
-        None => Vec::new(),
-    }
-}
-
 /// Renders `md`, the source of `page`. `exists` says whether a file path names a page.
+///
+/// Hostile pages are expected: front matter is read within bounds (`front_matter`), and
+/// nesting is capped before parsing and before sanitising (`nesting`), so the cost is
+/// linear in the page's size; what was cut is said in [`Rendered::notices`].
 pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rendered {
-    let (fm, body) = split_front_matter(md);
-    let properties: Vec<(String, String)> = fm
-        .as_ref()
-        .map(|h| {
-            h.iter()
-                .map(|(k, v)| (yaml_display(k), yaml_display(v)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (fm, body) = front_matter::split(md);
+    let mut out = Rendered {
+        properties: fm
+            .properties()
+            .iter()
+            .map(|p| (p.key.clone(), p.value.display()))
+            .collect(),
+        notices: fm.notice().into_iter().collect(),
+        ..Default::default()
+    };
+    let (body, capped) = nesting::cap_markdown(body);
+    if capped {
+        out.notices.push(format!(
+            "This page nests quotes or lists deeper than {} levels; the deeper levels are shown as text.",
+            nesting::MAX_BLOCK_DEPTH
+        ));
+    }
     let page_url = page.url();
     let opts = options(&page_url);
     let arena = Arena::new();
-    let root = comrak::parse_document(&arena, body, &opts);
-
-    let mut out = Rendered {
-        properties,
-        ..Default::default()
-    };
+    let root = comrak::parse_document(&arena, &body, &opts);
 
     // Wikilinks: resolve targets, mark missing ones, and wrap the link text in our own <a>.
+    let mut seen_targets = std::collections::HashSet::new();
     let links: Vec<_> = root
         .descendants()
         .filter(|n| matches!(n.data().value, NodeValue::WikiLink(_)))
@@ -233,7 +187,7 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         ) {
             (Some(path), Ok(name)) => {
                 let found = exists(&path);
-                if !out.link_targets.iter().any(|(p, _)| p == &path) {
+                if seen_targets.insert(path.clone()) {
                     out.link_targets.push((path, found));
                 }
                 let frag = link
@@ -285,7 +239,7 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     out.needs_math |= fences("math");
 
     let headings = Headings::default();
-    let highlighter = Highlighter;
+    let highlighter = Highlighter::default();
     let mermaid = Mermaid;
     let mut plugins = Plugins::default();
     plugins.render.heading_adapter = Some(&headings);
@@ -334,6 +288,13 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     // Writing into a String cannot fail.
     let _ = comrak::format_html_with_plugins(root, &opts, &mut body_html, &plugins);
     html.push_str(&body_html);
+    let (html, capped) = nesting::cap_html(&html);
+    if capped {
+        out.notices.push(format!(
+            "This page nests HTML elements deeper than {} levels; the deeper ones are shown as text.",
+            nesting::MAX_HTML_DEPTH
+        ));
+    }
     out.html = sanitize(&html);
     let state = headings.state.into_inner().expect("heading lock");
     if out.title.is_none() {
@@ -405,8 +366,17 @@ impl HeadingAdapter for Headings {
     }
 }
 
+/// The most code one page has highlighted; later blocks, and any one block larger than
+/// this, stay plain. Highlighting costs about a microsecond a byte, and some grammars
+/// backtrack on crafted input.
+const MAX_HIGHLIGHT_BYTES: usize = 128 * 1024;
+
 /// Server-side highlighting with CSS classes (`hl-*`); unknown languages stay plain.
-struct Highlighter;
+#[derive(Default)]
+struct Highlighter {
+    /// Bytes highlighted so far on this page.
+    spent: std::sync::atomic::AtomicUsize,
+}
 
 impl SyntaxHighlighterAdapter for Highlighter {
     fn write_highlighted(
@@ -415,10 +385,14 @@ impl SyntaxHighlighterAdapter for Highlighter {
         lang: Option<&str>,
         code: &str,
     ) -> fmt::Result {
+        use std::sync::atomic::Ordering;
         let lang = lang
             .map(|l| l.trim_end_matches('='))
             .filter(|l| !l.is_empty());
-        let syntax = lang.and_then(|l| SYNTAXES.find_syntax_by_token(l));
+        let spent = self.spent.fetch_add(code.len(), Ordering::Relaxed) + code.len();
+        let syntax = lang
+            .filter(|_| spent <= MAX_HIGHLIGHT_BYTES)
+            .and_then(|l| SYNTAXES.find_syntax_by_token(l));
         let Some(syntax) = syntax else {
             return output.write_str(&html_escape_text(code));
         };
@@ -476,6 +450,25 @@ impl CodefenceRendererAdapter for Mermaid {
             html_escape_text(code)
         )
     }
+}
+
+/// A page's Markdown source, highlighted as Markdown (plain past [`MAX_HIGHLIGHT_BYTES`]),
+/// sanitised.
+pub fn source_html(src: &str) -> String {
+    let plain = || html_escape_text(src);
+    let Some(syntax) = SYNTAXES
+        .find_syntax_by_token("md")
+        .filter(|_| src.len() <= MAX_HIGHLIGHT_BYTES)
+    else {
+        return plain();
+    };
+    let mut g = ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
+    for line in LinesWithEndings::from(src) {
+        if g.parse_html_for_line_which_includes_newline(line).is_err() {
+            return plain();
+        }
+    }
+    sanitize(&g.finalize())
 }
 
 thread_local! {

@@ -11,12 +11,15 @@
 //! commit by commit).
 
 mod blobs;
+pub mod front_matter;
 mod last_change;
 pub mod links;
 pub mod markdown;
 pub mod names;
+pub mod nesting;
 pub mod provision;
 pub mod query;
+pub mod renders;
 pub mod sections;
 pub mod slug;
 pub mod snapshot;
@@ -38,6 +41,7 @@ use crate::search::queue::Wakeup;
 use crate::search::vectors::{self, IndexCache};
 use markdown::Rendered;
 use names::PageName;
+use renders::RenderCache;
 use snapshot::{PageEntry, Snapshot};
 use store::{Author, Change, CommitInfo};
 
@@ -174,7 +178,11 @@ impl Wikis {
                 blobs: blobs::BlobCache::new(BLOB_CACHE_BYTES),
                 vectors: IndexCache::new(cfg.search.index_cache_mib.saturating_mul(1024 * 1024)),
                 open: Mutex::new(HashMap::new()),
-                renders: RenderCache::new(4000),
+                // Renders take a blocking-pool thread each: at most one per core at once.
+                renders: RenderCache::new(
+                    4000,
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
+                ),
                 reindex_wakeup: Arc::default(),
                 cfg,
             }),
@@ -393,25 +401,24 @@ impl Wikis {
     pub fn render(&self, wiki: &Wiki, snap: &Snapshot, page: &Page) -> Arc<Rendered> {
         let blob = Oid::from_str(&page.blob).unwrap_or(Oid::ZERO_SHA1);
         let key = (wiki.id, page.path.to_lowercase(), blob);
-        if let Some(hit) = self.inner.renders.get(&key)
-            && hit
-                .link_targets
-                .iter()
-                .all(|(p, existed)| snap.has_page(p) == *existed)
-        {
-            return hit;
-        }
-        let rendered = Arc::new(markdown::render(&page.content, &page.name, &|p| {
-            snap.has_page(p)
-        }));
-        self.inner.renders.put(key, rendered.clone());
-        rendered
+        self.inner.renders.get_or_render(
+            key,
+            |hit| {
+                hit.link_targets
+                    .iter()
+                    .all(|(p, existed)| snap.has_page(p) == *existed)
+            },
+            || renders::render_isolated(&page.content, &page.name, &|p| snap.has_page(p)),
+        )
     }
 
     /// Renders Markdown that is not (yet) a page: the editor's live preview.
     pub fn preview(&self, wiki: &Wiki, name: &PageName, content: &str) -> Result<Rendered> {
         let snap = self.snapshot(wiki)?;
-        Ok(markdown::render(content, name, &|p| snap.has_page(p)))
+        Ok(self
+            .inner
+            .renders
+            .render_uncached(|| renders::render_isolated(content, name, &|p| snap.has_page(p))))
     }
 
     /// The commit that last changed a page (for "last edited by").
@@ -1043,7 +1050,7 @@ impl Wikis {
             if let Some(entry) = snap.page(&hit.path) {
                 let content = store::read_blob(&repo, entry.blob)?;
                 let text = String::from_utf8_lossy(&content);
-                let (_, body) = markdown::split_front_matter(&text);
+                let body = front_matter::body(&text);
                 (hit.snippet, hit.snippet_html) =
                     crate::search::snippet::snippet(body, &prefixes, 160);
             }
@@ -1089,57 +1096,4 @@ pub fn mime_of(file: &str) -> String {
         .first_or_octet_stream()
         .essence_str()
         .to_string()
-}
-
-type RenderKey = (i64, String, Oid);
-
-/// Rendered pages by (wiki, path, blob), bounded; when full, the least recently used
-/// quarter is dropped.
-struct RenderCache {
-    capacity: usize,
-    /// (use clock, entries with the clock value of their last use)
-    map: Mutex<(u64, RenderMap)>,
-}
-
-type RenderMap = HashMap<RenderKey, (u64, Arc<Rendered>)>;
-
-impl RenderCache {
-    fn new(capacity: usize) -> Self {
-        RenderCache {
-            capacity,
-            map: Mutex::new((0, HashMap::new())),
-        }
-    }
-
-    fn get(&self, key: &RenderKey) -> Option<Arc<Rendered>> {
-        let mut guard = self.map.lock().expect("render cache lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        let now = *clock;
-        map.get_mut(key).map(|(used, r)| {
-            *used = now;
-            r.clone()
-        })
-    }
-
-    fn put(&self, key: RenderKey, value: Arc<Rendered>) {
-        let mut guard = self.map.lock().expect("render cache lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        if map.len() >= self.capacity {
-            let mut ages: Vec<u64> = map.values().map(|(u, _)| *u).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 4];
-            map.retain(|_, (u, _)| *u > cutoff);
-        }
-        map.insert(key, (*clock, value));
-    }
-
-    fn forget_wiki(&self, wiki_id: i64) {
-        self.map
-            .lock()
-            .expect("render cache lock")
-            .1
-            .retain(|k, _| k.0 != wiki_id);
-    }
 }

@@ -175,6 +175,12 @@ pub fn slugify(text: &str) -> String {
 /// An attachment file name as werkzeug's `secure_filename` makes it: ASCII only, spaces
 /// become `_`, nothing but letters, digits, `_`, `.` and `-`, no leading dots.
 pub fn attachment_name(input: &str) -> Result<String> {
+    // Bounded before any work: no usable name is longer than this before sanitising.
+    if input.len() > 1024 {
+        return Err(Error::BadRequest(
+            "the file name is longer than 150 bytes".into(),
+        ));
+    }
     let ascii: String = input.nfkd().filter(char::is_ascii).collect();
     let spaced = ascii.replace(['/', '\\'], " ");
     let joined = spaced.split_whitespace().collect::<Vec<_>>().join("_");

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Wikis;
-use super::markdown::{self, split_front_matter};
+use super::front_matter;
 use super::names::PageName;
 use super::store::{self, Author};
 use crate::db::wikis::Wiki;
@@ -75,7 +75,7 @@ impl Wikis {
             if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag) {
                 continue;
             }
-            let (_, body) = split_front_matter(&content);
+            let body = front_matter::body(&content);
             out.push(PageSummary {
                 name: p.name.to_string(),
                 file: p.path.clone(),
@@ -171,21 +171,17 @@ pub fn parse_date(s: &str) -> Option<i64> {
 pub fn front_matter_of(content: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut pairs = Vec::new();
     let mut tags = Vec::new();
-    if let (Some(h), _) = split_front_matter(content) {
-        for (k, v) in h.iter() {
-            let key = markdown::yaml_display(k);
-            if key == "tags" {
-                tags = match v {
-                    yaml_rust2::Yaml::Array(a) => a.iter().map(markdown::yaml_display).collect(),
-                    other => markdown::yaml_display(other)
-                        .split(',')
-                        .map(|t| t.trim().to_string())
-                        .collect(),
-                };
-                tags.retain(|t| !t.is_empty());
-            }
-            pairs.push((key, markdown::yaml_display(v)));
+    for p in front_matter::split(content).0.properties() {
+        if p.key == "tags" {
+            tags = match &p.value {
+                front_matter::Value::List(items) => items.clone(),
+                front_matter::Value::Text(t) => {
+                    t.split(',').map(|t| t.trim().to_string()).collect()
+                }
+            };
+            tags.retain(|t| !t.is_empty());
         }
+        pairs.push((p.key.clone(), p.value.display()));
     }
     (pairs, tags)
 }

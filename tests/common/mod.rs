@@ -14,6 +14,7 @@ use robot::config::Config;
 use robot::db::wikis::Wiki;
 use robot::wiki::provision::CreateWiki;
 
+pub mod mcp;
 mod process;
 pub use process::ServerProcess;
 
