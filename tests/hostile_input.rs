@@ -374,3 +374,41 @@ async fn huge_queries_are_refused_on_every_surface() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Issue 12: preview was not rate limited (45 of 45 answered while the same address got
+/// 429 on writes). It renders, so it counts like the save it leads to.
+#[tokio::test]
+async fn preview_counts_against_the_write_rate_limit() {
+    let s = TestServer::start_with(|c| {
+        c.limits.write_burst = 3;
+        c.limits.writes_per_minute = 1;
+    })
+    .await;
+    s.add_user(OWNER, "hostile.test");
+    s.create_wiki("limited", OWNER, false);
+    let web = s.client();
+    s.login(&web, OWNER, Some("limited")).await;
+    let base = s.wiki_url("limited");
+    let editor = web
+        .get(format!("{base}/Home/edit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = attr(&editor, "data-csrf").unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = web
+            .post(format!("{base}/Home/preview"))
+            .header("x-csrf-token", &csrf)
+            .form(&[("csrf", csrf.as_str()), ("content", "# Hi")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+}

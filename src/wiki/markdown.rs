@@ -587,6 +587,26 @@ mod tests {
         assert!(!out.html.contains("javascript:"), "{}", out.html);
     }
 
+    /// Issue 12: pages that once crashed or stalled the server render, with a notice.
+    #[test]
+    fn hostile_pages_render_with_a_notice() {
+        let bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n---\nBody\n";
+        let out = r(bomb);
+        assert!(out.properties.is_empty());
+        assert!(out.html.contains("Body"));
+        assert_eq!(out.notices.len(), 1, "{:?}", out.notices);
+        let quotes = r(&">".repeat(20_000));
+        assert!(
+            quotes.notices[0].contains("32 levels"),
+            "{:?}",
+            quotes.notices
+        );
+        assert_eq!(quotes.html.matches("<blockquote>").count(), 32);
+        let divs = r(&"<div>".repeat(20_000));
+        assert!(divs.notices[0].contains("HTML"), "{:?}", divs.notices);
+        assert!(r("# Fine\n\n> quote\n").notices.is_empty());
+    }
+
     #[test]
     fn attachments_and_front_matter() {
         let out = r("---\ntitle: Hello\ntags: [a, b]\n---\nSee ![pic](./p.png)\n");
