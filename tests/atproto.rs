@@ -153,7 +153,9 @@ async fn sign_in_with_a_real_pds() {
         "{raw}"
     );
 
-    // Start: the login form sets its CSRF cookie; posting the handle sends us to the PDS.
+    // Start: the login form sets its CSRF cookie; posting the handle sends us to the PDS
+    // and sets the sign-in's nonce cookie (host-only, `__Host-` over https), which the
+    // callback needs.
     let start = |handle: &'static str| {
         let s = &s;
         async move {
@@ -164,10 +166,19 @@ async fn sign_in_with_a_real_pds() {
             let body = form_body(&[("csrf", &csrf), ("handle", handle), ("return_to", "")]);
             let (status, raw) = req(s, "POST", "/auth/login", &cookie, Some(&body)).await;
             assert_eq!(status, 303, "{raw}");
-            header(&raw, "location")[0].to_string()
+            let set = header(&raw, "set-cookie")
+                .into_iter()
+                .find(|c| c.starts_with("__Host-robot_signin="))
+                .unwrap_or_else(|| panic!("no sign-in nonce cookie: {raw}"))
+                .to_string();
+            assert!(
+                set.contains("Secure") && set.contains("Path=/;") && !set.contains("Domain"),
+                "{set}"
+            );
+            (header(&raw, "location")[0].to_string(), cookie_pair(&set))
         }
     };
-    let url = start("@alice.test").await;
+    let (url, _) = start("@alice.test").await;
     assert!(
         url.starts_with(&format!("{}/oauth/authorize?client_id=", net.s("issuer"))),
         "{url}"
@@ -177,7 +188,7 @@ async fn sign_in_with_a_real_pds() {
     let err = approve(&url, "alice.test", "wrong-password", false).unwrap_err();
     assert!(err.contains("Invalid identifier or password"), "{err}");
 
-    let url = start("alice.test").await;
+    let (url, signin) = start("alice.test").await;
     let ok = approve(&url, "alice.test", &net.s("password"), false).unwrap();
     let callback = format!(
         "/auth/callback?code={}&state={}&iss={}",
@@ -185,7 +196,7 @@ async fn sign_in_with_a_real_pds() {
         urlenc(ok["state"].as_str().unwrap()),
         urlenc(ok["iss"].as_str().unwrap())
     );
-    let (status, raw) = req(&s, "GET", &callback, "", None).await;
+    let (status, raw) = req(&s, "GET", &callback, &signin, None).await;
     assert_eq!(status, 303, "{raw}");
     assert_eq!(
         header(&raw, "location")[0],
@@ -241,37 +252,52 @@ async fn sign_in_with_a_real_pds() {
     drop(conn);
 
     // Replaying the callback does nothing.
-    let (status, raw) = req(&s, "GET", &callback, "", None).await;
+    let (status, raw) = req(&s, "GET", &callback, &signin, None).await;
     assert_eq!(status, 403);
     assert!(raw.contains("expired or was already used"));
     assert!(header(&raw, "set-cookie").is_empty());
 
     // A failed code exchange (a code the server never issued) is an error page, not a panic.
-    let url = start("alice.test").await;
+    let (url, signin2) = start("alice.test").await;
     let ok2 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
     let bogus = format!(
         "/auth/callback?code=cod-bogus&state={}&iss={}",
         urlenc(ok2["state"].as_str().unwrap()),
         urlenc(ok2["iss"].as_str().unwrap())
     );
-    let (status, raw) = req(&s, "GET", &bogus, "", None).await;
+    let (status, raw) = req(&s, "GET", &bogus, &signin2, None).await;
     assert_eq!(status, 422, "{raw}");
     assert!(raw.contains("refused the request (invalid_grant"), "{raw}");
     assert!(header(&raw, "set-cookie").is_empty());
     // The wrong issuer in the callback is refused too.
-    let url = start("alice.test").await;
+    let (url, signin3) = start("alice.test").await;
     let ok3 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
     let wrong_iss = format!(
         "/auth/callback?code={}&state={}&iss=https%3A%2F%2Fevil.example",
         urlenc(ok3["code"].as_str().unwrap()),
         urlenc(ok3["state"].as_str().unwrap())
     );
-    let (status, raw) = req(&s, "GET", &wrong_iss, "", None).await;
+    let (status, raw) = req(&s, "GET", &wrong_iss, &signin3, None).await;
     assert_eq!(status, 403, "{raw}");
     assert!(raw.contains("unexpected server"));
 
+    // A callback in another browser (without the sign-in's nonce cookie, or with another
+    // sign-in's) is refused before anything is exchanged.
+    let (url, _) = start("alice.test").await;
+    let ok4 = approve(&url, "alice.test", &net.s("password"), false).unwrap();
+    let elsewhere = format!(
+        "/auth/callback?code={}&state={}&iss={}",
+        urlenc(ok4["code"].as_str().unwrap()),
+        urlenc(ok4["state"].as_str().unwrap()),
+        urlenc(ok4["iss"].as_str().unwrap())
+    );
+    let (status, raw) = req(&s, "GET", &elsewhere, &signin3, None).await;
+    assert_eq!(status, 403, "{raw}");
+    assert!(raw.contains("another browser"), "{raw}");
+    assert!(header(&raw, "set-cookie").is_empty());
+
     // A denied consent is an error page and no session.
-    let url = start("bob.test").await;
+    let (url, signin4) = start("bob.test").await;
     let denied = approve(&url, "bob.test", "bob-pass-123", true).unwrap();
     assert_eq!(denied["error"], "access_denied");
     let path = format!(
@@ -279,7 +305,7 @@ async fn sign_in_with_a_real_pds() {
         urlenc(denied["state"].as_str().unwrap()),
         urlenc(denied["iss"].as_str().unwrap())
     );
-    let (status, raw) = req(&s, "GET", &path, "", None).await;
+    let (status, raw) = req(&s, "GET", &path, &signin4, None).await;
     assert_eq!(status, 403);
     assert!(raw.contains("cancelled"), "{raw}");
     assert!(header(&raw, "set-cookie").is_empty());

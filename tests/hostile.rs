@@ -218,7 +218,13 @@ async fn malformed_login_input_is_a_clear_error() {
     assert_eq!(stored(&db), 0);
     // A callback for an unknown state, or a replayed one, changes nothing.
     let err = atp
-        .finish("no-such-state", Some("code"), Some("https://x"), None)
+        .finish(
+            "no-such-state",
+            Some("code"),
+            Some("https://x"),
+            None,
+            robot::atproto::CallbackBrowser::Elsewhere,
+        )
         .await
         .unwrap_err();
     assert!(message(err).contains("expired or was already used"));

@@ -81,11 +81,13 @@ async fn logs_are_json_carry_request_ids_and_hold_no_secret() {
     let session = set_cookie(&r);
     secrets.push(("session", session.clone()));
     let r = c
-        .get(format!("{root}/auth/login"))
-        .query(&[("return_to", format!("{wiki}/"))])
+        .get(format!("{wiki}/-/login?return_to=/"))
         .send()
         .await
         .unwrap();
+    let to_root = r.headers()["location"].to_str().unwrap().to_string();
+    secrets.push(("hand-off nonce", param(&to_root, "nonce")));
+    let r = c.get(&to_root).send().await.unwrap();
     let handoff = r.headers()["location"].to_str().unwrap().to_string();
     for (k, v) in reqwest::Url::parse(&handoff).unwrap().query_pairs() {
         if k != "return_to" {

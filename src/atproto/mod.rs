@@ -30,7 +30,7 @@ use identity::{LoginInput, Resolver};
 use oauth::{AuthServer, ClientConfig, EcKey, PendingSecrets, TokenSet};
 
 /// How long a started sign-in may take.
-const LOGIN_TTL_SECS: i64 = 600;
+pub const LOGIN_TTL_SECS: i64 = 600;
 
 /// Who signed in.
 #[derive(Debug, Clone)]
@@ -38,7 +38,41 @@ pub struct Identity {
     pub did: String,
     pub handle: String,
     pub return_to: String,
+    /// SHA-256 of the nonce cookie of the browser that started the sign-in: a hand-off
+    /// minted for this sign-in is bound to it.
+    pub browser_hash: String,
 }
+
+/// A started sign-in: where to send the browser, and the nonce to set as its cookie
+/// (the callback needs the same browser; only the nonce's SHA-256 is stored).
+pub struct SignIn {
+    pub url: String,
+    pub browser_nonce: String,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the callback knows of the browser that started the sign-in.
+#[derive(Debug, Clone, Copy)]
+pub enum CallbackBrowser<'a> {
+    /// The callback arrived on the host that set the nonce cookie (the root): the cookie's
+    /// value, if the browser sent one. It must be the one the sign-in started with.
+    Cookie(Option<&'a str>),
+    /// The callback arrived on another host, which cannot see the root's cookies (the
+    /// loopback client's `127.0.0.1`): the caller must bind the hand-off it mints to
+    /// [`Identity::browser_hash`], so the root checks the cookie instead.
+    Elsewhere,
+}
+
+/// Refusal of a callback in a browser other than the one that started the sign-in.
+pub const OTHER_BROWSER: &str =
+    "This sign-in was started in another browser (or its cookie expired). Please sign in again.";
 
 #[derive(Clone)]
 pub struct Atproto {
@@ -133,8 +167,9 @@ impl Atproto {
         self.client.signing_key.is_some()
     }
 
-    /// Starts a sign-in for what the person typed; returns the URL to send them to.
-    pub async fn start(&self, input: &str, return_to: &str) -> Result<String> {
+    /// Starts a sign-in for what the person typed; returns the URL to send them to and the
+    /// nonce the caller sets as a cookie in the browser (the sign-in is bound to it).
+    pub async fn start(&self, input: &str, return_to: &str) -> Result<SignIn> {
         let input = LoginInput::parse(input)?;
         let (issuer, expected_did, handle, hint) = match &input {
             LoginInput::Handle(h) => {
@@ -172,6 +207,8 @@ impl Atproto {
         let server_json = serde_json::to_string(&server).map_err(|e| Error::Internal(e.into()))?;
         let return_to = return_to.to_string();
         let issuer = server.issuer.clone();
+        let browser_nonce = crate::access::session::random_token();
+        let browser_hash = crate::access::session::hash_secret(&browser_nonce);
         self.db
             .run(move |c| {
                 db::atproto::insert_request(
@@ -183,20 +220,24 @@ impl Atproto {
                     handle.as_deref(),
                     &sealed,
                     &return_to,
+                    &browser_hash,
                     LOGIN_TTL_SECS,
                 )
             })
             .await?;
-        Ok(url)
+        Ok(SignIn { url, browser_nonce })
     }
 
-    /// Completes a sign-in from the callback's parameters.
+    /// Completes a sign-in from the callback's parameters. `browser` is what the callback
+    /// knows of the browser it arrived in; a callback in another browser than the one that
+    /// started the sign-in is refused before anything is exchanged.
     pub async fn finish(
         &self,
         state: &str,
         code: Option<&str>,
         iss: Option<&str>,
         error: Option<&str>,
+        browser: CallbackBrowser<'_>,
     ) -> Result<Identity> {
         let st = state.to_string();
         let req = self
@@ -208,6 +249,19 @@ impl Atproto {
                     "This sign-in has expired or was already used. Please sign in again.".into(),
                 )
             })?;
+        let Some(browser_hash) = req.browser_hash.clone() else {
+            return Err(Error::Forbidden(OTHER_BROWSER.into()));
+        };
+        if let CallbackBrowser::Cookie(cookie) = browser {
+            use subtle::ConstantTimeEq;
+            let presented = crate::access::session::hash_secret(cookie.unwrap_or(""));
+            if cookie.is_none_or(str::is_empty)
+                || !bool::from(presented.as_bytes().ct_eq(browser_hash.as_bytes()))
+            {
+                tracing::warn!("sign-in callback in another browser than the one that started it");
+                return Err(Error::Forbidden(OTHER_BROWSER.into()));
+            }
+        }
         if let Some(e) = error {
             return Err(Error::Forbidden(match e {
                 "access_denied" => "Sign-in was cancelled at your account's server.".into(),
@@ -273,6 +327,7 @@ impl Atproto {
             did: tokens.sub,
             handle,
             return_to: req.return_to,
+            browser_hash,
         })
     }
 

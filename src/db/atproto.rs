@@ -12,6 +12,9 @@ pub struct AuthRequest {
     pub handle: Option<String>,
     pub secrets: Vec<u8>,
     pub return_to: String,
+    /// SHA-256 of the nonce cookie of the browser that started the sign-in (`None` for a
+    /// request stored before sign-ins were bound to browsers: it cannot finish).
+    pub browser_hash: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -24,13 +27,14 @@ pub fn insert_request(
     handle: Option<&str>,
     secrets: &[u8],
     return_to: &str,
+    browser_hash: &str,
     ttl_secs: i64,
 ) -> Result<()> {
     let now = super::now();
     conn.execute(
-        "INSERT INTO atproto_auth_requests (state, issuer, server, expected_did, handle, secrets, return_to, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![state, issuer, server, expected_did, handle, secrets, return_to, now, now + ttl_secs],
+        "INSERT INTO atproto_auth_requests (state, issuer, server, expected_did, handle, secrets, return_to, created_at, expires_at, browser_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![state, issuer, server, expected_did, handle, secrets, return_to, now, now + ttl_secs, browser_hash],
     )?;
     Ok(())
 }
@@ -40,7 +44,7 @@ pub fn take_request(conn: &Connection, state: &str) -> Result<Option<AuthRequest
     Ok(conn
         .query_row(
             "DELETE FROM atproto_auth_requests WHERE state = ?1 AND expires_at > ?2
-             RETURNING issuer, server, expected_did, handle, secrets, return_to",
+             RETURNING issuer, server, expected_did, handle, secrets, return_to, browser_hash",
             params![state, super::now()],
             |r| {
                 Ok(AuthRequest {
@@ -50,6 +54,7 @@ pub fn take_request(conn: &Connection, state: &str) -> Result<Option<AuthRequest
                     handle: r.get(3)?,
                     secrets: r.get(4)?,
                     return_to: r.get(5)?,
+                    browser_hash: r.get(6)?,
                 })
             },
         )

@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0005_reindex_version.sql"),
     ),
     (6, "oauth", include_str!("../../migrations/0006_oauth.sql")),
+    (
+        7,
+        "signin_binding",
+        include_str!("../../migrations/0007_signin_binding.sql"),
+    ),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

@@ -5,6 +5,15 @@
 //! On localhost a cookie cannot span subdomains, so a wiki host that needs a session sends
 //! the browser to the root, which — if signed in — hands over a 60-second single-use code
 //! that the wiki host exchanges for its own host-only session cookie.
+//!
+//! A hand-off code is bound to the host it was minted for and to the browser that asked
+//! for it ([`sessions::HandoffBinding`]), so nobody can sign someone else's browser in as
+//! themselves with a code of their own: the wiki host's `/-/login` sets a host-only nonce
+//! cookie ([`HANDOFF_NONCE`]) and passes the nonce to the root, which binds the code to
+//! its hash; `/-/session` redeems it only with that cookie. An ATProto sign-in is bound the
+//! same way to the nonce cookie `login_submit` sets on the root ([`SIGNIN_NONCE`]): checked
+//! at the callback, or — for the loopback client, whose callback is on `127.0.0.1` — by
+//! the root's `/auth/session`, which redeems a code bound to it.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +28,7 @@ use super::{Caller, CurrentWiki, check_csrf, render, safe_local_path, session_co
 use crate::access::Principal;
 use crate::access::session::{self, hash_secret, random_token};
 use crate::app::AppState;
+use crate::db::sessions::{HandoffBinding, HandoffRefused};
 use crate::db::{sessions, users, wikis};
 use crate::error::Error;
 
@@ -199,25 +209,42 @@ async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
     })
 }
 
-/// Redeems a single-use link (`purpose` "login" or "handoff") into a session cookie and
-/// redirects to `return_to` (a local path) or `default_to`. Used by the operator's sign-in
-/// link and by both ends of the cross-host hand-off.
+/// What a single-use code redeemed by [`redeem`] is.
+enum LinkKind {
+    /// The operator's sign-in link: unbound, it is handed to a person.
+    Login,
+    /// A cross-host hand-off: valid only for this host and this browser.
+    Handoff(HandoffBinding),
+}
+
+/// Refusal of a hand-off code minted for another host or another browser.
+const WRONG_PLACE: &str =
+    "This sign-in hand-off was not started in this browser for this site. Please sign in again.";
+
+/// Redeems a single-use code (an operator's link or a bound hand-off) into a session cookie
+/// and redirects to `return_to` (a local path) or `default_to`. Used by the operator's
+/// sign-in link and by both ends of the cross-host hand-off.
 async fn redeem(
     state: &AppState,
     q: &BTreeMap<String, String>,
-    purpose: &'static str,
+    kind: LinkKind,
     host_only: bool,
     default_to: &str,
     expired: &str,
 ) -> Response {
     let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
     let anon = Caller::anonymous();
-    match state
+    let consumed = state
         .db
-        .run(move |c| sessions::consume_link(c, &hash, purpose))
-        .await
-    {
-        Ok(Some(did)) => match start_session(state, &did, host_only).await {
+        .run(move |c| match kind {
+            LinkKind::Login => {
+                Ok(sessions::consume_link(c, &hash, "login")?.ok_or(HandoffRefused::Gone))
+            }
+            LinkKind::Handoff(binding) => sessions::consume_handoff(c, &hash, &binding),
+        })
+        .await;
+    match consumed {
+        Ok(Ok(did)) => match start_session(state, &did, host_only).await {
             Ok(cookie) => {
                 let to = q
                     .get("return_to")
@@ -227,9 +254,88 @@ async fn redeem(
             }
             Err(e) => error_page(&anon, e),
         },
-        Ok(None) => error_page(&anon, Error::Forbidden(expired.into())),
+        Ok(Err(HandoffRefused::Gone)) => error_page(&anon, Error::Forbidden(expired.into())),
+        Ok(Err(HandoffRefused::WrongPlace)) => {
+            tracing::warn!("hand-off code presented on another host or by another browser");
+            error_page(&anon, Error::Forbidden(WRONG_PLACE.into()))
+        }
         Err(e) => error_page(&anon, e),
     }
+}
+
+/// The nonce cookie a wiki host sets when it sends the browser to sign in (the hand-off
+/// code the root mints for it is bound to the nonce).
+pub const HANDOFF_NONCE: &str = "robot_handoff";
+/// The nonce cookie the root sets when an ATProto sign-in starts (the sign-in is bound to
+/// it).
+pub const SIGNIN_NONCE: &str = "robot_signin";
+
+/// A nonce cookie's name on this server: over https with the `__Host-` prefix, which
+/// browsers accept only Secure, with `Path=/` and without `Domain`, so a sibling subdomain
+/// can neither set nor toss it; on plain http (localhost) the bare name, host-only.
+pub fn nonce_cookie_name(state: &AppState, base: &str) -> String {
+    if state.cfg.scheme() == "https" {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The `Set-Cookie` value of a host-only nonce cookie.
+pub fn nonce_cookie(
+    state: &AppState,
+    base: &str,
+    value: &str,
+    max_age: i64,
+) -> axum::http::HeaderValue {
+    let secure = if state.cfg.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        nonce_cookie_name(state, base)
+    );
+    axum::http::HeaderValue::from_str(&c).expect("ASCII cookie")
+}
+
+/// The request's nonce cookie `base`, if it is one we could have set.
+pub fn nonce_from(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
+    super::cookie_value(headers, &nonce_cookie_name(state, base)).filter(|n| valid_nonce(n))
+}
+
+/// A nonce looks like one of ours (`random_token`: 43 URL-safe characters).
+pub fn valid_nonce(n: &str) -> bool {
+    (32..=128).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The SHA-256 a code is bound to for the browser presenting `nonce` (empty without one,
+/// which matches no code).
+fn browser_hash(nonce: Option<&str>) -> String {
+    nonce.map(hash_secret).unwrap_or_default()
+}
+
+/// The host a hand-off to wiki `slug` is bound to.
+pub fn wiki_binding_host(state: &AppState, slug: &str) -> String {
+    format!("{}.{}", slug.to_ascii_lowercase(), state.cfg.domain_host())
+}
+
+/// Mints a 60-second hand-off code for `did`, bound to `binding`.
+async fn mint_handoff(
+    state: &AppState,
+    did: &str,
+    binding: HandoffBinding,
+) -> Result<String, Error> {
+    let code = random_token();
+    let (hash, did) = (hash_secret(&code), did.to_string());
+    state
+        .db
+        .run(move |c| sessions::create_handoff(c, &hash, &did, &binding, 60))
+        .await?;
+    Ok(code)
 }
 
 /// Signs the user in on the root host from an operator's single-use link.
@@ -240,7 +346,7 @@ async fn login_link(
     redeem(
         &state,
         &q,
-        "login",
+        LinkKind::Login,
         false,
         "/",
         "This sign-in link is invalid, expired or already used. Ask the operator for a new one (robot admin login-link).",
@@ -293,7 +399,9 @@ async fn start_session(
     ))
 }
 
-/// The sign-in page. A signed-in user coming from a wiki host is handed back to it.
+/// The sign-in page. A signed-in user coming from a wiki host is handed back to it, with
+/// a code bound to that host and to the browser's nonce (`nonce`, from the wiki host's
+/// `/-/login`); without a nonce the browser is sent to the wiki host's `/-/login` first.
 async fn login(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,19 +409,27 @@ async fn login(
 ) -> Response {
     let return_to = q.get("return_to").cloned().unwrap_or_default();
     if let Principal::User { did, .. } = &caller.principal {
-        if let Some((origin, path)) = wiki_return(&state, &return_to) {
-            let code = random_token();
-            let (hash, did) = (hash_secret(&code), did.clone());
-            if let Err(e) = state
-                .db
-                .run(move |c| sessions::create_link(c, &hash, &did, "handoff", 60))
-                .await
-            {
-                return error_page(&caller, e);
-            }
+        if let Some(w) = wiki_return(&state, &return_to) {
+            let Some(nonce) = q.get("nonce").filter(|n| valid_nonce(n)) else {
+                let to = format!(
+                    "{}/-/login?return_to={}",
+                    w.origin,
+                    super::wiki::urlencode(w.path)
+                );
+                return Redirect::to(&to).into_response();
+            };
+            let binding = HandoffBinding {
+                host: w.host,
+                browser_hash: browser_hash(Some(nonce)),
+            };
+            let code = match mint_handoff(&state, did, binding).await {
+                Ok(c) => c,
+                Err(e) => return error_page(&caller, e),
+            };
             let to = format!(
-                "{origin}/-/session?token={code}&return_to={}",
-                super::wiki::urlencode(path)
+                "{}/-/session?token={code}&return_to={}",
+                w.origin,
+                super::wiki::urlencode(w.path)
             );
             return Redirect::to(&to).into_response();
         }
@@ -395,7 +511,15 @@ async fn login_submit(
     }
     let input = form.get("handle").cloned().unwrap_or_default();
     match state.atproto.start(&input, &return_to).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(signin) => {
+            let cookie = nonce_cookie(
+                &state,
+                SIGNIN_NONCE,
+                &signin.browser_nonce,
+                crate::atproto::LOGIN_TTL_SECS,
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&signin.url)).into_response()
+        }
         Err(e) => {
             let status = e.status();
             e.log();
@@ -423,6 +547,18 @@ async fn callback(
             Error::BadRequest("The sign-in response carries no state.".into()),
         );
     };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let on_root =
+        crate::config::host_without_port(host).eq_ignore_ascii_case(&state.cfg.domain_host());
+    let nonce = nonce_from(&state, &headers, SIGNIN_NONCE);
+    let browser = if on_root {
+        crate::atproto::CallbackBrowser::Cookie(nonce.as_deref())
+    } else {
+        crate::atproto::CallbackBrowser::Elsewhere
+    };
     let result = state
         .atproto
         .finish(
@@ -430,6 +566,7 @@ async fn callback(
             q.get("code").map(String::as_str),
             q.get("iss").map(String::as_str),
             q.get("error").map(String::as_str),
+            browser,
         )
         .await;
     let identity = match result {
@@ -445,22 +582,18 @@ async fn callback(
         })
         .await;
     let target = post_login_target(&state, &identity.return_to);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if crate::config::host_without_port(host) != state.cfg.domain_host() {
+    if !on_root {
         // The loopback client's callback lands on 127.0.0.1: hand the session over to the
-        // root domain, where the cookie must live.
-        let code = random_token();
-        let (hash, did) = (hash_secret(&code), identity.did.clone());
-        if let Err(e) = state
-            .db
-            .run(move |c| sessions::create_link(c, &hash, &did, "handoff", 60))
-            .await
-        {
-            return error_page(&anon, e);
-        }
+        // root domain, where the cookie must live, bound to the root and to the nonce of
+        // the browser that started the sign-in (which only the root can see).
+        let binding = HandoffBinding {
+            host: state.cfg.domain_host(),
+            browser_hash: identity.browser_hash.clone(),
+        };
+        let code = match mint_handoff(&state, &identity.did, binding).await {
+            Ok(c) => c,
+            Err(e) => return error_page(&anon, e),
+        };
         let to = format!(
             "{}/auth/session?token={code}&return_to={}",
             state.cfg.root_url(),
@@ -490,14 +623,21 @@ fn post_login_target(state: &AppState, return_to: &str) -> String {
 }
 
 /// On the root host: exchanges a hand-off code for a session (the loopback callback).
+/// The code must be bound to the root and to this browser's sign-in nonce.
 async fn accept_root_handoff(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    let nonce = nonce_from(&state, &headers, SIGNIN_NONCE);
+    let binding = HandoffBinding {
+        host: state.cfg.domain_host(),
+        browser_hash: browser_hash(nonce.as_deref()),
+    };
     redeem(
         &state,
         &q,
-        "handoff",
+        LinkKind::Handoff(binding),
         false,
         "/app",
         "This sign-in hand-off has expired. Please sign in again.",
@@ -520,9 +660,19 @@ async fn jwks(State(state): State<AppState>) -> Response {
     Json(state.atproto.jwks()).into_response()
 }
 
+/// A `return_to` on one of our wiki hosts.
+struct WikiReturn<'a> {
+    /// `http://slug.localhost:8080`
+    origin: String,
+    /// The host a hand-off to it is bound to ([`wiki_binding_host`]).
+    host: String,
+    /// The local path on it.
+    path: &'a str,
+}
+
 /// Splits `http://slug.localhost:8080/Page` into its origin and path, if it is one of
 /// our wiki hosts.
-fn wiki_return<'a>(state: &AppState, url: &'a str) -> Option<(String, &'a str)> {
+fn wiki_return<'a>(state: &AppState, url: &'a str) -> Option<WikiReturn<'a>> {
     let scheme = format!("{}://", state.cfg.scheme());
     let rest = url.strip_prefix(&scheme)?;
     let (host, path) = match rest.find('/') {
@@ -532,19 +682,30 @@ fn wiki_return<'a>(state: &AppState, url: &'a str) -> Option<(String, &'a str)> 
     let suffix = format!(".{}", state.cfg.domain);
     let slug = host.strip_suffix(&suffix)?;
     crate::wiki::slug::validate(slug).ok()?;
-    Some((format!("{scheme}{host}"), safe_local_path(path)?))
+    Some(WikiReturn {
+        origin: format!("{scheme}{host}"),
+        host: wiki_binding_host(state, slug),
+        path: safe_local_path(path)?,
+    })
 }
 
-/// On a wiki host: exchanges a hand-off code for a host-only session.
+/// On a wiki host: exchanges a hand-off code for a host-only session. The code must be
+/// bound to this wiki's host and to this browser's nonce (set by `/-/login`).
 pub async fn accept_handoff(
     State(state): State<AppState>,
-    CurrentWiki(_wiki): CurrentWiki,
+    CurrentWiki(wiki): CurrentWiki,
+    headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    let nonce = nonce_from(&state, &headers, HANDOFF_NONCE);
+    let binding = HandoffBinding {
+        host: wiki_binding_host(&state, &wiki.slug),
+        browser_hash: browser_hash(nonce.as_deref()),
+    };
     redeem(
         &state,
         &q,
-        "handoff",
+        LinkKind::Handoff(binding),
         true,
         "/",
         "This sign-in hand-off has expired. Go back and try again.",

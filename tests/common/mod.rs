@@ -159,15 +159,19 @@ impl TestServer {
             .unwrap();
         assert_eq!(r.status(), 303, "login link accepted");
         if let Some(slug) = wiki {
-            let back = format!("{}/", self.wiki_url(slug));
+            // The wiki host's sign-in: it sets its nonce cookie and sends the browser to the
+            // root, which hands back a code bound to that cookie.
             let r = client
-                .get(format!("{}/auth/login", self.root()))
-                .query(&[("return_to", back.as_str())])
+                .get(format!("{}/-/login?return_to=/", self.wiki_url(slug)))
                 .send()
                 .await
                 .unwrap();
             assert_eq!(r.status(), 303);
+            let to_root = r.headers()["location"].to_str().unwrap().to_string();
+            let r = client.get(&to_root).send().await.unwrap();
+            assert_eq!(r.status(), 303);
             let handoff = r.headers()["location"].to_str().unwrap().to_string();
+            assert!(handoff.contains("/-/session?token="), "{handoff}");
             let r = client.get(&handoff).send().await.unwrap();
             assert_eq!(r.status(), 303, "hand-off accepted");
         }
