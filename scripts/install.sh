@@ -30,6 +30,8 @@ if [[ ! -f /etc/robot/robot.env ]]; then
 ROBOT_DOMAIN=$ROBOT_DOMAIN
 ROBOT_LISTEN=127.0.0.1:8080
 ROBOT_SCHEME=https
+# Caddy on this machine; the unit sets the same (a proxy elsewhere: name it here).
+ROBOT_TRUSTED_PROXIES=127.0.0.1/8,::1
 # ROBOT_ADMIN_DIDS=did:plc:...
 ENV
 fi

@@ -218,14 +218,16 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
     let unsafe_method = !req.method().is_safe();
     match site {
         Site::Wiki(slug) => {
-            // The caller and the wiki in one trip to the blocking pool.
+            // The caller and the wiki in one trip to the blocking pool. An OAuth token is
+            // a credential only at the resource this request is for (RFC 8707).
             let credential = web::Credential::of(req.headers());
-            let ip = web::client_ip(req.headers(), peer);
+            let ip = web::client_ip(req.headers(), peer, &state.cfg.trusted_proxies);
+            let resource = web::target_resource(&state, &slug, req.uri().path());
             let (st, s2) = (state.clone(), slug.clone());
             let found = state
                 .db
                 .run(move |c| {
-                    let caller = web::resolve_caller(c, &st, &credential, ip)?;
+                    let caller = web::resolve_caller(c, &st, &credential, ip, resource.as_deref())?;
                     let wiki = crate::db::wikis::by_slug(c, &s2)?;
                     let oauth_role = wiki
                         .as_ref()

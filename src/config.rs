@@ -117,6 +117,9 @@ pub struct Config {
     /// Bearer token that opens `/metrics` to non-loopback scrapers (loopback without a
     /// proxy needs none).
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges, e.g.
+    /// `127.0.0.1/8`, `::1`). From any other peer the header is ignored. Default: none.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             atproto: AtprotoConfig::default(),
             search: SearchConfig::default(),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -151,6 +155,7 @@ const KNOWN_KEYS: &[&str] = &[
     "atproto",
     "search",
     "metrics_token",
+    "trusted_proxies",
 ];
 
 impl Config {
@@ -263,6 +268,14 @@ impl Config {
         if let Some(v) = get("ROBOT_METRICS_TOKEN") {
             self.metrics_token = Some(v).filter(|s| !s.is_empty());
         }
+        if let Some(v) = get("ROBOT_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse("ROBOT_TRUSTED_PROXIES", s))
+                .collect::<anyhow::Result<_>>()?;
+        }
         if let Some(v) = get("ROBOT_SEMANTIC") {
             self.search.semantic = parse("ROBOT_SEMANTIC", &v)?;
         }
@@ -330,7 +343,12 @@ impl Config {
 
     /// `http://{slug}.localhost:8080`: a wiki's origin (also its OAuth issuer).
     pub fn wiki_url(&self, slug: &str) -> String {
-        format!("{}://{}.{}", self.scheme(), slug, self.domain)
+        format!("{}://{}", self.scheme(), self.wiki_host(slug))
+    }
+
+    /// `{slug}.localhost:8080`: a wiki's host (with the port, when the domain has one).
+    pub fn wiki_host(&self, slug: &str) -> String {
+        format!("{slug}.{}", self.domain)
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -369,6 +387,74 @@ impl Config {
     }
 }
 
+/// An address range: an IP address and a prefix length (`10.0.0.0/8`, `::1/128`); a bare
+/// address is the range of itself. Written as a string in `robot.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in the range. IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, what
+    /// a dual-stack listener reports for IPv4 peers) count as their IPv4 address.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let bits = |len: u32, a: u128, b: u128| {
+            let p = u32::from(self.prefix);
+            p == 0 || (a ^ b) >> (len - p) == 0
+        };
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                bits(32, u32::from(net).into(), u32::from(ip).into())
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => bits(128, u128::from(net), u128::from(ip)),
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpNet, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?
+            .to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl TryFrom<String> for IpNet {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<IpNet, String> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 pub fn host_without_port(host: &str) -> &str {
     // IPv6 literals keep their brackets; a port follows the last `]:` or the only `:`.
     if let Some(end) = host.rfind(']') {
@@ -389,6 +475,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.root_url(), "http://localhost:8080");
         assert_eq!(c.wiki_url("notes"), "http://notes.localhost:8080");
+        assert_eq!(c.wiki_host("notes"), "notes.localhost:8080");
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.is_localhost());
         assert_eq!(c.domain_host(), "localhost");
@@ -419,6 +506,47 @@ mod tests {
         assert!(
             c.apply_env(|k| (k == "ROBOT_LISTEN").then(|| "nope".into()), &mut w)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_parse_from_file_and_env() {
+        let c: Config =
+            toml::from_str("trusted_proxies = [\"127.0.0.1/8\", \"::1\", \"10.1.2.3\"]\n").unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let [lo, v6, one] = c.trusted_proxies[..] else {
+            panic!("three ranges: {:?}", c.trusted_proxies);
+        };
+        assert!(lo.contains(ip("127.0.0.1")) && lo.contains(ip("127.255.0.9")));
+        assert!(lo.contains(ip("::ffff:127.0.0.1")), "IPv4-mapped peers");
+        assert!(!lo.contains(ip("128.0.0.1")) && !lo.contains(ip("::1")));
+        assert!(v6.contains(ip("::1")) && !v6.contains(ip("::2")));
+        assert!(one.contains(ip("10.1.2.3")) && !one.contains(ip("10.1.2.4")));
+        assert!(
+            Config::default().trusted_proxies.is_empty(),
+            "none by default"
+        );
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("203.0.113.9")) && !all.contains(ip("::1")));
+        for bad in ["", "localhost", "10.0.0.0/33", "::/129", "1.2.3.4/x"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad:?}");
+        }
+        assert!(toml::from_str::<Config>("trusted_proxies = [\"nope\"]\n").is_err());
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        c.apply_env(
+            |k| (k == "ROBOT_TRUSTED_PROXIES").then(|| "127.0.0.1/8, ::1".into()),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.trusted_proxies[0].to_string(), "127.0.0.1/8");
+        assert!(
+            c.apply_env(
+                |k| (k == "ROBOT_TRUSTED_PROXIES").then(|| "10.0.0.0/99".into()),
+                &mut w
+            )
+            .is_err()
         );
     }
 

@@ -65,19 +65,7 @@ async fn git_principal(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Some(b64) = auth
-        .strip_prefix("Basic ")
-        .or_else(|| auth.strip_prefix("basic "))
-    {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok());
-        let password = decoded
-            .as_deref()
-            .and_then(|d| d.split_once(':'))
-            .map(|(_, p)| p.to_string())
-            .unwrap_or_default();
+    if let Some(password) = basic_password(auth) {
         let found = state
             .db
             .run(move |c| {
@@ -101,6 +89,25 @@ async fn git_principal(
         return Err(plain(StatusCode::UNAUTHORIZED, "invalid token"));
     }
     Ok(caller.principal.clone())
+}
+
+/// The password of a Basic `Authorization` header (`None` when the scheme is not Basic);
+/// empty when the credentials do not decode to `user:password`.
+pub fn basic_password(authorization: &str) -> Option<String> {
+    let b64 = authorization
+        .strip_prefix("Basic ")
+        .or_else(|| authorization.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok());
+    Some(
+        decoded
+            .as_deref()
+            .and_then(|d| d.split_once(':'))
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_default(),
+    )
 }
 
 /// Authorizes a clone: 404 when clone is off, 401 (with a challenge) or 403 otherwise.
@@ -165,16 +172,19 @@ fn git_command(state: &AppState, wiki: &Wiki, headers: &HeaderMap) -> tokio::pro
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", state.cfg.data_dir.as_os_str());
     // Protocol v2 is negotiated through this header; pass only well-formed values.
-    if let Some(p) = headers.get("git-protocol").and_then(|v| v.to_str().ok())
-        && p.len() < 256
-        && p.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-    {
+    if let Some(p) = git_protocol(headers.get("git-protocol").and_then(|v| v.to_str().ok())) {
         cmd.env("GIT_PROTOCOL", p);
     }
     cmd.arg("upload-pack").arg("--stateless-rpc");
     let _ = wiki;
     cmd.kill_on_drop(true);
     cmd
+}
+
+/// The `Git-Protocol` header's value if it is well formed (printable ASCII and spaces,
+/// under 256 bytes), to pass to git as `GIT_PROTOCOL`.
+pub fn git_protocol(header: Option<&str>) -> Option<&str> {
+    header.filter(|p| p.len() < 256 && p.chars().all(|c| c.is_ascii_graphic() || c == ' '))
 }
 
 async fn info_refs(
@@ -270,19 +280,14 @@ async fn upload_pack(
         Ok(b) => b,
         Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
     };
-    let input = if headers
+    let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"))
-    {
-        let mut out = Vec::new();
-        let mut dec = flate2::read::GzDecoder::new(&raw[..]).take(MAX_REQUEST as u64 * 4);
-        if dec.read_to_end(&mut out).is_err() {
-            return plain(StatusCode::BAD_REQUEST, "invalid gzip body");
-        }
-        out
-    } else {
-        raw.to_vec()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+    let input = match decode_body(gzip, &raw) {
+        Ok(b) => b,
+        Err(why @ "request too large") => return plain(StatusCode::PAYLOAD_TOO_LARGE, why),
+        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
     };
     let repo = state.wikis.repo_path(&wiki.slug);
     let spawned = git_command(&state, &wiki, &headers)
@@ -336,6 +341,35 @@ async fn upload_pack(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The most a request body may decode to (a gzip body inflates at most this far).
+pub const MAX_DECODED: usize = MAX_REQUEST * 4;
+
+/// The negotiation request as git reads it: the body, inflated when it is gzip, refused
+/// when it is not valid gzip or would decode to more than [`MAX_DECODED`] bytes.
+pub fn decode_body(gzip: bool, raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    decode_body_within(gzip, raw, MAX_DECODED)
+}
+
+/// [`decode_body`] with the cap given (the fuzz target tries small ones).
+pub fn decode_body_within(gzip: bool, raw: &[u8], cap: usize) -> Result<Vec<u8>, &'static str> {
+    if !gzip {
+        if raw.len() > cap {
+            return Err("request too large");
+        }
+        return Ok(raw.to_vec());
+    }
+    let mut out = Vec::new();
+    // One byte past the cap tells a body at the cap from one beyond it.
+    let mut dec = flate2::read::GzDecoder::new(raw).take(cap as u64 + 1);
+    if dec.read_to_end(&mut out).is_err() {
+        return Err("invalid gzip body");
+    }
+    if out.len() > cap {
+        return Err("request too large");
+    }
+    Ok(out)
 }
 
 async fn receive_pack() -> Response {

@@ -170,11 +170,23 @@ async fn mcp(
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
-/// Authorizes `did` with a fresh public client: (client_id, tokens).
+/// Authorizes `did` with a fresh public client for the wiki's /mcp: (client_id, tokens).
 async fn connect(s: &TestServer, slug: &str, did: &str, scope: &str) -> (String, Value) {
+    let resource = format!("{}/mcp", s.wiki_url(slug));
+    connect_to(s, slug, did, scope, &resource).await
+}
+
+/// [`connect`] for the protected resource `resource` (`{wiki}/mcp` or `{wiki}/api/v1`).
+async fn connect_to(
+    s: &TestServer,
+    slug: &str,
+    did: &str,
+    scope: &str,
+    resource: &str,
+) -> (String, Value) {
     let client_id = public_client(s, slug).await;
     let (verifier, challenge) = pkce();
-    let resource = format!("{}/mcp", s.wiki_url(slug));
+    let resource = resource.to_string();
     let q = consent(
         s,
         slug,
@@ -432,10 +444,21 @@ async fn discovery_registration_consent_tokens_and_mcp() {
     assert_eq!(b["result"]["isError"], false, "{b}");
     let log = git(&s.repo("notes"), &["log", "-1", "--format=%an|%ae"]);
     assert_eq!(log.trim(), "owner.test (via Test Client)|did:plc:owner");
-    // The REST API takes it too.
+    // The REST API is another resource (RFC 8707): this /mcp token is refused there, and
+    // a client asks for `{wiki}/api/v1` to use it (see
+    // `tokens_work_only_at_the_resource_they_were_issued_for`).
     let r = c
         .get(format!("{base}/api/v1/pages/From%20Claude"))
         .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let api_resource = format!("{base}/api/v1");
+    let (_, ta) = connect_to(&s, "notes", OWNER, "", &api_resource).await;
+    let r = c
+        .get(format!("{base}/api/v1/pages/From%20Claude"))
+        .bearer_auth(ta["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap();
@@ -872,6 +895,347 @@ async fn the_owner_sees_connected_clients_and_disconnects_them() {
         .collect();
     assert!(!left.contains(&unused));
     assert_eq!(left.len(), 1, "the authorized client stays: {left:?}");
+}
+
+/// RFC 8707: a token works only at the resource it was issued for. A /mcp token is an
+/// invalid token on the REST API, on web pages and on git; a token asked for
+/// `{wiki}/api/v1` works on the REST API and is refused on /mcp. Each refusal is a 401
+/// `invalid_token`, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_work_only_at_the_resource_they_were_issued_for() {
+    let s = setup().await;
+    let base = s.wiki_url("notes");
+    let c = s.client();
+    let before = commit_count(&s.repo("notes"));
+    {
+        // Git clone is on: a refusal is about the token, not the switch.
+        let conn = s.state.db.conn().unwrap();
+        conn.execute("UPDATE wikis SET git_clone = 1", []).unwrap();
+    }
+
+    let (_, t) = connect(&s, "notes", OWNER, "").await;
+    let mcp_token = t["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        mcp(&s, "notes", &mcp_token, "list_notes", json!({}))
+            .await
+            .0,
+        200,
+        "the /mcp token works at /mcp"
+    );
+    // On the REST API: 401 invalid_token, pointing at the API's resource metadata.
+    let r = c
+        .get(format!("{base}/api/v1/pages"))
+        .bearer_auth(&mcp_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains("error=\"invalid_token\"")
+            && challenge.contains(&format!(
+                "resource_metadata=\"{base}/.well-known/oauth-protected-resource/api/v1\""
+            )),
+        "{challenge}"
+    );
+    let r = c
+        .put(format!("{base}/api/v1/pages/Sneaky"))
+        .bearer_auth(&mcp_token)
+        .json(&json!({"content": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no write through REST either");
+    // On web pages: 401, not a page, not a redirect to sign in.
+    for path in ["/", "/Home", "/Home/edit", "/-/index", "/-/changelog"] {
+        let r = c
+            .get(format!("{base}{path}"))
+            .bearer_auth(&mcp_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let r = c
+        .post(format!("{base}/Sneaky/save"))
+        .bearer_auth(&mcp_token)
+        .form(&[("content", "x"), ("base_revision", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no write through the web UI");
+    // On git: 401 with bearer, and as a Basic password.
+    for req in [
+        c.get(format!("{base}/repo.git/info/refs?service=git-upload-pack"))
+            .bearer_auth(&mcp_token),
+        c.get(format!("{base}/repo.git/info/refs?service=git-upload-pack"))
+            .basic_auth("x", Some(&mcp_token)),
+    ] {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+
+    // Discovery names the API resource too.
+    let prm: Value = c
+        .get(format!(
+            "{base}/.well-known/oauth-protected-resource/api/v1"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["resource"], format!("{base}/api/v1"));
+    assert_eq!(prm["authorization_servers"][0], base);
+
+    // A token asked for the REST API works there (read and write) and nowhere else.
+    let api_resource = format!("{base}/api/v1");
+    let (api_client, ta) = connect_to(&s, "notes", OWNER, "", &api_resource).await;
+    let api_token = ta["access_token"].as_str().unwrap().to_string();
+    let r = c
+        .get(format!("{base}/api/v1/pages"))
+        .bearer_auth(&api_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .put(format!("{base}/api/v1/pages/Through%20REST"))
+        .bearer_auth(&api_token)
+        .json(&json!({"content": "Written through REST with OAuth.\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let log = git(&s.repo("notes"), &["log", "-1", "--format=%an"]);
+    assert_eq!(log.trim(), "owner.test (via Test Client)");
+    let r = c
+        .post(format!("{base}/mcp"))
+        .bearer_auth(&api_token)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_notes", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    let r = c
+        .get(format!("{base}/Home"))
+        .bearer_auth(&api_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "an API token is not a web credential");
+
+    // Refreshing keeps the resource; naming another one is invalid_target.
+    let (st, b, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", ta["refresh_token"].as_str().unwrap()),
+            ("client_id", &api_client),
+            ("resource", &format!("{base}/mcp")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target")),
+        "{b}"
+    );
+    let (st, t2, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", ta["refresh_token"].as_str().unwrap()),
+            ("client_id", &api_client),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{t2}");
+    let refreshed = t2["access_token"].as_str().unwrap();
+    assert_eq!(
+        mcp(&s, "notes", refreshed, "list_notes", json!({})).await.0,
+        401
+    );
+    let r = c
+        .get(format!("{base}/api/v1/pages"))
+        .bearer_auth(refreshed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        commit_count(&s.repo("notes")),
+        before + 1,
+        "only the API token's own write"
+    );
+}
+
+/// Malformed redirect URIs are a 400 naming the problem, at registration
+/// (`invalid_redirect_uri`) and at /authorize (an error page, never a redirect), and never
+/// a 500: a raw control character once reached `Location` (a loopback URI matched with
+/// it, since a URL parser percent-encodes it back) and panicked the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_redirect_uris_are_refused_not_a_server_error() {
+    let s = setup().await;
+    let base = s.wiki_url("notes");
+    let long = format!("http://127.0.0.1:1234/{}", "a".repeat(2100));
+    let bad = [
+        "http://127.0.0.1:1234/cb%01",
+        "http://127.0.0.1/\u{1}",
+        "http://127.0.0.1:1234/a b",
+        "http://127.0.0.1:1234/cb#frag",
+        long.as_str(),
+    ];
+    for uri in bad {
+        let (st, b) = register(
+            &s,
+            "notes",
+            json!({"redirect_uris": [uri], "client_name": "Bad"}),
+        )
+        .await;
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri")),
+            "{uri:?}: {b}"
+        );
+        let why = b["error_description"].as_str().unwrap();
+        assert!(why.contains("redirect_uris[0]"), "{why}");
+        assert!(!why.contains('\u{1}'), "{why}");
+    }
+
+    // Registrations stored before these rules, and a good one, asked with each bad URI.
+    let (_, challenge) = pkce();
+    let legacy = |id: &str, uri: &str| {
+        let conn = s.state.db.conn().unwrap();
+        let row = robot::db::oauth::Client {
+            client_id: id.into(),
+            secret_hash: None,
+            auth_method: "none".into(),
+            client_name: "Legacy".into(),
+            redirect_uris: vec![uri.into()],
+        };
+        robot::db::oauth::insert_client(&conn, &row, &json!({}), robot::db::now()).unwrap();
+    };
+    legacy("rc_legacy_encoded", "http://127.0.0.1:1234/cb%01");
+    legacy("rc_legacy_raw", "http://127.0.0.1/\u{1}");
+    legacy("rc_legacy_space", "http://127.0.0.1:1234/a b");
+    let (_, good) = register(
+        &s,
+        "notes",
+        json!({"redirect_uris": ["http://127.0.0.1:1234/cb"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let good = good["client_id"].as_str().unwrap().to_string();
+    let (cookie, _) = s.session_for(OWNER);
+    let c = s.client();
+    let mut cases: Vec<(String, Option<String>)> = vec![
+        // The query as a client might send it, unencoded: `%01` decodes to U+0001.
+        (
+            "rc_legacy_encoded".into(),
+            Some("http://127.0.0.1:1234/cb%01".into()),
+        ),
+        ("rc_legacy_encoded".into(), None),
+        ("rc_legacy_raw".into(), Some("http://127.0.0.1/%01".into())),
+        ("rc_legacy_raw".into(), None),
+        ("rc_legacy_space".into(), None),
+        (
+            "rc_legacy_space".into(),
+            Some("http://127.0.0.1:5555/a%20b".into()),
+        ),
+    ];
+    for uri in bad {
+        let enc = robot::web::wiki::urlencode(uri);
+        cases.push((good.clone(), Some(enc)));
+    }
+    for (client_id, redirect) in cases {
+        // Without PKCE, a valid redirect URI would be sent the error: the URI must be
+        // refused first. Signed in or not, the answer is the same.
+        let mut url =
+            format!("{base}/-/oauth/authorize?response_type=code&client_id={client_id}&state=s");
+        if let Some(r) = &redirect {
+            url.push_str(&format!("&redirect_uri={r}"));
+        }
+        for signed_in in [false, true] {
+            let mut req = c.get(&url);
+            if signed_in {
+                req = req.header("Cookie", &cookie);
+            }
+            let r = req.send().await.unwrap();
+            let st = r.status();
+            assert!(
+                r.headers().get("location").is_none(),
+                "{url}: never redirected"
+            );
+            let html = r.text().await.unwrap();
+            assert_eq!(st, 400, "{client_id} {redirect:?}: {html}");
+            assert!(
+                html.contains("redirect URI") && html.contains("invalid_request"),
+                "{html}"
+            );
+        }
+        // Nor through the consent form.
+        let (cookie, csrf) = s.session_for(OWNER);
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("decision", "approve"),
+        ];
+        let decoded = redirect.as_ref().map(|r| {
+            percent_encoding::percent_decode_str(r)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        if let Some(r) = &decoded {
+            form.push(("redirect_uri", r.as_str()));
+        }
+        let r = c
+            .post(format!("{base}/-/oauth/authorize"))
+            .header("Cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{client_id} {decoded:?}");
+        assert!(
+            r.headers().get("location").is_none(),
+            "{client_id} {decoded:?}"
+        );
+    }
+    // The good client still works with its own URI on another port.
+    let r = c
+        .get(format!("{base}/-/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", good.as_str()),
+            ("redirect_uri", "http://127.0.0.1:4321/cb"),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "PKCE missing: told through the redirect");
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:4321/cb?error=invalid_request")
+    );
 }
 
 /// The official MCP Python SDK (`mcp` 1.30, installed by scripts/setup.sh) runs the whole

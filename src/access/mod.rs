@@ -83,7 +83,8 @@ pub enum Principal {
         grant_id: i64,
         /// The token carries `wiki:write`.
         can_write: bool,
-        /// The audience the token was issued for (the wiki's `/mcp` URL).
+        /// The audience the token was issued for (the wiki's `/mcp` or `/api/v1` URL):
+        /// it is a principal only on requests for that resource (`web::resolve_caller`).
         resource: String,
     },
 }

@@ -35,6 +35,8 @@ pub struct V1Error {
     status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
+    /// The `WWW-Authenticate` of a 401 (default: `Bearer`).
+    challenge: Option<String>,
 }
 
 impl V1Error {
@@ -43,7 +45,24 @@ impl V1Error {
             status,
             body: json!({"error": msg.into()}),
             retry_after: None,
+            challenge: None,
         }
+    }
+
+    /// A 401's challenge names this API's protected-resource metadata (RFC 9728 §5.1), so
+    /// an OAuth client can find how to get a token for it (`{wiki}/api/v1`).
+    fn with_challenge(mut self, state: &AppState, wiki: &Wiki, error: Option<&str>) -> V1Error {
+        if self.status == StatusCode::UNAUTHORIZED {
+            let metadata = format!(
+                "{}/.well-known/oauth-protected-resource/api/v1",
+                state.cfg.wiki_url(&wiki.slug)
+            );
+            self.challenge = Some(match error {
+                Some(e) => format!("Bearer error=\"{e}\", resource_metadata=\"{metadata}\""),
+                None => format!("Bearer resource_metadata=\"{metadata}\""),
+            });
+        }
+        self
     }
 }
 
@@ -69,6 +88,7 @@ impl From<Error> for V1Error {
             status: e.status(),
             body,
             retry_after,
+            challenge: None,
         }
     }
 }
@@ -77,8 +97,11 @@ impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let v = self
+                .challenge
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+                .unwrap_or(HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         if let Some(s) = self.retry_after {
             r.headers_mut()
@@ -344,14 +367,23 @@ async fn allow(
     headers: &HeaderMap,
     action: Action,
 ) -> Result<(), V1Error> {
+    // An unknown or expired token, or an OAuth token issued for another resource (the
+    // wiki's /mcp): refused where the caller was resolved (`web::resolve_caller`).
     if caller.bad_bearer {
-        return Err(V1Error::new(StatusCode::UNAUTHORIZED, "Invalid API key"));
+        return Err(
+            V1Error::new(StatusCode::UNAUTHORIZED, "Invalid API key").with_challenge(
+                state,
+                wiki,
+                Some("invalid_token"),
+            ),
+        );
     }
     let (p, w) = (caller.principal.clone(), wiki.clone());
     state
         .db
         .run(move |c| access::authorize(c, &p, &w, action))
-        .await?;
+        .await
+        .map_err(|e| V1Error::from(e).with_challenge(state, wiki, None))?;
     if caller.unsafe_method {
         crate::web::check_csrf(state, caller, None, headers)?;
         state.check_write_rate(caller)?;

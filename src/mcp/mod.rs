@@ -100,16 +100,11 @@ async fn guard(
     }
     let for_this_wiki = match &caller.principal {
         Principal::WikiToken { wiki_id, .. } => *wiki_id == wiki.id,
-        // An OAuth token must name this wiki's /mcp as its audience, and its user must
-        // still have access here (a removed collaborator's token stops at once).
-        Principal::OAuth {
-            wiki_id, resource, ..
-        } => {
+        // An OAuth token's audience was checked where it was resolved (only a token
+        // for this wiki's /mcp is a principal here, `web::resolve_caller`); its user
+        // must still have access (a removed collaborator's token stops at once).
+        Principal::OAuth { wiki_id, .. } => {
             *wiki_id == wiki.id
-                && crate::oauth::same_resource(
-                    resource,
-                    &crate::oauth::resource(&state, &wiki.slug),
-                )
                 // Decided by `access::authorize` as the request arrived (app::route).
                 && req
                     .extensions()

@@ -85,7 +85,21 @@ fn redirect_error(
         to.push_str(&format!("&state={}", urlencode(s)));
     }
     to.push_str(&format!("&iss={}", urlencode(issuer)));
-    Redirect::to(&to).into_response()
+    to_client(&to)
+}
+
+/// A redirect (303) to the client. Redirect URIs are checked by [`redirect_uri_problem`]
+/// before anything is sent to them; one that still cannot be a `Location` header is a
+/// 400, never a panic (`Redirect::to` panics).
+fn to_client(to: &str) -> Response {
+    match axum::http::HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, v)]).into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request: the redirect URI is malformed",
+        )
+            .into_response(),
+    }
 }
 
 /// Checks the request. `Err` is the response to give: an error page or a redirect.
@@ -135,6 +149,20 @@ async fn check(
             ));
         }
     };
+    // Checked before it is compared: a malformed URI is refused here (a registration
+    // stored before registrations were held to the same rule included).
+    let malformed = get("redirect_uri")
+        .or_else(|| (client.redirect_uris.len() == 1).then(|| client.redirect_uris[0].as_str()))
+        .and_then(redirect_uri_problem);
+    if let Some(why) = malformed {
+        return Err(page(
+            state,
+            caller,
+            StatusCode::BAD_REQUEST,
+            "Invalid redirect URI",
+            &format!("The application's redirect URI is malformed (invalid_request): {why}."),
+        ));
+    }
     let redirect_uri = match get("redirect_uri") {
         Some(r) if redirect_matches(&client.redirect_uris, r) => r.to_string(),
         Some(_) => {
@@ -167,34 +195,10 @@ async fn check(
             description,
         ))
     };
-    if get("response_type") != Some("code") {
-        return fail("unsupported_response_type", "response_type must be code");
-    }
-    let Some(code_challenge) = get("code_challenge").map(String::from) else {
-        return fail(
-            "invalid_request",
-            "PKCE is required: code_challenge is missing",
-        );
-    };
-    if get("code_challenge_method") != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256");
-    }
-    if code_challenge.len() < 43 || code_challenge.len() > 128 {
-        return fail(
-            "invalid_request",
-            "code_challenge must be 43 to 128 characters",
-        );
-    }
-    let ours = resource(state, &wiki.slug);
-    let resource = match get("resource") {
-        None => ours,
-        Some(r) if same_resource(r, &ours) => ours,
-        Some(_) => {
-            return fail(
-                "invalid_target",
-                "this server protects only its own /mcp resource",
-            );
-        }
+    let ours = resources(state, &wiki.slug);
+    let (code_challenge, resource) = match check_params(q, &ours) {
+        Ok(x) => x,
+        Err((error, description)) => return fail(error, description),
     };
     Ok(Request {
         client,
@@ -204,6 +208,49 @@ async fn check(
         scope: get("scope").unwrap_or("").to_string(),
         resource,
     })
+}
+
+/// The checks of an authorization request that need neither the database nor the
+/// client: response type, PKCE (S256, a challenge of 43 to 128 characters) and the
+/// resource, which must be one of `ours` (this wiki's /mcp URL or its /api/v1 URL; the
+/// first when none is named). Returns the code challenge and the resource, or the error
+/// and its description to send back to the client.
+pub fn check_params(
+    q: &BTreeMap<String, String>,
+    ours: &[String],
+) -> std::result::Result<(String, String), (&'static str, &'static str)> {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if get("response_type") != Some("code") {
+        return Err(("unsupported_response_type", "response_type must be code"));
+    }
+    let Some(code_challenge) = get("code_challenge").map(String::from) else {
+        return Err((
+            "invalid_request",
+            "PKCE is required: code_challenge is missing",
+        ));
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return Err(("invalid_request", "code_challenge_method must be S256"));
+    }
+    if code_challenge.len() < 43 || code_challenge.len() > 128 {
+        return Err((
+            "invalid_request",
+            "code_challenge must be 43 to 128 characters",
+        ));
+    }
+    let resource = match get("resource") {
+        None => ours.first().cloned().unwrap_or_default(),
+        Some(r) => match ours.iter().find(|o| same_resource(r, o)) {
+            Some(o) => o.clone(),
+            None => {
+                return Err((
+                    "invalid_target",
+                    "this server protects only its own /mcp and /api/v1 resources",
+                ));
+            }
+        },
+    };
+    Ok((code_challenge, resource))
 }
 
 /// The person's role here, or the page refusing them.
@@ -282,13 +329,7 @@ pub async fn authorize(
         l,
         client_name: req.client.client_name.clone(),
         wiki_title: wiki.title.clone(),
-        wiki_host: state
-            .cfg
-            .wiki_url(&wiki.slug)
-            .split("://")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string(),
+        wiki_host: state.cfg.wiki_host(&wiki.slug),
         handle: handle.to_string(),
         redirect_host,
         can_write: scope.contains(SCOPE_WRITE),
@@ -387,5 +428,5 @@ pub async fn consent(
         to.push_str(&format!("&state={}", urlencode(s)));
     }
     to.push_str(&format!("&iss={}", urlencode(&issuer)));
-    Redirect::to(&to).into_response()
+    to_client(&to)
 }

@@ -1,6 +1,10 @@
-//! Discovery documents: protected-resource metadata (RFC 9728) at both URLs clients try,
+//! Discovery documents: protected-resource metadata (RFC 9728) for `/mcp` at both URLs
+//! clients try and for the REST API at `/.well-known/oauth-protected-resource/api/v1`,
 //! authorization-server metadata (RFC 8414) at the issuer's well-known URL, and a JSON
 //! 404 for every other `/.well-known/` path (never an HTML page or a login redirect).
+//!
+//! These are public documents: a private wiki's metadata names it by its host, never by
+//! its title (which only its readers may see).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,20 +14,45 @@ use serde_json::json;
 use super::*;
 use crate::web::CurrentWiki;
 
+/// The metadata of the wiki's `/mcp` resource.
 pub async fn protected_resource(
     State(state): State<AppState>,
     CurrentWiki(wiki): CurrentWiki,
 ) -> Response {
+    let res = resource(&state, &wiki.slug);
+    resource_document(&state, &wiki, res)
+}
+
+/// The metadata of the wiki's REST API resource (`/api/v1`).
+pub async fn protected_resource_api(
+    State(state): State<AppState>,
+    CurrentWiki(wiki): CurrentWiki,
+) -> Response {
+    let res = api_resource(&state, &wiki.slug);
+    resource_document(&state, &wiki, res)
+}
+
+fn resource_document(state: &AppState, wiki: &crate::db::wikis::Wiki, res: String) -> Response {
     let mut r = axum::Json(json!({
-        "resource": resource(&state, &wiki.slug),
-        "authorization_servers": [issuer(&state, &wiki.slug)],
+        "resource": res,
+        "authorization_servers": [issuer(state, &wiki.slug)],
         "scopes_supported": [SCOPE_READ, SCOPE_WRITE],
         "bearer_methods_supported": ["header"],
-        "resource_name": wiki.title,
+        "resource_name": public_name(state, wiki),
     }))
     .into_response();
     cors(&mut r);
     r
+}
+
+/// What anyone may read about a wiki's name: its title when it is public, else its host
+/// (which whoever asks already knows).
+pub fn public_name(state: &AppState, wiki: &crate::db::wikis::Wiki) -> String {
+    if wiki.is_public {
+        wiki.title.clone()
+    } else {
+        state.cfg.wiki_host(&wiki.slug)
+    }
 }
 
 pub async fn authorization_server(

@@ -1,8 +1,10 @@
 //! The OAuth 2.1 authorization server embedded in each wiki, so MCP clients (Claude.ai,
 //! Claude Code, the SDKs) can connect with a person's consent. Each wiki host is its own
-//! issuer (`https://{slug}.example.org`) and protects one resource, its `/mcp` URL; a
-//! token is bound to (user, wiki, client, scopes, audience) and re-checked against the
-//! user's current role on every request. Requirements: research/mcp-auth.md.
+//! issuer (`https://{slug}.example.org`) and protects two resources, its `/mcp` URL (the
+//! default) and its REST API (`/api/v1`); a token is bound to (user, wiki, client,
+//! scopes, audience), works only at the resource it was issued for (RFC 8707: never on
+//! the other one, the web UI or git), and is re-checked against the user's current role
+//! on every request. Requirements: research/mcp-auth.md.
 //!
 //! - `metadata`: protected-resource (RFC 9728) and server (RFC 8414) metadata;
 //! - `register`: open dynamic client registration (RFC 7591);
@@ -11,9 +13,9 @@
 //!
 //! Secrets (client secrets, codes, tokens) are random 256-bit strings stored as SHA-256.
 
-mod authorize;
+pub mod authorize;
 mod metadata;
-mod register;
+pub mod register;
 mod token;
 
 use axum::Router;
@@ -62,6 +64,10 @@ pub fn router() -> Router<AppState> {
             get(metadata::protected_resource).options(metadata::preflight),
         )
         .route(
+            "/.well-known/oauth-protected-resource/api/v1",
+            get(metadata::protected_resource_api).options(metadata::preflight),
+        )
+        .route(
             "/.well-known/oauth-authorization-server",
             get(metadata::authorization_server).options(metadata::preflight),
         )
@@ -86,9 +92,19 @@ pub fn issuer(state: &AppState, slug: &str) -> String {
     state.cfg.wiki_url(slug)
 }
 
-/// The protected resource: the wiki's MCP URL.
+/// The protected resource: the wiki's MCP URL (the default when a client names none).
 pub fn resource(state: &AppState, slug: &str) -> String {
     format!("{}/mcp", state.cfg.wiki_url(slug))
+}
+
+/// The other protected resource: the wiki's REST API.
+pub fn api_resource(state: &AppState, slug: &str) -> String {
+    format!("{}/api/v1", state.cfg.wiki_url(slug))
+}
+
+/// The resources a client may ask a token for, the default first.
+pub fn resources(state: &AppState, slug: &str) -> [String; 2] {
+    [resource(state, slug), api_resource(state, slug)]
 }
 
 /// Resource URLs compare without a trailing slash (clients send both).
@@ -125,6 +141,45 @@ fn loopback_host(url: &reqwest::Url) -> bool {
         )
 }
 
+/// The longest redirect URI accepted, in bytes.
+pub const MAX_REDIRECT_URI: usize = 2000;
+
+/// Why `uri` cannot be a redirect URI, or `None` when it can be one: an https URL with a
+/// host or a loopback http URL (RFC 8252 §7.3), without a fragment (RFC 6749 §3.1.2), at
+/// most [`MAX_REDIRECT_URI`] bytes, written in URL characters only — no space, control or
+/// non-ASCII character, and no percent-encoded control character (a URL parser turns a
+/// raw control into one, so a loopback URI would match with it) — so that it goes into
+/// a `Location` header exactly as registered. Registration and authorization both ask.
+pub fn redirect_uri_problem(uri: &str) -> Option<String> {
+    if uri.len() > MAX_REDIRECT_URI {
+        return Some(format!("it is longer than {MAX_REDIRECT_URI} bytes"));
+    }
+    if uri.chars().any(|c| !c.is_ascii_graphic()) {
+        return Some("it contains a space, a control character or a non-ASCII character".into());
+    }
+    let bytes = uri.as_bytes();
+    let encoded_control = bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .is_some_and(|b| b < 0x20 || b == 0x7f)
+    });
+    if encoded_control {
+        return Some("it contains a percent-encoded control character".into());
+    }
+    let Ok(url) = reqwest::Url::parse(uri) else {
+        return Some("it is not an absolute URL".into());
+    };
+    if url.fragment().is_some() {
+        return Some("it has a fragment (#…)".into());
+    }
+    if !(url.scheme() == "https" && url.host_str().is_some() || loopback_host(&url)) {
+        return Some("it is not an https URL or a loopback http URL".into());
+    }
+    None
+}
+
 /// Whether `given` matches a registered redirect: exactly, or for loopback URLs, any port.
 pub fn redirect_matches(registered: &[String], given: &str) -> bool {
     if registered.iter().any(|r| r == given) {
@@ -144,10 +199,13 @@ pub fn redirect_matches(registered: &[String], given: &str) -> bool {
         })
 }
 
-/// The principal an access token stands for, if it is live.
+/// The principal an access token stands for, if it is live and was issued for `resource`
+/// (the protected resource the request is for): a token presented anywhere else is
+/// `None`, an invalid token, whatever it may do at its own resource.
 pub fn principal_for_access_token(
     conn: &rusqlite::Connection,
     token: &str,
+    resource: &str,
 ) -> Result<Option<Principal>> {
     if !token.starts_with(ACCESS_PREFIX) {
         return Ok(None);
@@ -156,7 +214,10 @@ pub fn principal_for_access_token(
     let Some(row) = crate::db::oauth::token(conn, &hash_secret(token))? else {
         return Ok(None);
     };
-    if row.kind != "access" || row.expires_at <= now {
+    if row.kind != "access"
+        || row.expires_at <= now
+        || !same_resource(&row.grant.resource, resource)
+    {
         return Ok(None);
     }
     // "Last used" is shown by the minute; skip the write (and its lock) until then.
@@ -255,5 +316,34 @@ mod tests {
             "https://w.example/mcp/",
             "https://w.example/mcp"
         ));
+    }
+
+    #[test]
+    fn malformed_redirect_uris_are_named() {
+        for good in [
+            "http://127.0.0.1:1234/cb",
+            "http://localhost/cb?x=1",
+            "http://[::1]:9/cb",
+            "https://claude.ai/api/mcp/auth_callback",
+            "https://a.example/cb%20x",
+        ] {
+            assert_eq!(redirect_uri_problem(good), None, "{good}");
+        }
+        let long = format!("http://127.0.0.1/{}", "a".repeat(2100));
+        for bad in [
+            "http://127.0.0.1:1234/cb%01",
+            "http://127.0.0.1:1234/cb%7F",
+            "http://127.0.0.1/\u{1}",
+            "http://127.0.0.1/a b",
+            "http://127.0.0.1/cb\r\nSet-Cookie: x=1",
+            "http://127.0.0.1/caf\u{e9}",
+            "https://a.example/cb#frag",
+            "http://evil.example/cb",
+            "javascript:alert(1)",
+            "/relative",
+            long.as_str(),
+        ] {
+            assert!(redirect_uri_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

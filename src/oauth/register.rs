@@ -81,11 +81,11 @@ pub async fn register(State(state): State<AppState>, caller: Caller, body: Bytes
     r
 }
 
-type Invalid = (&'static str, String);
+pub type Invalid = (&'static str, String);
 
 /// Checks a registration; returns the client row (without id and secret) and the
 /// metadata to echo back.
-fn validate(meta: &Value) -> std::result::Result<(crate::db::oauth::Client, Value), Invalid> {
+pub fn validate(meta: &Value) -> std::result::Result<(crate::db::oauth::Client, Value), Invalid> {
     let bad = |d: &str| ("invalid_client_metadata", d.to_string());
     let redirect_uris: Vec<String> = match meta.get("redirect_uris") {
         Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_REDIRECTS => a
@@ -105,16 +105,11 @@ fn validate(meta: &Value) -> std::result::Result<(crate::db::oauth::Client, Valu
             ));
         }
     };
-    for u in &redirect_uris {
-        let ok = reqwest::Url::parse(u).is_ok_and(|url| {
-            url.fragment().is_none()
-                && u.len() <= 2000
-                && (url.scheme() == "https" && url.host_str().is_some() || loopback_host(&url))
-        });
-        if !ok {
+    for (i, u) in redirect_uris.iter().enumerate() {
+        if let Some(why) = redirect_uri_problem(u) {
             return Err((
                 "invalid_redirect_uri",
-                format!("{u:?} is not an https or loopback http URL"),
+                format!("redirect_uris[{i}] is not a valid redirect URI: {why}"),
             ));
         }
     }
@@ -223,6 +218,9 @@ mod tests {
             json!({"redirect_uris": ["https://x.example/cb#frag"]}),
             json!({"redirect_uris": ["javascript:alert(1)"]}),
             json!({"redirect_uris": [1]}),
+            json!({"redirect_uris": ["http://127.0.0.1:1234/cb%01"]}),
+            json!({"redirect_uris": ["http://127.0.0.1/\u{1}"]}),
+            json!({"redirect_uris": ["http://127.0.0.1/a b"]}),
         ] {
             assert_eq!(
                 validate(&bad).unwrap_err().0,

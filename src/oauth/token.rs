@@ -250,6 +250,7 @@ async fn refresh_grant(
         return bad("invalid_request", "refresh_token is required");
     };
     let requested = form.get("scope").cloned();
+    let asked_resource = form.get("resource").cloned();
     let (client_id, wiki2) = (client.client_id.clone(), wiki.clone());
     let outcome = state
         .db
@@ -257,7 +258,10 @@ async fn refresh_grant(
             let now = crate::db::now();
             let hash = hash_secret(&refresh);
             let Some(row) = store::token(c, &hash)? else {
-                return Ok(Err("the refresh token is invalid or revoked"));
+                return Ok(Err((
+                    "invalid_grant",
+                    "the refresh token is invalid or revoked",
+                )));
             };
             let g = &row.grant;
             if row.kind != "refresh"
@@ -265,7 +269,20 @@ async fn refresh_grant(
                 || g.client_id != client_id
                 || g.wiki_id != wiki2.id
             {
-                return Ok(Err("the refresh token is invalid or revoked"));
+                return Ok(Err((
+                    "invalid_grant",
+                    "the refresh token is invalid or revoked",
+                )));
+            }
+            // A grant is for one resource (RFC 8707): refreshing cannot move it elsewhere.
+            if asked_resource
+                .as_deref()
+                .is_some_and(|r| !same_resource(r, &g.resource))
+            {
+                return Ok(Err((
+                    "invalid_target",
+                    "resource does not match the grant's resource",
+                )));
             }
             if row.rotated_at.is_some_and(|t| now - t > REFRESH_GRACE_SECS) {
                 // Reused long after rotation: someone else holds this token.
@@ -274,7 +291,7 @@ async fn refresh_grant(
                     grant = g.id,
                     "refresh token reused after rotation; grant revoked"
                 );
-                return Ok(Err("the refresh token was already used"));
+                return Ok(Err(("invalid_grant", "the refresh token was already used")));
             }
             // The person must still have access; a removed collaborator's grant ends here.
             let principal = crate::access::Principal::User {
@@ -288,7 +305,10 @@ async fn refresh_grant(
             };
             let Some(role) = role else {
                 store::revoke_grant(c, g.id, now)?;
-                return Ok(Err("the user no longer has access to this wiki"));
+                return Ok(Err((
+                    "invalid_grant",
+                    "the user no longer has access to this wiki",
+                )));
             };
             // Scopes may shrink on refresh, never grow, and follow the current role.
             let may_write = role >= crate::access::Role::Editor
@@ -303,7 +323,7 @@ async fn refresh_grant(
         .await;
     match outcome {
         Ok(Ok(body)) => tokens_response(body),
-        Ok(Err(why)) => bad("invalid_grant", why),
+        Ok(Err((error, why))) => bad(error, why),
         Err(e) => {
             e.log();
             oauth_error(

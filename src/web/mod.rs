@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod redirect;
 pub mod root;
 pub mod templates;
 pub mod wiki;
@@ -31,7 +32,8 @@ pub struct Caller {
     pub bearer: bool,
     /// An `Authorization` header was sent but is not valid (APIs answer 401, not "anonymous").
     pub bad_bearer: bool,
-    /// The client's address (the proxy's `X-Forwarded-For` when the peer is loopback).
+    /// The client's address (from `X-Forwarded-For` only when the peer is one of the
+    /// configured `trusted_proxies`; see [`client_ip`]).
     pub ip: std::net::IpAddr,
     /// The request may change state (POST, PUT, PATCH, DELETE): writes are rate limited.
     pub unsafe_method: bool,
@@ -135,6 +137,10 @@ impl Credential {
 /// Who is calling: a bearer token (a wiki token, an OAuth access token or a platform
 /// JWT) in the `Authorization` header, else the session cookie. Every check reads the
 /// database, so a revoked session or token stops working on its next request.
+///
+/// `resource` is the OAuth protected resource the request is for ([`target_resource`]):
+/// an OAuth access token is a credential only there (RFC 8707 audience), and anywhere
+/// else — another resource, the web UI, git — it is an invalid bearer token.
 /// Blocking: async callers use [`caller_from_headers`], or run it on the blocking pool
 /// together with their own look-ups.
 pub fn resolve_caller(
@@ -142,13 +148,14 @@ pub fn resolve_caller(
     state: &AppState,
     credential: &Credential,
     ip: std::net::IpAddr,
+    resource: Option<&str>,
 ) -> crate::error::Result<Caller> {
     let mut caller = Caller::anonymous();
     caller.ip = ip;
     match credential {
         Credential::None => {}
         Credential::BadHeader => caller.bad_bearer = true,
-        Credential::Bearer(token) => match principal_from_bearer(conn, state, token)? {
+        Credential::Bearer(token) => match principal_from_bearer(conn, state, token, resource)? {
             Some(p) => {
                 caller.principal = p;
                 caller.bearer = true;
@@ -165,14 +172,16 @@ pub fn resolve_caller(
     Ok(caller)
 }
 
-/// [`resolve_caller`] on the blocking pool; a database error leaves the caller anonymous.
+/// [`resolve_caller`] on the blocking pool, for requests that target no OAuth resource
+/// (the root host; wiki hosts resolve theirs with the wiki, in `app::route`); a database
+/// error leaves the caller anonymous.
 pub async fn caller_from_headers(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> Caller {
     let credential = Credential::of(headers);
-    let ip = client_ip(headers, peer);
+    let ip = client_ip(headers, peer, &state.cfg.trusted_proxies);
     if matches!(credential, Credential::None) {
         return Caller {
             ip,
@@ -182,7 +191,7 @@ pub async fn caller_from_headers(
     let st = state.clone();
     let resolved = state
         .db
-        .run(move |c| resolve_caller(c, &st, &credential, ip))
+        .run(move |c| resolve_caller(c, &st, &credential, ip, None))
         .await;
     resolved.unwrap_or_else(|e| {
         e.log();
@@ -193,10 +202,28 @@ pub async fn caller_from_headers(
     })
 }
 
+/// The OAuth protected resource a request on a wiki host is for, from its path: the
+/// wiki's `/mcp` (and `/mcp/`), its REST API (`/api/v1/…`), or none (the web UI, git,
+/// the OAuth endpoints themselves). Paths the REST router does not own (`/api/v1` alone
+/// is a wiki page) are none, so a token can never reach another router through them.
+pub fn target_resource(state: &AppState, slug: &str, path: &str) -> Option<String> {
+    if path == "/mcp" || path == "/mcp/" {
+        return Some(crate::oauth::resource(state, slug));
+    }
+    if path.len() > "/api/v1/".len() && path.starts_with("/api/v1/") {
+        return Some(crate::oauth::api_resource(state, slug));
+    }
+    None
+}
+
+/// The principal a bearer token stands for. An OAuth access token counts only at the
+/// resource it was issued for (`resource`, see [`resolve_caller`]); elsewhere it is `None`,
+/// an invalid token.
 fn principal_from_bearer(
     conn: &rusqlite::Connection,
     state: &AppState,
     token: &str,
+    resource: Option<&str>,
 ) -> crate::error::Result<Option<Principal>> {
     if token.starts_with(crate::access::tokens::PREFIX) {
         let Some(wiki_id) = crate::access::tokens::wiki_of(conn, token)? else {
@@ -208,7 +235,10 @@ fn principal_from_bearer(
         return Ok(Some(Principal::WikiToken { wiki_id, slug }));
     }
     if token.starts_with("rat_") {
-        return crate::oauth::principal_for_access_token(conn, token);
+        let Some(resource) = resource else {
+            return Ok(None);
+        };
+        return crate::oauth::principal_for_access_token(conn, token, resource);
     }
     Ok(principal_from_jwt(conn, state, token)?.map(|(p, _)| p))
 }
@@ -235,20 +265,41 @@ fn principal_from_jwt(
     )))
 }
 
-/// The client address: the peer, or — when the peer is a local reverse proxy (Caddy) —
-/// the last address it appended to `X-Forwarded-For`.
-pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> std::net::IpAddr {
-    let peer_ip = peer
-        .map(|p| p.ip())
+/// The client address: the peer, unless the peer is one of the `trusted` proxies (the
+/// `trusted_proxies` option; none by default). Then `X-Forwarded-For` is read from the
+/// right, past every trusted proxy, to the first address that is not one: the client as
+/// the outermost trusted proxy saw it. From any other peer the header is ignored, so a
+/// client cannot pick its own address (rate limits are counted per address).
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    trusted: &[crate::config::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut ip = peer
+        .map(|p| p.ip().to_canonical())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-    if peer_ip.is_loopback()
-        && let Some(xff) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(last) = xff.rsplit(',').next()
-        && let Ok(ip) = last.trim().parse()
-    {
+    if !is_trusted(ip) {
         return ip;
     }
-    peer_ip
+    // Several headers are one list, in order (RFC 9110 §5.3).
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        let Ok(addr) = hop.parse::<std::net::IpAddr>() else {
+            break; // not an address: nothing left of it can be believed
+        };
+        ip = addr.to_canonical();
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    ip
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -394,11 +445,97 @@ pub fn parse_form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
     out
 }
 
-/// A `return_to` we will redirect to: a path on this host, never another origin.
-pub fn safe_local_path(p: &str) -> Option<&str> {
-    (p.starts_with('/')
-        && !p.starts_with("//")
-        && !p.starts_with("/\\")
-        && !p.contains(['\r', '\n']))
-    .then_some(p)
+/// A `return_to` we will redirect to: a path on this host, never another origin (the one
+/// check, in `redirect.rs`).
+pub use redirect::safe_local_path;
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<crate::config::IpNet> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn peer(s: &str) -> Option<std::net::SocketAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_without_trusted_proxies() {
+        let h = xff(&["203.0.113.9"]);
+        // The default: no proxy is trusted, not even loopback.
+        assert_eq!(client_ip(&h, peer("127.0.0.1:5000"), &[]), ip("127.0.0.1"));
+        assert_eq!(client_ip(&h, peer("[::1]:5000"), &[]), ip("::1"));
+        assert_eq!(
+            client_ip(&h, peer("198.51.100.7:5000"), &[]),
+            ip("198.51.100.7")
+        );
+        // A peer that is not a trusted proxy cannot choose its address.
+        let trusted = nets(&["127.0.0.1/8", "::1"]);
+        assert_eq!(
+            client_ip(&h, peer("198.51.100.7:5000"), &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(&xff(&[]), peer("127.0.0.1:1"), &[]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(client_ip(&xff(&[]), None, &[]), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_for_is_read_from_trusted_proxies() {
+        let trusted = nets(&["127.0.0.1/8", "::1"]);
+        let h = xff(&["203.0.113.9"]);
+        assert_eq!(
+            client_ip(&h, peer("127.0.0.1:5000"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(&h, peer("[::1]:5000"), &trusted),
+            ip("203.0.113.9")
+        );
+        // A dual-stack listener reports IPv4 peers as IPv4-mapped IPv6 addresses.
+        assert_eq!(
+            client_ip(&h, peer("[::ffff:127.0.0.1]:5000"), &trusted),
+            ip("203.0.113.9")
+        );
+        // A trusted proxy without the header: the proxy itself.
+        assert_eq!(
+            client_ip(&xff(&[]), peer("127.0.0.1:5000"), &trusted),
+            ip("127.0.0.1")
+        );
+        // What the client wrote itself is left of the address the proxy appended.
+        let h = xff(&["6.6.6.6, 203.0.113.9"]);
+        assert_eq!(
+            client_ip(&h, peer("127.0.0.1:5000"), &trusted),
+            ip("203.0.113.9")
+        );
+        // A chain of trusted proxies is walked past; several headers are one list.
+        let chain = nets(&["127.0.0.1", "10.0.0.0/8"]);
+        let h = xff(&["6.6.6.6, 203.0.113.9", "10.0.0.5"]);
+        assert_eq!(
+            client_ip(&h, peer("127.0.0.1:5000"), &chain),
+            ip("203.0.113.9")
+        );
+        // Garbage stops the walk at the last hop that could be believed.
+        let h = xff(&["203.0.113.9, not-an-ip"]);
+        assert_eq!(
+            client_ip(&h, peer("127.0.0.1:5000"), &trusted),
+            ip("127.0.0.1")
+        );
+    }
 }

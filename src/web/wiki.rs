@@ -63,11 +63,35 @@ impl Ctx {
         return_to: &str,
     ) -> Result<Ctx, WebError> {
         let mut layout = base_layout(state, &wiki, &caller, return_to);
+        // A bearer token that is not valid here (unknown, expired, or an OAuth token, which
+        // is a credential only at its own resource): 401, not an anonymous visit.
+        if caller.bad_bearer {
+            return Err(WebError {
+                error: Error::Unauthorized,
+                layout,
+                login_redirect: None,
+            });
+        }
         let (p, w) = (caller.principal.clone(), wiki.clone());
-        let res = state
+        let decided = state
             .db
-            .run(move |c| access::authorize(c, &p, &w, action))
+            .run(move |c| {
+                let res = access::authorize(c, &p, &w, action);
+                // Refused something else, the caller may still read: then the page may
+                // name the wiki. Only those who may read a wiki see its title.
+                let may_read = match &res {
+                    Ok(_) => true,
+                    Err(_) if action == Action::Read => false,
+                    Err(_) => access::authorize(c, &p, &w, Action::Read).is_ok(),
+                };
+                Ok((res, may_read))
+            })
             .await;
+        let (res, may_read) = decided.unwrap_or_else(|e| (Err(e), false));
+        if may_read {
+            layout.title = wiki.title.clone();
+            layout.site_title = wiki.title.clone();
+        }
         let res = res.and_then(|grant| {
             // Writes count against the one process-wide limiter (forms only: GETs that
             // show an editor are reads).
@@ -134,11 +158,19 @@ impl Ctx {
     }
 }
 
+/// The layout before the caller is authorized: a private wiki is named only once the
+/// caller may read it ([`Ctx::new`]); until then its pages (errors: 401, 403, 404 of a
+/// `/-/` path…) carry a generic site title, so they reveal only that the wiki exists.
 fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str) -> Layout {
     let login_url = format!("/-/login?return_to={}", urlencode(return_to));
+    let name = if wiki.is_public {
+        wiki.title.clone()
+    } else {
+        GENERIC_SITE_TITLE.to_string()
+    };
     Layout {
-        title: wiki.title.clone(),
-        site_title: wiki.title.clone(),
+        title: name.clone(),
+        site_title: name,
         static_prefix: "/-/static",
         is_wiki: true,
         user: caller.principal.handle().map(String::from),
@@ -151,6 +183,9 @@ fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str)
     }
 }
 
+/// The site title of pages about a private wiki shown to someone who may not read it.
+pub const GENERIC_SITE_TITLE: &str = "robot";
+
 /// Percent-encodes a query value, leaving RFC 3986's unreserved characters alone.
 pub fn urlencode(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -161,22 +196,30 @@ pub fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
+/// Sends the browser to sign in on the root. Sets (or keeps) this host's nonce cookie and
+/// passes the nonce along: the hand-off code the root mints is bound to it, so only this
+/// browser can redeem it at `/-/session` (see `root.rs`).
 async fn login_redirect(
     State(state): State<AppState>,
     CurrentWiki(wiki): CurrentWiki,
+    headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    use super::root::{HANDOFF_NONCE, nonce_cookie, nonce_from};
     let back = q
         .get("return_to")
         .and_then(|r| safe_local_path(r))
         .unwrap_or("/");
     let target = format!("{}{}", state.cfg.wiki_url(&wiki.slug), back);
-    Redirect::to(&format!(
-        "{}/auth/login?return_to={}",
+    let nonce = nonce_from(&state, &headers, HANDOFF_NONCE)
+        .unwrap_or_else(crate::access::session::random_token);
+    let cookie = nonce_cookie(&state, HANDOFF_NONCE, &nonce, 3600);
+    let to = format!(
+        "{}/auth/login?return_to={}&nonce={nonce}",
         state.cfg.root_url(),
         urlencode(&target)
-    ))
-    .into_response()
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1093,40 +1136,26 @@ async fn download(
     let name = page_name(&ctx, &raw)?;
     let immutable = rev.is_some();
     let f2 = file.clone();
-    let (bytes, mime) = ctx
+    let (bytes, _) = ctx
         .run(move |w, wiki| w.read_attachment(wiki, &name, &f2, rev.as_deref()))
         .await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    // Uploaded files share the wiki's origin: never let one run script there.
-    let inline_ok = mime.starts_with("image/") && mime != "image/svg+xml"
-        || mime == "application/pdf"
-        || mime.starts_with("text/plain")
-        || mime.starts_with("audio/")
-        || mime.starts_with("video/");
-    let served_type = if mime.starts_with("text/") && !mime.starts_with("text/plain") {
-        "text/plain; charset=utf-8".to_string()
-    } else {
-        mime.clone()
-    };
+    // Uploaded files share the wiki's origin: never let one run script there. One
+    // function decides the type and disposition (outside its allow-list: a download).
+    let served = crate::wiki::attachment_type::serve_as(&file);
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&served_type)
+        HeaderValue::from_str(&served.content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"));
-    let disposition = if inline_ok || mime == "image/svg+xml" {
-        "inline"
-    } else {
-        "attachment"
-    };
-    let safe_name: String = file
-        .chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
-        .collect();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::wiki::attachment_type::SANDBOX_CSP),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("{disposition}; filename=\"{safe_name}\""))
+        HeaderValue::from_str(&served.disposition)
             .unwrap_or(HeaderValue::from_static("attachment")),
     );
     if immutable {

@@ -10,6 +10,7 @@
 //! (`blobs`: immutable), and each path's last change (`last_change`: carried forward
 //! commit by commit).
 
+pub mod attachment_type;
 mod blobs;
 pub mod front_matter;
 mod last_change;
