@@ -3,8 +3,9 @@
 //! Module map (see DESIGN.md for the request path):
 //! - [`config`]: one `Config` from defaults, `robot.toml` and `ROBOT_*` variables.
 //! - [`db`]: the SQLite pool, embedded migrations, one file per table family.
-//! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown, snapshots, limits,
-//!   and the caches that keep reads cheap (page texts by blob, last change by path).
+//! - [`wiki`]: the domain core: names ↔ paths, the git store, Markdown (with bounded front
+//!   matter and nesting caps for hostile pages), snapshots, limits, and the caches that
+//!   keep reads cheap (page texts by blob, renders shared per blob, last change by path).
 //! - [`access`]: principals, sessions, roles and the one `authorize` function.
 //! - [`atproto`]: sign-in with ATProto accounts (OAuth client, identity resolution).
 //! - [`search`]: full-text and semantic search: the index, the embedder, the queue and its worker.
