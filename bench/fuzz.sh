@@ -106,7 +106,10 @@ for t in "${targets[@]}"; do
     cargo fuzz run -s "$FUZZ_SANITIZER" "$t" "${dirs[@]}" -- "${args[@]}" >"$logf" 2>&1
     rc=$?
     set -e
-    secs="$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")"
+    # libFuzzer's own count of the time spent fuzzing ("Done N runs in S second(s)"); the
+    # wall time also holds the rebuild cargo fuzz does when src/ changed since the build.
+    secs="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$logf" | tail -n1 || true)"
+    [[ -n $secs ]] || secs="$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")"
     execs="$(awk -F': *' '/^stat::number_of_executed_units:/ { print $2 }' "$logf" | tail -n1 || true)"
     if [[ -z $execs ]]; then
         # No final stats (killed): the last status line, "#123456 ...".
