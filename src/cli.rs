@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::access::session::{hash_secret, random_token};
-use crate::app::AppState;
 use crate::config::Config;
 use crate::db::{sessions, users, wikis};
+use crate::service::Services;
 use crate::wiki::provision::CreateWiki;
 use crate::wiki::store::Author;
 
@@ -144,7 +144,7 @@ pub enum AdminCommand {
 
 /// `robot reindex`: queues every page of the chosen wikis and drains their queue here,
 /// with a progress bar (rate and ETA), then prints a summary.
-fn reindex(state: AppState, args: ReindexArgs) -> anyhow::Result<()> {
+fn reindex(state: Services, args: ReindexArgs) -> anyhow::Result<()> {
     let sem = &state.semantic;
     if let Some(reason) = sem.off_reason() {
         anyhow::bail!("{reason}");
@@ -203,7 +203,7 @@ fn reindex(state: AppState, args: ReindexArgs) -> anyhow::Result<()> {
 /// Runs an operator command (everything but `serve`).
 pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Reindex(args) => return reindex(AppState::open(cfg)?, args),
+        Command::Reindex(args) => return reindex(Services::open(cfg)?, args),
         Command::Backup {
             to,
             include_keys,
@@ -232,7 +232,7 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let state = AppState::open_without_model(cfg)?;
+    let state = Services::open_without_model(cfg)?;
     let conn = state.db.conn()?;
     match command {
         Command::Serve | Command::Reindex(_) | Command::Backup { .. } | Command::Restore { .. } => {
@@ -335,7 +335,7 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
             if return_to != "/" {
                 url.push_str(&format!(
                     "&return_to={}",
-                    crate::web::wiki::urlencode(&return_to)
+                    crate::http::urlencode(&return_to)
                 ));
             }
             eprintln!(

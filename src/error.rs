@@ -20,6 +20,9 @@ pub enum Error {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 404: the wiki an operation names does not exist (as opposed to something in it).
+    #[error("{0}")]
+    UnknownWiki(String),
     /// 409: a stale revision or an existing target. `current` is the revision to re-read.
     #[error("{message}")]
     Conflict {
@@ -29,6 +32,9 @@ pub enum Error {
     /// 413: a page, attachment, quota or page-count limit.
     #[error("{0}")]
     TooLarge(String),
+    /// 403: a limit of the account or wiki that no role lifts (collaborators per wiki).
+    #[error("{0}")]
+    LimitReached(String),
     /// 422: well-formed input the operation cannot accept.
     #[error("{0}")]
     Invalid(String),
@@ -49,8 +55,8 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Forbidden(_) | Error::LimitReached(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) | Error::UnknownWiki(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,9 +80,10 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
+            Error::NotFound(_) | Error::UnknownWiki(_) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::TooLarge(_) => "too_large",
+            Error::LimitReached(_) => "limit_reached",
             Error::Invalid(_) => "invalid",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",

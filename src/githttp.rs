@@ -18,15 +18,14 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::access::{self, Action, Principal};
-use crate::app::AppState;
+use crate::access::{self, Action};
+use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
-use crate::web::{Caller, CurrentWiki};
+use crate::service::Services;
 
 /// Largest negotiation request accepted (wants and haves; not pack data, which never
 /// flows this way on a clone or fetch).
@@ -34,9 +33,9 @@ const MAX_REQUEST: usize = 8 * 1024 * 1024;
 /// A clone that takes longer than this is cut off.
 const DEADLINE: Duration = Duration::from_secs(600);
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     let mut r = Router::new();
-    for prefix in ["/repo.git", "/.git"] {
+    for prefix in crate::access::resource::GIT_PREFIXES {
         r = r
             .route(&format!("{prefix}/info/refs"), get(info_refs))
             .route(&format!("{prefix}/git-upload-pack"), post(upload_pack))
@@ -54,82 +53,22 @@ fn plain(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
-/// The principal for a git request: a Basic password or Bearer token naming a wiki
-/// token, else whoever the dispatcher found (anonymous for git clients).
-async fn git_principal(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: &Caller,
-) -> Result<Principal, Response> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if let Some(password) = basic_password(auth) {
-        let found = state
-            .db
-            .run(move |c| {
-                let Some(wiki_id) = access::tokens::wiki_of(c, &password)? else {
-                    return Ok(None);
-                };
-                let slug: String =
-                    c.query_row("SELECT slug FROM wikis WHERE id = ?1", [wiki_id], |r| {
-                        r.get(0)
-                    })?;
-                Ok(Some(Principal::WikiToken { wiki_id, slug }))
-            })
-            .await
-            .map_err(|e| {
-                e.log();
-                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            })?;
-        return found.ok_or_else(|| plain(StatusCode::UNAUTHORIZED, "invalid token"));
-    }
-    if caller.bad_bearer {
-        return Err(plain(StatusCode::UNAUTHORIZED, "invalid token"));
-    }
-    Ok(caller.principal.clone())
-}
-
-/// The password of a Basic `Authorization` header (`None` when the scheme is not Basic);
-/// empty when the credentials do not decode to `user:password`.
-pub fn basic_password(authorization: &str) -> Option<String> {
-    let b64 = authorization
-        .strip_prefix("Basic ")
-        .or_else(|| authorization.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()
-        .and_then(|d| String::from_utf8(d).ok());
-    Some(
-        decoded
-            .as_deref()
-            .and_then(|d| d.split_once(':'))
-            .map(|(_, p)| p.to_string())
-            .unwrap_or_default(),
-    )
-}
-
 /// Authorizes a clone: 404 when clone is off, 401 (with a challenge) or 403 otherwise.
-async fn authorize_clone(
-    state: &AppState,
-    wiki: &Wiki,
-    headers: &HeaderMap,
-    caller: &Caller,
-) -> Result<(), Response> {
+async fn authorize_clone(state: &Services, wiki: &Wiki, caller: &Caller) -> Result<(), Response> {
     if !wiki.git_clone {
         return Err(plain(
             StatusCode::NOT_FOUND,
             "git access is switched off for this wiki",
         ));
     }
-    let principal = match git_principal(state, headers, caller).await {
-        Ok(p) => p,
-        Err(mut r) => {
-            challenge(&mut r, &wiki.slug);
-            return Err(r);
-        }
-    };
+    // The caller was resolved with git's credentials (a wiki token as the Basic
+    // password, or Bearer), like every request, in `access::caller`.
+    if caller.bad_bearer {
+        let mut r = plain(StatusCode::UNAUTHORIZED, "invalid token");
+        challenge(&mut r, &wiki.slug);
+        return Err(r);
+    }
+    let principal = caller.principal.clone();
     let w = wiki.clone();
     match state
         .db
@@ -162,7 +101,7 @@ fn challenge(r: &mut Response, slug: &str) {
     }
 }
 
-fn git_command(state: &AppState, wiki: &Wiki, headers: &HeaderMap) -> tokio::process::Command {
+fn git_command(state: &Services, wiki: &Wiki, headers: &HeaderMap) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("git");
     cmd.env_clear()
         .env(
@@ -188,7 +127,7 @@ pub fn git_protocol(header: Option<&str>) -> Option<&str> {
 }
 
 async fn info_refs(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -206,7 +145,7 @@ async fn info_refs(
             );
         }
     }
-    if let Err(r) = authorize_clone(&state, &wiki, &headers, &caller).await {
+    if let Err(r) = authorize_clone(&state, &wiki, &caller).await {
         return r;
     }
     let Ok(_permit) = state.clones.clone().try_acquire_owned() else {
@@ -264,13 +203,13 @@ fn busy() -> Response {
 }
 
 async fn upload_pack(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    if let Err(r) = authorize_clone(&state, &wiki, &headers, &caller).await {
+    if let Err(r) = authorize_clone(&state, &wiki, &caller).await {
         return r;
     }
     let Ok(permit) = state.clones.clone().try_acquire_owned() else {

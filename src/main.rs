@@ -33,9 +33,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(cfg.listen)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
-                let state = robot::app::AppState::open(cfg)?;
+                let state = robot::service::Services::open(cfg)?;
                 tracing::info!(root = %state.cfg.root_url(), wikis = %state.cfg.wiki_url("{slug}"), data = %state.cfg.data_dir.display(), "robot starting");
-                robot::app::serve(listener, state, robot::app::shutdown_signal()).await
+                robot::server::serve(listener, state, robot::server::shutdown_signal()).await
             })
         }
         other => robot::cli::run_offline(cfg, other),

@@ -77,7 +77,8 @@ async fn every_corpus_page_renders() {
         bad.first()
     );
     assert_eq!(results.len(), 500);
-    let (hits, total) = s.state.wikis.search(&wiki, "retrieval", 10, 0).unwrap();
+    let (hits, total) =
+        robot::search::fts::search_wiki(&s.state.wikis, &wiki, "retrieval", 10, 0).unwrap();
     assert!(total > 0 && !hits.is_empty());
     fsck(&s.repo("corpus"));
 }

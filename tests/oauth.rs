@@ -1157,7 +1157,7 @@ async fn malformed_redirect_uris_are_refused_not_a_server_error() {
         ),
     ];
     for uri in bad {
-        let enc = robot::web::wiki::urlencode(uri);
+        let enc = robot::http::urlencode(uri);
         cases.push((good.clone(), Some(enc)));
     }
     for (client_id, redirect) in cases {

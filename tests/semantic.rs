@@ -85,7 +85,7 @@ async fn ready(s: &TestServer) -> (StatusCode, Value) {
 }
 
 fn urlencode(s: &str) -> String {
-    robot::web::wiki::urlencode(s)
+    robot::http::urlencode(s)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,7 +360,12 @@ async fn a_failed_batch_is_retried_with_backoff_and_stays_visible() {
         inner: Embedder::load(&model_dir(), 2).unwrap(),
         failures: AtomicUsize::new(1),
     };
-    let sem = Semantic::new(s.state.wikis.clone(), Some(Arc::new(flaky)), None);
+    let sem = Semantic::new(
+        s.state.wikis.clone(),
+        s.state.indexes.clone(),
+        Some(Arc::new(flaky)),
+        None,
+    );
     let (sem2, w2) = (sem.clone(), wiki.clone());
     let queued = tokio::task::spawn_blocking(move || sem2.request_reindex(&w2))
         .await

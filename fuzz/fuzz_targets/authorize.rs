@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(q) = serde_urlencoded::from_bytes::<BTreeMap<String, String>>(data) else {
         return;
     };
-    let form = robot::web::parse_form(data);
+    let form = robot::http::parse_form(data);
     assert_eq!(form, q, "parse_form and Query disagree");
 
     if let Ok((challenge, resource)) = check_params(&q, &OURS.map(String::from)) {

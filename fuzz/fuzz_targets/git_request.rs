@@ -7,7 +7,8 @@ use std::io::Write;
 
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use robot::githttp::{MAX_DECODED, basic_password, decode_body, decode_body_within, git_protocol};
+use robot::access::caller::basic_password;
+use robot::githttp::{MAX_DECODED, decode_body, decode_body_within, git_protocol};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {

@@ -1,44 +1,23 @@
 //! Who is calling and what they may do. There is exactly one ACL function, [`authorize`];
 //! every route of both hosts — web, REST, MCP, git — asks it, and none re-implements a rule.
 
+pub mod caller;
 pub mod ratelimit;
+pub mod resource;
 pub mod session;
 pub mod tokens;
 
+pub use caller::{Caller, CurrentWiki};
+
 use rusqlite::Connection;
-use serde::Serialize;
 
 use crate::db::wikis::{self, Wiki};
 use crate::error::{Error, Result};
 use crate::wiki::store::Author;
 
-/// A role on one wiki. Owners are recorded on the wiki row; the others are collaborators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Editor,
-    Owner,
-}
+pub use crate::db::wikis::Role;
 
 impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "editor" => Some(Role::Editor),
-            "owner" => Some(Role::Owner),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Owner => "owner",
-        }
-    }
-
     fn allows(self, action: Action) -> bool {
         match action {
             Action::Read => true,

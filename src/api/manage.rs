@@ -2,7 +2,7 @@
 //! `Authorization: Bearer` header (the session cookie is not accepted here, so there is
 //! nothing for CSRF to forge). Every handler calls `manage`, which calls `authorize`.
 
-use crate::web::request_id;
+use crate::http::request_id;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiResult};
 use crate::access::Action;
-use crate::app::AppState;
+use crate::access::Caller;
 use crate::error::Error;
-use crate::manage::{self, NewWiki, WikiPatch, WikiView};
-use crate::web::Caller;
+use crate::service::Services;
+use crate::service::manage::{self, NewWiki, WikiPatch, WikiView};
 
 /// The API's routes, to merge into the root router (its 404s stay JSON under `/api`).
-pub fn router_nested() -> Router<AppState> {
+pub fn router_nested() -> Router<Services> {
     Router::new()
         .route("/api/me", get(me))
         .route("/api/wikis", get(list).post(create))
@@ -59,7 +59,7 @@ async fn not_found() -> ApiError {
     ApiError(Error::not_found("No such API endpoint."))
 }
 
-async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+async fn me(State(state): State<Services>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
     bearer(&caller)?;
     let (did, handle) = manage::user_of(&caller)?;
     let d = did.to_string();
@@ -81,7 +81,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ser
     })))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+async fn list(State(state): State<Services>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
     bearer(&caller)?;
     Ok(Json(
         serde_json::json!({ "wikis": manage::my_wikis(&state, &caller).await? }),
@@ -89,7 +89,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<s
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
@@ -105,7 +105,7 @@ async fn create(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<WikiView>> {
@@ -115,7 +115,7 @@ async fn show(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -129,7 +129,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -141,7 +141,7 @@ async fn remove(
 }
 
 async fn token(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -152,7 +152,7 @@ async fn token(
 }
 
 async fn collaborators(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -171,7 +171,7 @@ struct AddCollaborator {
 }
 
 async fn add_collaborator(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -197,7 +197,7 @@ struct ChangeRole {
 }
 
 async fn change_collaborator(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path((slug, did)): Path<(String, String)>,
     headers: HeaderMap,
@@ -218,7 +218,7 @@ async fn change_collaborator(
 }
 
 async fn remove_collaborator(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path((slug, did)): Path<(String, String)>,
     headers: HeaderMap,
@@ -230,7 +230,7 @@ async fn remove_collaborator(
 
 /// Applications connected to the wiki through OAuth.
 async fn clients(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -241,7 +241,7 @@ async fn clients(
 }
 
 async fn revoke_client(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path((slug, id)): Path<(String, i64)>,
     headers: HeaderMap,
@@ -252,7 +252,7 @@ async fn revoke_client(
 }
 
 async fn audit(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {

@@ -21,14 +21,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{self, Action};
-use crate::app::AppState;
+use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
-use crate::web::{Caller, CurrentWiki};
+use crate::service::Services;
+use crate::service::op::Surface;
+use crate::service::{pages, search as find};
+use crate::wiki::front_matter;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
 use crate::wiki::store::CommitInfo;
-use crate::wiki::{SaveOutcome, front_matter};
 
 /// An API error in the reference's shape.
 pub struct V1Error {
@@ -51,7 +53,7 @@ impl V1Error {
 
     /// A 401's challenge names this API's protected-resource metadata (RFC 9728 §5.1), so
     /// an OAuth client can find how to get a token for it (`{wiki}/api/v1`).
-    fn with_challenge(mut self, state: &AppState, wiki: &Wiki, error: Option<&str>) -> V1Error {
+    fn with_challenge(mut self, state: &Services, wiki: &Wiki, error: Option<&str>) -> V1Error {
         if self.status == StatusCode::UNAUTHORIZED {
             let metadata = format!(
                 "{}/.well-known/oauth-protected-resource/api/v1",
@@ -270,9 +272,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/search",
-        summary: "Full-text search (BM25)",
+        summary: "Search: full text (BM25, the default), by meaning, or hybrid; without the model, full text with a notice",
         access: "read",
-        query: &[("q", "string"), ("limit", "integer")],
+        query: &[("q", "string"), ("limit", "integer"), ("mode", "string")],
         body: &[],
         ok: 200,
     },
@@ -336,7 +338,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route(
             "/api/v1/health",
@@ -358,10 +360,11 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Authorizes the caller; unsafe methods with a session cookie need the CSRF header, and
-/// writes count against the rate limiter.
+/// Authorizes the caller early, so a caller without the right gets 401/403 before any
+/// parsing; unsafe methods with a session cookie need the CSRF header. (The service
+/// operation decides again, and counts the write.)
 async fn allow(
-    state: &AppState,
+    state: &Services,
     wiki: &Wiki,
     caller: &Caller,
     headers: &HeaderMap,
@@ -385,10 +388,22 @@ async fn allow(
         .await
         .map_err(|e| V1Error::from(e).with_challenge(state, wiki, None))?;
     if caller.unsafe_method {
-        crate::web::check_csrf(state, caller, None, headers)?;
-        state.check_write_rate(caller)?;
+        crate::access::caller::check_csrf(&state.keys, caller, None, headers)?;
     }
     Ok(())
+}
+
+/// [`allow`], then the write count, for handlers that call the domain themselves (the
+/// service operations count their own).
+async fn allow_write(
+    state: &Services,
+    wiki: &Wiki,
+    caller: &Caller,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<(), V1Error> {
+    allow(state, wiki, caller, headers, action).await?;
+    Ok(state.count_write(caller, action)?)
 }
 
 fn name_of(raw: &str) -> Result<PageName, V1Error> {
@@ -434,7 +449,7 @@ fn frontmatter_json(content: &str) -> Value {
     Value::Object(m)
 }
 
-async fn openapi(State(state): State<AppState>, CurrentWiki(wiki): CurrentWiki) -> Json<Value> {
+async fn openapi(State(state): State<Services>, CurrentWiki(wiki): CurrentWiki) -> Json<Value> {
     Json(openapi_document(&state.cfg.wiki_url(&wiki.slug)))
 }
 
@@ -500,7 +515,7 @@ pub fn openapi_document(server: &str) -> Value {
 }
 
 async fn list_pages(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -556,7 +571,7 @@ async fn list_pages(
 // Each argument is an axum extractor; grouping them would only hide what the handler reads.
 #[allow(clippy::too_many_arguments)]
 async fn page_routes(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     method: Method,
@@ -626,7 +641,7 @@ fn not_found(name: &str) -> V1Error {
 }
 
 async fn read_page(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -636,45 +651,22 @@ async fn read_page(
     allow(&state, &wiki, &caller, &headers, Action::Read).await?;
     let name = name_of(&raw)?;
     let rev = q.get("revision").cloned().filter(|r| !r.is_empty());
-    let n2 = name.clone();
-    let out = state
-        .wikis
-        .run(move |w| {
-            let page = match w.read_page(&wiki, &n2, rev.as_deref()) {
-                Ok(p) => p,
-                Err(Error::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let snap = w.snapshot(&wiki)?;
-            let (links_to, linked_from) = snap.link_names(&page.path);
-            let last = match &rev {
-                None => w.last_change(&wiki, &page.path)?,
-                Some(_) => {
-                    let repo = w.open_repo(&wiki)?;
-                    let at =
-                        git2::Oid::from_str(&page.commit).map_err(|e| Error::Internal(e.into()))?;
-                    crate::wiki::store::last_change(&repo, at, &page.path)?
-                }
-            };
-            Ok(Some((page, links_to, linked_from, last)))
-        })
-        .await?;
-    let Some((page, links_to, linked_from, last)) = out else {
-        return Err(not_found(name.as_str()));
-    };
-    let revision = last
-        .as_ref()
-        .map(|c| c.id.clone())
-        .unwrap_or(page.commit.clone());
+    let read = pages::read(&state, &caller, &wiki, name.clone(), rev)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => other.into(),
+        })?;
+    let page = &read.page;
     Ok(Json(json!({
         "name": page.name.as_str(),
         "path": page.name.as_str(),
         "content": page.content,
         "frontmatter": frontmatter_json(&page.content),
-        "links_to": links_to,
-        "linked_from": linked_from,
-        "revision": revision,
-        "last_commit": last.as_ref().map(commit_json),
+        "links_to": read.links_to,
+        "linked_from": read.linked_from,
+        "revision": read.revision(),
+        "last_commit": read.last_change.as_ref().map(commit_json),
     }))
     .into_response())
 }
@@ -697,13 +689,8 @@ fn check_revision(r: &str) -> Result<(), V1Error> {
     Ok(())
 }
 
-/// A stale save, in the reference's words, with the revision to re-read.
-fn mismatch(state: &AppState, wiki: &Wiki, path: &str) -> V1Error {
-    state.wikis.revision_mismatch(wiki, path).into()
-}
-
 async fn put_page(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -722,44 +709,21 @@ async fn put_page(
     if let Some(r) = b.revision.as_deref().filter(|r| !r.is_empty()) {
         check_revision(r)?;
     }
-    let author = caller.principal.author();
-    let given = b.commit_message.clone();
-    let (s2, w2, n2) = (state.clone(), wiki.clone(), name.clone());
-    let outcome = state
-        .wikis
-        .run(move |w| {
-            let exists = w.snapshot(&w2)?.has_page(&n2.file_path());
-            let message = crate::wiki::default_message(&given, || {
-                format!("[api] {}: {n2}", if exists { "Update" } else { "Create" })
-            });
-            w.save_page(
-                &w2,
-                &author,
-                &n2,
-                &content,
-                b.revision.as_deref().filter(|r| !r.is_empty()),
-                &message,
-            )
-        })
-        .await?;
-    match outcome {
-        SaveOutcome::Saved { created, .. } => {
-            let path = state
-                .wikis
-                .snapshot(&wiki)?
-                .page(&name.file_path())
-                .map(|e| e.path.clone())
-                .unwrap_or_else(|| name.file_path());
-            let revision = state.wikis.last_change(&wiki, &path)?.map(|c| c.id);
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision, "created": created}))).into_response())
-        }
-        SaveOutcome::Conflict(_) => Err(mismatch(&s2, &wiki, &name.file_path())),
-    }
+    let input = pages::Save {
+        name,
+        content,
+        base: b.revision.filter(|r| !r.is_empty()),
+        message: b.commit_message,
+    };
+    let out = pages::save(&state, &caller, &wiki, Surface::Api, input)
+        .await?
+        .written()?;
+    let status = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({"name": out.name.as_str(), "path": out.name.as_str(), "revision": out.revision, "created": out.created}))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -772,7 +736,7 @@ struct PatchBody {
 }
 
 async fn patch_page(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -792,25 +756,18 @@ async fn patch_page(
     let old = b.old_string.ok_or_else(|| missing("old_string"))?;
     let new = b.new_string.ok_or_else(|| missing("new_string"))?;
     check_revision(&revision)?;
-    let message = crate::wiki::default_message(&b.commit_message, || format!("[api] Edit: {name}"));
-    let author = caller.principal.author();
-    let n2 = name.clone();
-    let revision = state
-        .wikis
-        .run(move |w| {
-            w.edit_page(&wiki, &author, &n2, &revision, &old, &new, &message)?;
-            let path = w
-                .snapshot(&wiki)?
-                .page(&n2.file_path())
-                .map(|e| e.path.clone())
-                .unwrap_or_else(|| n2.file_path());
-            Ok(w.last_change(&wiki, &path)?.map(|c| c.id))
-        })
-        .await?;
-    Ok(
-        Json(json!({"name": name.as_str(), "path": name.as_str(), "revision": revision}))
-            .into_response(),
+    let input = pages::Edit {
+        name,
+        revision,
+        old,
+        new,
+        message: b.commit_message,
+    };
+    let out = pages::edit(&state, &caller, &wiki, Surface::Api, input).await?;
+    Ok(Json(
+        json!({"name": out.name.as_str(), "path": out.name.as_str(), "revision": out.revision}),
     )
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -820,7 +777,7 @@ struct MessageBody {
 }
 
 async fn delete_page(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -830,19 +787,18 @@ async fn delete_page(
     allow(&state, &wiki, &caller, &headers, Action::Write).await?;
     let name = name_of(&raw)?;
     let b: MessageBody = parse_body(&body)?;
-    let message =
-        crate::wiki::default_message(&b.commit_message, || format!("[api] Delete: {name}"));
-    let author = caller.principal.author();
-    let n2 = name.clone();
-    state
-        .wikis
-        .run(move |w| w.delete_page(&wiki, &author, &n2, false, &message))
+    let input = pages::Delete {
+        name: name.clone(),
+        recursive: false,
+        message: b.commit_message,
+    };
+    let (deleted, _) = pages::delete(&state, &caller, &wiki, Surface::Api, input)
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => not_found(name.as_str()),
             other => other.into(),
         })?;
-    Ok(Json(json!({"deleted": true, "path": name.as_str()})).into_response())
+    Ok(Json(json!({"deleted": true, "path": deleted.as_str()})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -853,7 +809,7 @@ struct RenameBody {
 }
 
 async fn rename(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -878,24 +834,24 @@ async fn rename(
             "new_path is the same as the current path",
         ));
     }
-    let message = crate::wiki::default_message(&b.commit_message, || {
-        format!("[api] Rename: {old} -> {new}")
-    });
-    let author = caller.principal.author();
-    let (o2, n2) = (old.clone(), new.clone());
-    let out = state
-        .wikis
-        .run(move |w| w.rename_page(&wiki, &author, &o2, &n2, true, &message))
+    let input = pages::Rename {
+        from: old.clone(),
+        to: new,
+        update_backlinks: true,
+        message: b.commit_message,
+    };
+    let out = pages::rename(&state, &caller, &wiki, Surface::Api, input)
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => not_found(old.as_str()),
             other => other.into(),
         })?;
-    Ok(Json(json!({"old_path": old.as_str(), "new_path": new.as_str(), "revision": out.commit, "updated_pages": out.updated_pages})).into_response())
+    let updated: Vec<String> = out.updated_pages.iter().map(|p| p.to_string()).collect();
+    Ok(Json(json!({"old_path": out.from.as_str(), "new_path": out.to.as_str(), "revision": out.revision, "updated_pages": updated})).into_response())
 }
 
 async fn history(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -910,19 +866,22 @@ async fn history(
         .unwrap_or(10)
         .clamp(1, 200);
     let n2 = name.clone();
-    let w2 = wiki.clone();
-    let commits = state
+    let (commits, exists) = state
         .wikis
-        .run(move |w| w.history(&w2, &n2, 0, limit))
+        .run(move |w| {
+            let commits = w.history(&wiki, &n2, 0, limit)?;
+            let exists = !commits.is_empty() || w.snapshot(&wiki)?.has_page(&n2.file_path());
+            Ok((commits, exists))
+        })
         .await?;
-    if commits.is_empty() && !state.wikis.snapshot(&wiki)?.has_page(&name.file_path()) {
+    if !exists {
         return Err(not_found(name.as_str()));
     }
     Ok(Json(json!({"path": name.as_str(), "history": commits.iter().map(commit_json).collect::<Vec<_>>()})).into_response())
 }
 
 async fn changelog(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -955,7 +914,7 @@ async fn changelog(
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -968,19 +927,27 @@ async fn search(
         .and_then(|l| l.parse().ok())
         .unwrap_or(20)
         .clamp(1, 100);
-    let q2 = query.clone();
-    let (snap, (hits, total)) = state
-        .wikis
-        .run(move |w| Ok((w.snapshot(&wiki)?, w.search(&wiki, &q2, limit, 0)?)))
-        .await?;
-    let results: Vec<Value> = hits
+    // Full text unless asked: the reference's search is by words.
+    let mode = match q.get("mode").map(String::as_str) {
+        None | Some("") => find::Mode::Text,
+        Some(m) => find::Mode::parse(m).ok_or_else(|| {
+            V1Error::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mode must be text, semantic or hybrid",
+            )
+        })?,
+    };
+    let found = find::search(&state, &caller, &wiki, query.clone(), mode, limit, 0).await?;
+    let results: Vec<Value> = found
+        .hits
         .iter()
-        .map(|h| {
-            let name = snap.page(&h.path).map(|e| e.name.to_string()).unwrap_or_else(|| PageName::from_path(&h.path).to_string());
-            json!({"name": name, "path": name, "snippet": h.snippet, "score": ((-h.rank) * 100.0).round() / 100.0})
-        })
+        .map(|h| json!({"name": h.name.as_str(), "path": h.name.as_str(), "snippet": h.snippet, "score": h.score}))
         .collect();
-    Ok(Json(json!({"query": query, "results": results, "total": total})).into_response())
+    let mut out = json!({"query": query, "mode": found.mode.as_str(), "results": results, "total": found.total});
+    if let Some(n) = found.notice {
+        out["notice"] = n.into();
+    }
+    Ok(Json(out).into_response())
 }
 
 /// The `q` parameter, or the reference's 422.
@@ -1020,7 +987,7 @@ fn int_param(
 }
 
 async fn semantic_search(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1049,12 +1016,12 @@ async fn semantic_search(
 }
 
 async fn reindex(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    allow_write(&state, &wiki, &caller, &headers, Action::Write).await?;
     let sem = state.semantic.clone();
     let queued = state.wikis.run(move |_| sem.request_reindex(&wiki)).await?;
     Ok((
@@ -1065,7 +1032,7 @@ async fn reindex(
 }
 
 async fn reindex_status(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1077,7 +1044,7 @@ async fn reindex_status(
 }
 
 async fn links(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1085,7 +1052,7 @@ async fn links(
 ) -> V1Result {
     allow(&state, &wiki, &caller, &headers, Action::Read).await?;
     let name = name_of(&raw)?;
-    let snap = state.wikis.snapshot(&wiki)?;
+    let snap = state.wikis.run(move |w| w.snapshot(&wiki)).await?;
     let entry = snap
         .page(&name.file_path())
         .ok_or_else(|| not_found(name.as_str()))?;
@@ -1099,13 +1066,13 @@ async fn links(
 }
 
 async fn graph(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
 ) -> V1Result {
     allow(&state, &wiki, &caller, &headers, Action::Read).await?;
-    let snap = state.wikis.snapshot(&wiki)?;
+    let snap = state.wikis.run(move |w| w.snapshot(&wiki)).await?;
     let nodes: Vec<String> = snap.pages.values().map(|p| p.name.to_string()).collect();
     let mut edges = Vec::new();
     for (from, targets) in &snap.links_out {
@@ -1123,7 +1090,7 @@ async fn graph(
 }
 
 async fn list_attachments(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1159,14 +1126,14 @@ struct UploadBody {
 }
 
 async fn upload(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
     raw: String,
     body: Bytes,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    allow_write(&state, &wiki, &caller, &headers, Action::Upload).await?;
     let name = name_of(&raw)?;
     let b: UploadBody = parse_body(&body)?;
     let filename = b.filename.filter(|f| !f.is_empty()).ok_or_else(|| {
@@ -1211,7 +1178,7 @@ async fn upload(
 }
 
 async fn download(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1229,7 +1196,7 @@ async fn download(
 }
 
 async fn delete_attachment(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1237,7 +1204,7 @@ async fn delete_attachment(
     file: String,
     body: Bytes,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    allow_write(&state, &wiki, &caller, &headers, Action::Upload).await?;
     let name = name_of(&raw)?;
     let b: MessageBody = parse_body(&body)?;
     let message = crate::wiki::default_message(&b.commit_message, || {

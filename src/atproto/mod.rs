@@ -106,7 +106,7 @@ impl Atproto {
             ClientConfig {
                 client_id: format!(
                     "http://localhost?redirect_uri={}&scope=atproto",
-                    crate::web::wiki::urlencode(&redirect_uri)
+                    crate::http::urlencode(&redirect_uri)
                 ),
                 redirect_uri,
                 signing_key: None,

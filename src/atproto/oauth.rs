@@ -407,8 +407,8 @@ pub async fn push_authorization(
     let url = format!(
         "{}?client_id={}&request_uri={}",
         server.authorization_endpoint,
-        crate::web::wiki::urlencode(&client.client_id),
-        crate::web::wiki::urlencode(&par.request_uri)
+        crate::http::urlencode(&client.client_id),
+        crate::http::urlencode(&par.request_uri)
     );
     Ok((
         url,

@@ -6,6 +6,7 @@
 pub mod atproto;
 pub mod oauth;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 pub mod wikis;
 

@@ -228,6 +228,9 @@ pub fn grants_for_wiki(conn: &Connection, wiki_id: i64) -> Result<Vec<Grant>> {
     Ok(rows)
 }
 
+/// Registrations never used for an authorization are removed after a day.
+pub const UNUSED_CLIENT_SECS: i64 = 24 * 3600;
+
 /// Removes expired codes and tokens, revoked grants, and registrations never used within
 /// `unused_client_secs`. Returns the rows removed.
 pub fn sweep(conn: &Connection, now: i64, unused_client_secs: i64) -> Result<usize> {

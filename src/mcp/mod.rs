@@ -23,15 +23,16 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::access::Principal;
-use crate::app::AppState;
-use crate::web::{Caller, CurrentWiki, OAuthRole};
+use crate::access::caller::OAuthRole;
+use crate::access::{Caller, CurrentWiki};
+use crate::service::Services;
 
 pub use server::WikiServer;
 
 /// The scopes a client may ask for.
 pub const SCOPES: &str = "wiki:read wiki:write";
 
-pub fn router(state: AppState) -> Router<AppState> {
+pub fn router(state: Services) -> Router<Services> {
     let st = state.clone();
     let config = StreamableHttpServerConfig::default()
         // robot's own dispatch only routes hosts that name a wiki here (DNS rebinding
@@ -53,7 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// CORS, Origin and credentials, in front of rmcp.
 async fn guard(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     req: Request,
     next: Next,
@@ -170,7 +171,7 @@ fn calls_a_write_tool(body: &[u8]) -> bool {
 }
 
 fn with_cors(mut r: Response) -> Response {
-    crate::oauth::cors(&mut r);
+    crate::http::cors(&mut r);
     let h = r.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -4,7 +4,7 @@
 //! the server's instructions. Every tool is a thin call into the domain core, authorized
 //! per call, with writes attributed to the caller.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -23,26 +23,28 @@ use serde::{Deserialize, Serialize};
 
 use super::text;
 use crate::access::{self, Action};
-use crate::app::AppState;
+use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
-use crate::web::{Caller, CurrentWiki};
+use crate::service::Services;
+use crate::service::op::{Surface, commit_message};
+use crate::service::{pages, search as find};
+use crate::wiki::Wikis;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
 use crate::wiki::store::Author;
-use crate::wiki::{SaveOutcome, Wikis};
 
 /// One request's server: built per request (the endpoint is stateless), cheap to make.
 #[derive(Clone)]
 pub struct WikiServer {
-    state: AppState,
+    state: Services,
 }
 
 /// The tool table, built once.
 static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(WikiServer::tool_router);
 
 impl WikiServer {
-    pub fn new(state: AppState) -> WikiServer {
+    pub fn new(state: Services) -> WikiServer {
         WikiServer { state }
     }
 }
@@ -102,6 +104,10 @@ pub struct ListNotes {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchNotes {
     pub query: String,
+    /// `text` (by words, the default), `semantic` (by meaning) or `hybrid` (both). Without
+    /// the embedding model, by-meaning modes answer with full-text results and a notice.
+    #[serde(default)]
+    pub mode: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -232,6 +238,11 @@ pub struct SearchHit {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SearchOut {
     pub query: String,
+    /// The mode that answered.
+    pub mode: String,
+    /// Why the mode asked for did not answer, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     pub total: usize,
     pub results: Vec<SearchHit>,
 }
@@ -356,32 +367,16 @@ fn change_of(c: &crate::wiki::store::CommitInfo, pages: Vec<String>) -> Change {
     }
 }
 
-/// The page's revision to send back when writing: its last change.
-fn revision_of(w: &Wikis, wiki: &Wiki, name: &PageName) -> Result<String> {
-    let file = w
-        .snapshot(wiki)?
-        .page(&name.file_path())
-        .map(|e| e.path.clone())
-        .unwrap_or_else(|| name.file_path());
-    Ok(w.last_change(wiki, &file)?
-        .map(|c| c.id)
-        .unwrap_or_default())
-}
-
-/// `[mcp] ` + the caller's message, or the default.
-fn message(given: &str, default: impl FnOnce() -> String) -> String {
-    let m = crate::wiki::default_message(given, default);
-    if m.starts_with("[mcp]") {
-        m
-    } else {
-        format!("[mcp] {m}")
-    }
-}
-
 fn ok<T: Serialize>(out: &T, text: String) -> CallToolResult {
     let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
     r.structured_content = serde_json::to_value(out).ok();
     r
+}
+
+/// A failed call, in the reference's words for the error.
+fn tool_error(e: Error, path: &str) -> CallToolResult {
+    e.log();
+    failed(text::error(&e, path))
 }
 
 fn failed(text: String) -> CallToolResult {
@@ -389,8 +384,31 @@ fn failed(text: String) -> CallToolResult {
 }
 
 impl WikiServer {
-    /// Authorizes `action` for the caller, runs `f` on the blocking pool with the wiki
-    /// and the author to record, and turns its result (or error) into the tool result.
+    /// Runs a service operation for the caller on this wiki and turns its result (or
+    /// error, in the reference's words) into the tool result: the one tool skeleton.
+    async fn serve<T, Fut>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        path_for_errors: &str,
+        op: impl FnOnce(Services, Caller, Wiki) -> Fut,
+    ) -> CallToolResult
+    where
+        T: Serialize,
+        Fut: std::future::Future<Output = Result<(T, String)>>,
+    {
+        let run = async {
+            let (caller, wiki) = caller_of(ctx)?;
+            op(self.state.clone(), caller, wiki).await
+        };
+        match run.await {
+            Ok((out, text)) => ok(&out, text),
+            Err(e) => tool_error(e, path_for_errors),
+        }
+    }
+
+    /// [`Self::serve`] for a domain call `f` run by the service's operation runner
+    /// (authorize, count a write, blocking pool), for tools without an operation of
+    /// their own.
     async fn call<T, F>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -399,33 +417,13 @@ impl WikiServer {
         f: F,
     ) -> CallToolResult
     where
-        T: Send + 'static,
+        T: Serialize + Send + 'static,
         F: FnOnce(&Wikis, &Wiki, &Author) -> Result<(T, String)> + Send + 'static,
-        T: Serialize,
     {
-        let run = async {
-            let (caller, wiki) = caller_of(ctx)?;
-            if action == Action::Write {
-                self.state.check_write_rate(&caller)?;
-            }
-            let author = caller.principal.author();
-            let principal = caller.principal.clone();
-            // One trip to the blocking pool: the decision, then the operation.
-            self.state
-                .wikis
-                .run(move |w| {
-                    access::authorize(&*w.db().conn()?, &principal, &wiki, action)?;
-                    f(w, &wiki, &author)
-                })
-                .await
-        };
-        match run.await {
-            Ok((out, text)) => ok(&out, text),
-            Err(e) => {
-                e.log();
-                failed(text::error(&e, path_for_errors))
-            }
-        }
+        self.serve(ctx, path_for_errors, move |s, caller, wiki| async move {
+            s.run(&caller, &wiki, action, f).await
+        })
+        .await
     }
 }
 
@@ -444,54 +442,40 @@ impl WikiServer {
         Parameters(p): Parameters<ReadNote>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let path = p.path.clone();
-        let section_query = p.section.clone();
-        let section_error = Arc::new(std::sync::Mutex::new(None));
-        let se = section_error.clone();
-        let r = self
-            .call(&ctx, Action::Read, &path, move |w, wiki, _| {
-                let name = PageName::parse(&p.path)?;
-                let rev = Some(p.revision.as_str()).filter(|r| !r.is_empty());
-                let view = w.read_page_view(wiki, &name, rev)?;
-                let mut page = view.page;
-                let (links_to, linked_from) = view.snapshot.link_names(&page.path);
-                let revision = match rev {
-                    Some(r) => r.to_string(),
-                    None => view
-                        .last_change
-                        .map(|c| c.id)
-                        .unwrap_or(page.commit.clone()),
-                };
-                let (metadata, _) = crate::wiki::query::front_matter_of(&page.content);
-                let (section, content) = if section_query.trim().is_empty() {
-                    (None, std::mem::take(&mut page.content))
-                } else {
-                    match crate::wiki::sections::extract(&page.content, &section_query) {
-                        Ok((path, text)) => (Some(path), text),
-                        Err(msg) => {
-                            *se.lock().expect("lock") = Some(msg);
-                            return Err(Error::Invalid(String::new()));
-                        }
-                    }
-                };
-                let out = ReadNoteOut {
-                    name: page.name.to_string(),
-                    path: page.name.to_string(),
-                    revision,
-                    section,
-                    metadata,
-                    links_to,
-                    linked_from,
-                    content,
-                };
-                let t = text::read_note(&out);
-                Ok((out, t))
-            })
-            .await;
-        match section_error.lock().expect("lock").take() {
-            Some(msg) => failed(msg),
-            None => r,
-        }
+        let read = async {
+            let (caller, wiki) = caller_of(&ctx)?;
+            let name = PageName::parse(&p.path)?;
+            let rev = Some(p.revision.clone()).filter(|r| !r.is_empty());
+            pages::read(&self.state, &caller, &wiki, name, rev).await
+        };
+        let read = match read.await {
+            Ok(r) => r,
+            Err(e) => return tool_error(e, &p.path),
+        };
+        let revision = read.revision();
+        let mut page = read.page;
+        let (metadata, _) = crate::wiki::query::front_matter_of(&page.content);
+        let (section, content) = if p.section.trim().is_empty() {
+            (None, std::mem::take(&mut page.content))
+        } else {
+            match crate::wiki::sections::extract(&page.content, &p.section) {
+                Ok((path, text)) => (Some(path), text),
+                // The reference's own words, listing the sections there are.
+                Err(msg) => return failed(msg),
+            }
+        };
+        let out = ReadNoteOut {
+            name: page.name.to_string(),
+            path: page.name.to_string(),
+            revision,
+            section,
+            metadata,
+            links_to: read.links_to,
+            linked_from: read.linked_from,
+            content,
+        };
+        let t = text::read_note(&out);
+        ok(&out, t)
     }
 
     #[tool(
@@ -512,26 +496,24 @@ impl WikiServer {
             ));
         }
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let exists = w.snapshot(wiki)?.has_page(&name.file_path());
-            let msg = message(&p.commit_message, || {
-                format!("{}: {name}", if exists { "Update" } else { "Create" })
-            });
-            let base = Some(p.revision.as_str()).filter(|r| !r.is_empty());
-            match w.save_page(wiki, author, &name, &p.content, base, &msg)? {
-                SaveOutcome::Saved { created, .. } => {
-                    let revision = revision_of(w, wiki, &name)?;
-                    let out = WriteNoteOut {
-                        path: name.to_string(),
-                        revision,
-                        created,
-                    };
-                    let t = text::write_note(&out);
-                    Ok((out, t))
-                }
-                SaveOutcome::Conflict(_) => Err(w.revision_mismatch(wiki, &name.file_path())),
-            }
+            let input = pages::Save {
+                name,
+                content: p.content,
+                base: Some(p.revision).filter(|r| !r.is_empty()),
+                message: p.commit_message,
+            };
+            let w = pages::save(&s, &caller, &wiki, Surface::Mcp, input)
+                .await?
+                .written()?;
+            let out = WriteNoteOut {
+                path: w.name.to_string(),
+                revision: w.revision,
+                created: w.created,
+            };
+            let t = text::write_note(&out);
+            Ok((out, t))
         })
         .await
     }
@@ -547,22 +529,19 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let msg = message(&p.commit_message, || format!("Edit: {name}"));
-            w.edit_page(
-                wiki,
-                author,
-                &name,
-                &p.revision,
-                &p.old_string,
-                &p.new_string,
-                &msg,
-            )?;
-            let revision = revision_of(w, wiki, &name)?;
+            let input = pages::Edit {
+                name,
+                revision: p.revision,
+                old: p.old_string,
+                new: p.new_string,
+                message: p.commit_message,
+            };
+            let w = pages::edit(&s, &caller, &wiki, Surface::Mcp, input).await?;
             let out = WriteNoteOut {
-                path: name.to_string(),
-                revision,
+                path: w.name.to_string(),
+                revision: w.revision,
                 created: false,
             };
             let t = text::edit_note(&out);
@@ -628,27 +607,28 @@ impl WikiServer {
         Parameters(p): Parameters<SearchNotes>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
-            if p.query.trim().is_empty() {
-                return Err(Error::Invalid("Missing required parameter: q".into()));
-            }
-            let snap = w.snapshot(wiki)?;
-            let (hits, total) = w.search(wiki, &p.query, 20, 0)?;
-            let results = hits
-                .iter()
-                .map(|h| SearchHit {
-                    path: snap
-                        .page(&h.path)
-                        .map(|e| e.name.to_string())
-                        .unwrap_or_else(|| PageName::from_path(&h.path).to_string()),
-                    score: ((-h.rank) * 100.0).round() / 100.0,
-                    snippet: h.snippet.clone(),
-                })
-                .collect();
+        self.serve(&ctx, "", move |s, caller, wiki| async move {
+            let mode = match p.mode.trim() {
+                "" => find::Mode::Text,
+                m => find::Mode::parse(m).ok_or_else(|| {
+                    Error::Invalid("mode must be text, semantic or hybrid".into())
+                })?,
+            };
+            let found = find::search(&s, &caller, &wiki, p.query.clone(), mode, 20, 0).await?;
             let out = SearchOut {
-                query: p.query.clone(),
-                total,
-                results,
+                query: p.query,
+                mode: found.mode.as_str().into(),
+                notice: found.notice,
+                total: found.total,
+                results: found
+                    .hits
+                    .into_iter()
+                    .map(|h| SearchHit {
+                        path: h.name.to_string(),
+                        score: h.score,
+                        snippet: h.snippet,
+                    })
+                    .collect(),
             };
             let t = text::search_notes(&out);
             Ok((out, t))
@@ -794,19 +774,19 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
-            let (old, new) = (PageName::parse(&p.path)?, PageName::parse(&p.new_path)?);
-            let msg = message(&p.commit_message, || format!("Rename: {old} -> {new}"));
-            let r = w.rename_page(wiki, author, &old, &new, true, &msg)?;
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
+            let input = pages::Rename {
+                from: PageName::parse(&p.path)?,
+                to: PageName::parse(&p.new_path)?,
+                update_backlinks: true,
+                message: p.commit_message,
+            };
+            let r = pages::rename(&s, &caller, &wiki, Surface::Mcp, input).await?;
             let out = RenameOut {
-                from: old.to_string(),
-                to: new.to_string(),
-                revision: r.commit,
-                updated_pages: r
-                    .updated_pages
-                    .iter()
-                    .map(|p| PageName::from_path(p).to_string())
-                    .collect(),
+                from: r.from.to_string(),
+                to: r.to.to_string(),
+                revision: r.revision,
+                updated_pages: r.updated_pages.iter().map(|p| p.to_string()).collect(),
             };
             let t = text::rename(&out);
             Ok((out, t))
@@ -825,10 +805,13 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
-            let name = PageName::parse(&p.path)?;
-            let msg = message(&p.commit_message, || format!("Delete: {name}"));
-            let commit = w.delete_page(wiki, author, &name, false, &msg)?;
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
+            let input = pages::Delete {
+                name: PageName::parse(&p.path)?,
+                recursive: false,
+                message: p.commit_message,
+            };
+            let (name, commit) = pages::delete(&s, &caller, &wiki, Surface::Mcp, input).await?;
             let t = format!("Deleted {name}");
             Ok((
                 DoneOut {
@@ -905,13 +888,13 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+        self.call(&ctx, Action::Upload, &path, move |w, wiki, author| {
             let name = PageName::parse(&p.path)?;
             let data = B64
                 .decode(p.content.trim())
                 .map_err(|e| Error::Invalid(format!("content is not valid base64: {e}")))?;
             let size = data.len();
-            let msg = message(&p.commit_message, || {
+            let msg = commit_message(Surface::Mcp, &p.commit_message, || {
                 format!("Upload attachment: {name}/{}", p.filename)
             });
             let (commit, _) =
@@ -968,9 +951,9 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Write, &path, move |w, wiki, author| {
+        self.call(&ctx, Action::Upload, &path, move |w, wiki, author| {
             let name = PageName::parse(&p.path)?;
-            let msg = message(&p.commit_message, || {
+            let msg = commit_message(Surface::Mcp, &p.commit_message, || {
                 format!("Delete attachment: {name}/{}", p.filename)
             });
             let commit = w.delete_attachment(wiki, author, &name, &p.filename, &msg)?;

@@ -103,7 +103,11 @@ pub fn list_notes(o: &ListNotesOut, f: &ListNotes) -> String {
 }
 
 pub fn search_notes(o: &SearchOut) -> String {
-    let mut s = format!("{} results for \"{}\":", o.total, o.query);
+    let mut s = match &o.notice {
+        Some(n) => format!("{n}\n"),
+        None => String::new(),
+    };
+    s += &format!("{} results for \"{}\":", o.total, o.query);
     for (i, r) in o.results.iter().enumerate() {
         s += &format!(
             "\n{}. {} (score: {:.2})\n   {}",

@@ -10,15 +10,34 @@
 
 use std::collections::BTreeMap;
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::*;
 use crate::access::{self, Action, Role};
+use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
-use crate::web::wiki::urlencode;
-use crate::web::{Caller, CurrentWiki, parse_form, render, templates};
+use crate::http::urlencode;
+use crate::http::{Layout, Message, parse_form, render};
+
+#[derive(Template)]
+#[template(path = "oauth_consent.html")]
+/// The consent page: who asks for what, on which wiki.
+struct OAuthConsent {
+    l: Layout,
+    client_name: String,
+    wiki_title: String,
+    wiki_host: String,
+    handle: String,
+    redirect_host: String,
+    scope: String,
+    can_write: bool,
+    action: String,
+    /// The request's parameters, carried to the POST.
+    hidden: Vec<(String, String)>,
+}
 
 /// A checked authorization request.
 struct Request {
@@ -43,13 +62,13 @@ const CARRIED: &[&str] = &[
 ];
 
 fn page(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     status: StatusCode,
     title: &str,
     text: &str,
 ) -> Response {
-    let l = templates::Layout {
+    let l = Layout {
         title: title.into(),
         site_title: "robot".into(),
         static_prefix: "/static",
@@ -59,7 +78,7 @@ fn page(
         logout_url: format!("{}/auth/logout", state.cfg.root_url()),
         ..Default::default()
     };
-    let mut r = render(&templates::Message {
+    let mut r = render(&Message {
         l,
         paragraphs: vec![text.to_string()],
         link: None,
@@ -106,7 +125,7 @@ fn to_client(to: &str) -> Response {
 // The error is the response itself; it is built once and returned at once.
 #[allow(clippy::result_large_err)]
 async fn check(
-    state: &AppState,
+    state: &Services,
     wiki: &Wiki,
     caller: &Caller,
     q: &BTreeMap<String, String>,
@@ -255,7 +274,7 @@ pub fn check_params(
 
 /// The person's role here, or the page refusing them.
 async fn role_here(
-    state: &AppState,
+    state: &Services,
     wiki: &Wiki,
     caller: &Caller,
 ) -> std::result::Result<Role, Response> {
@@ -284,7 +303,7 @@ fn signed_in(caller: &Caller) -> Option<(&str, &str)> {
 }
 
 pub async fn authorize(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
@@ -315,7 +334,7 @@ pub async fn authorize(
         .iter()
         .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
-    let l = templates::Layout {
+    let l = Layout {
         title: format!("Connect {}", req.client.client_name),
         site_title: wiki.title.clone(),
         static_prefix: "/static",
@@ -325,7 +344,7 @@ pub async fn authorize(
         logout_url: format!("{}/auth/logout", state.cfg.root_url()),
         ..Default::default()
     };
-    render(&templates::OAuthConsent {
+    render(&OAuthConsent {
         l,
         client_name: req.client.client_name.clone(),
         wiki_title: wiki.title.clone(),
@@ -340,15 +359,15 @@ pub async fn authorize(
 }
 
 pub async fn consent(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
-    if let Err(e) = crate::web::check_csrf(
-        &state,
+    if let Err(e) = crate::access::caller::check_csrf(
+        &state.keys,
         &caller,
         form.get("csrf").map(String::as_str),
         &headers,

@@ -12,27 +12,27 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::*;
-use crate::web::CurrentWiki;
+use crate::access::CurrentWiki;
 
 /// The metadata of the wiki's `/mcp` resource.
 pub async fn protected_resource(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
 ) -> Response {
-    let res = resource(&state, &wiki.slug);
+    let res = crate::access::resource::mcp_resource(&state.cfg, &wiki.slug);
     resource_document(&state, &wiki, res)
 }
 
 /// The metadata of the wiki's REST API resource (`/api/v1`).
 pub async fn protected_resource_api(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
 ) -> Response {
-    let res = api_resource(&state, &wiki.slug);
+    let res = crate::access::resource::api_resource(&state.cfg, &wiki.slug);
     resource_document(&state, &wiki, res)
 }
 
-fn resource_document(state: &AppState, wiki: &crate::db::wikis::Wiki, res: String) -> Response {
+fn resource_document(state: &Services, wiki: &crate::db::wikis::Wiki, res: String) -> Response {
     let mut r = axum::Json(json!({
         "resource": res,
         "authorization_servers": [issuer(state, &wiki.slug)],
@@ -47,7 +47,7 @@ fn resource_document(state: &AppState, wiki: &crate::db::wikis::Wiki, res: Strin
 
 /// What anyone may read about a wiki's name: its title when it is public, else its host
 /// (which whoever asks already knows).
-pub fn public_name(state: &AppState, wiki: &crate::db::wikis::Wiki) -> String {
+pub fn public_name(state: &Services, wiki: &crate::db::wikis::Wiki) -> String {
     if wiki.is_public {
         wiki.title.clone()
     } else {
@@ -56,7 +56,7 @@ pub fn public_name(state: &AppState, wiki: &crate::db::wikis::Wiki) -> String {
 }
 
 pub async fn authorization_server(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
 ) -> Response {
     let base = issuer(&state, &wiki.slug);

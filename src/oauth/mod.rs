@@ -24,10 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::access::Principal;
-use crate::access::session::hash_secret;
-use crate::app::AppState;
-use crate::error::Result;
+use crate::service::Services;
 
 /// Access tokens live an hour; clients refresh them.
 pub const ACCESS_TTL_SECS: i64 = 3600;
@@ -38,13 +35,12 @@ pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
 pub const REFRESH_GRACE_SECS: i64 = 60;
 /// Authorization codes live 10 minutes.
 pub const CODE_TTL_SECS: i64 = 600;
-/// Registrations never used for an authorization are removed after a day.
-pub const UNUSED_CLIENT_SECS: i64 = 24 * 3600;
+pub use crate::db::oauth::UNUSED_CLIENT_SECS;
 
-pub const SCOPE_READ: &str = "wiki:read";
-pub const SCOPE_WRITE: &str = "wiki:write";
-
-const ACCESS_PREFIX: &str = "rat_";
+use crate::access::resource::ACCESS_TOKEN_PREFIX as ACCESS_PREFIX;
+pub use crate::access::resource::{SCOPE_READ, SCOPE_WRITE, same_resource};
+use crate::access::session::hash_secret;
+use crate::http::cors;
 const REFRESH_PREFIX: &str = "rrt_";
 
 /// The paths of the endpoints, on each wiki host.
@@ -53,7 +49,7 @@ pub const TOKEN_PATH: &str = "/-/oauth/token";
 pub const REGISTER_PATH: &str = "/-/oauth/register";
 pub const REVOKE_PATH: &str = "/-/oauth/revoke";
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route(
             "/.well-known/oauth-protected-resource",
@@ -88,28 +84,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The issuer: the wiki's origin, no trailing slash.
-pub fn issuer(state: &AppState, slug: &str) -> String {
+pub fn issuer(state: &Services, slug: &str) -> String {
     state.cfg.wiki_url(slug)
 }
 
-/// The protected resource: the wiki's MCP URL (the default when a client names none).
-pub fn resource(state: &AppState, slug: &str) -> String {
-    format!("{}/mcp", state.cfg.wiki_url(slug))
-}
-
-/// The other protected resource: the wiki's REST API.
-pub fn api_resource(state: &AppState, slug: &str) -> String {
-    format!("{}/api/v1", state.cfg.wiki_url(slug))
-}
-
-/// The resources a client may ask a token for, the default first.
-pub fn resources(state: &AppState, slug: &str) -> [String; 2] {
-    [resource(state, slug), api_resource(state, slug)]
-}
-
-/// Resource URLs compare without a trailing slash (clients send both).
-pub fn same_resource(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+/// The resources a client may ask a token for, the default (the MCP endpoint) first.
+pub fn resources(state: &Services, slug: &str) -> [String; 2] {
+    use crate::access::resource::{api_resource, mcp_resource};
+    [
+        mcp_resource(&state.cfg, slug),
+        api_resource(&state.cfg, slug),
+    ]
 }
 
 /// The scopes granted: those asked for that exist (unknown ones are dropped, not
@@ -199,43 +184,6 @@ pub fn redirect_matches(registered: &[String], given: &str) -> bool {
         })
 }
 
-/// The principal an access token stands for, if it is live and was issued for `resource`
-/// (the protected resource the request is for): a token presented anywhere else is
-/// `None`, an invalid token, whatever it may do at its own resource.
-pub fn principal_for_access_token(
-    conn: &rusqlite::Connection,
-    token: &str,
-    resource: &str,
-) -> Result<Option<Principal>> {
-    if !token.starts_with(ACCESS_PREFIX) {
-        return Ok(None);
-    }
-    let now = crate::db::now();
-    let Some(row) = crate::db::oauth::token(conn, &hash_secret(token))? else {
-        return Ok(None);
-    };
-    if row.kind != "access"
-        || row.expires_at <= now
-        || !same_resource(&row.grant.resource, resource)
-    {
-        return Ok(None);
-    }
-    // "Last used" is shown by the minute; skip the write (and its lock) until then.
-    if row.grant.last_used_at.is_none_or(|t| t < now - 60) {
-        crate::db::oauth::touch_grant(conn, row.grant.id, now)?;
-    }
-    let g = row.grant;
-    Ok(Some(Principal::OAuth {
-        can_write: g.scope.split_whitespace().any(|s| s == SCOPE_WRITE),
-        did: g.user_did,
-        handle: g.user_handle,
-        wiki_id: g.wiki_id,
-        client_name: g.client_name,
-        grant_id: g.id,
-        resource: g.resource,
-    }))
-}
-
 /// An OAuth error body (`{"error", "error_description"}`), never cached.
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut r = (
@@ -253,24 +201,6 @@ fn no_store(r: &mut Response) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-/// Metadata, registration and token endpoints are called from browsers (the MCP
-/// Inspector, the TypeScript SDK): open CORS, no cookies involved.
-pub fn cors(r: &mut Response) {
-    let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type, Accept, MCP-Protocol-Version"),
-    );
 }
 
 fn new_secret(prefix: &str) -> String {

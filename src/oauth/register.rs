@@ -10,15 +10,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::web::Caller;
+use crate::access::Caller;
 
 /// A registration body larger than this is refused.
 const MAX_BODY: usize = 64 * 1024;
 const MAX_REDIRECTS: usize = 10;
 
-pub async fn register(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
+pub async fn register(State(state): State<Services>, caller: Caller, body: Bytes) -> Response {
     // Registrations count against the same write limiter as everything else.
-    if let Err(e) = state.check_write_rate(&caller) {
+    if let Err(e) = state.count_write(&caller, crate::access::Action::Write) {
         return oauth_error(e.status(), "too_many_requests", &e.public_message());
     }
     if body.len() > MAX_BODY {

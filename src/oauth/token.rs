@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::access::CurrentWiki;
 use crate::access::{self, Action};
 use crate::db::oauth::{self as store, Code};
-use crate::web::{CurrentWiki, parse_form};
+use crate::http::parse_form;
 
 /// `invalid_client` is a 401 (Claude re-registers a client it is told is unknown).
 fn invalid_client(description: &str) -> Response {
@@ -35,7 +36,7 @@ fn bad(error: &str, description: &str) -> Response {
 
 /// Authenticates the client by its registered method. `Err` is the response to give.
 async fn client_auth(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> std::result::Result<store::Client, Response> {
@@ -138,7 +139,7 @@ fn tokens_response(body: serde_json::Value) -> Response {
 }
 
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     headers: HeaderMap,
     body: Bytes,
@@ -160,7 +161,7 @@ pub async fn token(
 }
 
 async fn code_grant(
-    state: &AppState,
+    state: &Services,
     wiki: &crate::db::wikis::Wiki,
     client: &store::Client,
     form: &BTreeMap<String, String>,
@@ -241,7 +242,7 @@ async fn code_grant(
 }
 
 async fn refresh_grant(
-    state: &AppState,
+    state: &Services,
     wiki: &crate::db::wikis::Wiki,
     client: &store::Client,
     form: &BTreeMap<String, String>,
@@ -337,7 +338,7 @@ async fn refresh_grant(
 
 /// RFC 7009: ends the grant behind a token of this client. Unknown tokens are a success
 /// too, so the answer reveals nothing.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(State(state): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
     let client = match client_auth(&state, &headers, &form).await {
         Ok(c) => c,

@@ -24,7 +24,7 @@ pub fn sweep(conn: &rusqlite::Connection, now: i64) -> Result<usize> {
         "DELETE FROM atproto_auth_requests WHERE created_at < ?1",
         [now - AUTH_REQUEST_SECS],
     )?;
-    n += crate::db::oauth::sweep(conn, now, crate::oauth::UNUSED_CLIENT_SECS)?;
+    n += crate::db::oauth::sweep(conn, now, crate::db::oauth::UNUSED_CLIENT_SECS)?;
     Ok(n)
 }
 

@@ -8,7 +8,9 @@ use git2::Repository;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::db::wikis::Wiki;
 use crate::error::Result;
+use crate::wiki::Wikis;
 use crate::wiki::front_matter;
 use crate::wiki::snapshot::Snapshot;
 use crate::wiki::store;
@@ -126,6 +128,35 @@ pub fn drop_wiki(conn: &Connection, wiki_id: i64) -> Result<()> {
     conn.execute("DELETE FROM fts_docs WHERE wiki_id = ?1", [wiki_id])?;
     conn.execute("DELETE FROM fts_state WHERE wiki_id = ?1", [wiki_id])?;
     Ok(())
+}
+
+/// A wiki's pages by words, BM25-ranked, with snippets from the pages as they are at
+/// HEAD: the search every surface runs. An outside commit (plain git, a restore) is
+/// picked up here, not only at start.
+pub fn search_wiki(
+    wikis: &Wikis,
+    wiki: &Wiki,
+    query: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<Hit>, usize)> {
+    wikis.reconcile(wiki)?;
+    let (mut hits, total) = {
+        let conn = wikis.db().conn()?;
+        search(&conn, wiki.id, query, limit, offset)?
+    };
+    let repo = wikis.open_repo(wiki)?;
+    let snap = wikis.snapshot_with(wiki, &repo)?;
+    let prefixes = super::snippet::match_prefixes(query);
+    for hit in &mut hits {
+        if let Some(entry) = snap.page(&hit.path) {
+            let content = store::read_blob(&repo, entry.blob)?;
+            let text = String::from_utf8_lossy(&content);
+            let body = front_matter::body(&text);
+            (hit.snippet, hit.snippet_html) = super::snippet::snippet(body, &prefixes, 160);
+        }
+    }
+    Ok((hits, total))
 }
 
 #[derive(Debug, Clone, Serialize)]

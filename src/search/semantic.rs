@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::embed::{Embed, Embedder};
+use super::index::Indexes;
 use super::{hybrid, queue};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
@@ -30,6 +31,7 @@ pub struct Semantic {
 
 pub(super) struct Inner {
     pub(super) wikis: Wikis,
+    pub(super) indexes: Indexes,
     pub(super) embedder: Option<Arc<dyn Embed>>,
     /// Why semantic search is off (when there is no embedder), with how to turn it on.
     pub(super) off_reason: Option<String>,
@@ -116,14 +118,14 @@ pub struct Health {
 impl Semantic {
     /// Loads the model the configuration names, or records why semantic search is off.
     /// Never fails: without a model the rest of robot works, and says so.
-    pub fn load(wikis: Wikis) -> Semantic {
+    pub fn load(wikis: Wikis, indexes: Indexes) -> Semantic {
         let cfg = wikis.config();
         if !cfg.search.semantic {
             let reason = "semantic search is turned off in the configuration \
                           (search.semantic = false / ROBOT_SEMANTIC=false)"
                 .to_string();
             tracing::warn!("{reason}");
-            return Semantic::new(wikis, None, Some(reason));
+            return Semantic::new(wikis, indexes, None, Some(reason));
         }
         let dir = cfg.model_dir();
         let threads = cfg.search.embed_threads.max(1);
@@ -139,7 +141,7 @@ impl Semantic {
         match loaded {
             Ok(e) => {
                 tracing::info!(model_dir = %dir.display(), threads, "semantic search is on");
-                Semantic::new(wikis, Some(Arc::new(e)), None)
+                Semantic::new(wikis, indexes, Some(Arc::new(e)), None)
             }
             Err(e) => {
                 let reason = format!(
@@ -148,7 +150,7 @@ impl Semantic {
                     cfg.data_dir.display()
                 );
                 tracing::warn!("{reason}");
-                Semantic::new(wikis, None, Some(reason))
+                Semantic::new(wikis, indexes, None, Some(reason))
             }
         }
     }
@@ -156,12 +158,14 @@ impl Semantic {
     /// A service with the given embedder (`None`: off, for `off_reason`).
     pub fn new(
         wikis: Wikis,
+        indexes: Indexes,
         embedder: Option<Arc<dyn Embed>>,
         off_reason: Option<String>,
     ) -> Semantic {
         Semantic {
             inner: Arc::new(Inner {
                 wikis,
+                indexes,
                 embedder,
                 off_reason,
                 stats: Mutex::default(),
@@ -207,15 +211,16 @@ impl Semantic {
         let embedder = self.embedder()?;
         let wikis = &self.inner.wikis;
         // Commits made behind robot's back are queued here, not only periodically.
-        super::worker::reconcile_wiki(wikis, wiki)?;
+        super::worker::reconcile_wiki(wikis, &self.inner.indexes, wiki)?;
         let q = embedder
             .embed(&[query])
             .map_err(|e| Error::Internal(e.context("embedding the query")))?
             .pop()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("no query vector")))?;
-        let index = wikis
+        let indexes = &self.inner.indexes;
+        let index = indexes
             .vector_cache()
-            .get_or_load(wiki.id, || wikis.vector_store(wiki).load())?;
+            .get_or_load(wiki.id, || indexes.vector_store(wiki).load())?;
         let hits = index.read().expect("index lock").search(&q, n, per_page);
         let snap = wikis.snapshot(wiki)?;
         Ok(hits
@@ -245,7 +250,7 @@ impl Semantic {
     /// Pages ranked by words (BM25) and by meaning together (reciprocal rank fusion).
     pub fn hybrid(&self, wiki: &Wiki, query: &str) -> Result<Vec<HybridHit>> {
         let wikis = &self.inner.wikis;
-        let (text_hits, _) = wikis.search(wiki, query, HYBRID_POOL, 0)?;
+        let (text_hits, _) = super::fts::search_wiki(wikis, wiki, query, HYBRID_POOL, 0)?;
         let meaning_hits = self.search(wiki, query, HYBRID_POOL, 1)?;
         let text_rank: Vec<String> = text_hits.iter().map(|h| h.path.clone()).collect();
         let meaning_rank: Vec<String> = meaning_hits.iter().map(|h| h.file.clone()).collect();
@@ -283,13 +288,13 @@ impl Semantic {
         let wikis = &self.inner.wikis;
         let snap = wikis.snapshot(wiki)?;
         let mut paths: Vec<String> = snap.pages.values().map(|e| e.path.clone()).collect();
-        paths.extend(wikis.vector_store(wiki).paths()?);
+        paths.extend(self.inner.indexes.vector_store(wiki).paths()?);
         paths.sort();
         paths.dedup();
         let conn = wikis.db().conn()?;
         queue::enqueue(&conn, wiki.id, &paths, crate::db::now())?;
-        wikis.set_vector_mark(wiki, snap.head)?;
-        wikis.reindex_wakeup().notify();
+        self.inner.indexes.set_vector_mark(wiki, snap.head)?;
+        self.inner.indexes.reindex_wakeup().notify();
         Ok(paths.len())
     }
 
@@ -298,7 +303,7 @@ impl Semantic {
         let wikis = &self.inner.wikis;
         if self.enabled() {
             // Queues what changed since the index's mark, so "complete" means up to HEAD.
-            super::worker::reconcile_wiki(wikis, wiki)?;
+            super::worker::reconcile_wiki(wikis, &self.inner.indexes, wiki)?;
         }
         let now = crate::db::now();
         let (depth, failure) = {
@@ -306,7 +311,7 @@ impl Semantic {
             let depth = queue::wiki_depth(&conn, wiki.id, now)?;
             (depth, queue::last_wiki_error(&conn, wiki.id)?)
         };
-        let store = wikis.vector_store(wiki);
+        let store = self.inner.indexes.vector_store(wiki);
         let (pages_indexed, chunks) = store.counts()?;
         let head = wikis.snapshot(wiki)?.head.map(|h| h.to_string());
         let status = if !self.enabled() {

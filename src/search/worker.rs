@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::chunk::chunk_page;
 use super::embed::Embed;
+use super::index::Indexes;
 use super::queue::{self, Item};
 use super::semantic::{Semantic, lower_thread_priority};
 use super::vectors::{ChunkRecord, PageChunks};
@@ -72,7 +73,7 @@ impl Semantic {
     /// Asks the worker to stop after its current batch.
     pub fn stop_worker(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
-        self.inner.wikis.reindex_wakeup().notify();
+        self.inner.indexes.reindex_wakeup().notify();
     }
 
     fn run_worker(&self) {
@@ -80,15 +81,15 @@ impl Semantic {
         let mut last_reconcile: Option<Instant> = None;
         while !self.inner.stop.load(Ordering::SeqCst) {
             if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY) {
-                reconcile_all(&self.inner.wikis);
+                reconcile_all(&self.inner.wikis, &self.inner.indexes);
                 last_reconcile = Some(Instant::now());
             }
             match self.step(None) {
                 Ok(r) if r.pages > 0 => {}
-                Ok(_) => self.inner.wikis.reindex_wakeup().wait(IDLE_WAIT),
+                Ok(_) => self.inner.indexes.reindex_wakeup().wait(IDLE_WAIT),
                 Err(e) => {
                     tracing::warn!(error = %e, "embedding worker");
-                    self.inner.wikis.reindex_wakeup().wait(IDLE_WAIT);
+                    self.inner.indexes.reindex_wakeup().wait(IDLE_WAIT);
                 }
             }
         }
@@ -167,13 +168,16 @@ impl Semantic {
                     (p.path, with_vectors)
                 })
                 .collect();
-            match wikis.vector_store(&w.wiki).apply(&pages, None) {
+            match self.inner.indexes.vector_store(&w.wiki).apply(&pages, None) {
                 Ok(()) => {
-                    wikis.vector_cache().update(w.wiki.id, |index| {
-                        for (path, chunks) in &pages {
-                            index.replace_page(path, chunks);
-                        }
-                    });
+                    self.inner
+                        .indexes
+                        .vector_cache()
+                        .update(w.wiki.id, |index| {
+                            for (path, chunks) in &pages {
+                                index.replace_page(path, chunks);
+                            }
+                        });
                     let conn = wikis.db().conn()?;
                     for item in &w.items {
                         queue::done(&conn, item)?;
@@ -271,10 +275,10 @@ pub fn embed_all(embedder: &dyn Embed, texts: &[&str]) -> anyhow::Result<Vec<Vec
 
 /// Queues the pages changed between a wiki's mark and its HEAD, then moves the mark to
 /// HEAD. Cheap when they are equal (two reads). Returns how many pages were added.
-pub fn reconcile_wiki(wikis: &Wikis, wiki: &Wiki) -> Result<usize> {
+pub fn reconcile_wiki(wikis: &Wikis, indexes: &Indexes, wiki: &Wiki) -> Result<usize> {
     let repo = wikis.open_repo(wiki)?;
     let head = store::head(&repo)?;
-    let mark = wikis.vector_mark(wiki)?;
+    let mark = indexes.vector_mark(wiki)?;
     if mark == head {
         return Ok(0);
     }
@@ -285,7 +289,7 @@ pub fn reconcile_wiki(wikis: &Wikis, wiki: &Wiki) -> Result<usize> {
         .filter(|p| p.ends_with(".md"))
         .collect();
     if known.is_none() {
-        paths.extend(wikis.vector_store(wiki).paths()?);
+        paths.extend(indexes.vector_store(wiki).paths()?);
         paths.sort();
         paths.dedup();
     }
@@ -293,17 +297,17 @@ pub fn reconcile_wiki(wikis: &Wikis, wiki: &Wiki) -> Result<usize> {
         let conn = wikis.db().conn()?;
         queue::ensure(&conn, wiki.id, &paths, crate::db::now())?
     };
-    wikis.set_vector_mark(wiki, head)?;
+    indexes.set_vector_mark(wiki, head)?;
     if added > 0 {
         tracing::info!(wiki = %wiki.slug, pages = added, "queued pages changed outside the queue");
-        wikis.reindex_wakeup().notify();
+        indexes.reindex_wakeup().notify();
     }
     Ok(added)
 }
 
 /// Reconciles every wiki (errors are logged per wiki; one broken repository does not
 /// stop the others).
-pub fn reconcile_all(wikis: &Wikis) {
+pub fn reconcile_all(wikis: &Wikis, indexes: &Indexes) {
     let list = match wikis.db().conn().and_then(|c| crate::db::wikis::list(&c)) {
         Ok(l) => l,
         Err(e) => {
@@ -312,7 +316,7 @@ pub fn reconcile_all(wikis: &Wikis) {
         }
     };
     for wiki in list {
-        if let Err(e) = reconcile_wiki(wikis, &wiki) {
+        if let Err(e) = reconcile_wiki(wikis, indexes, &wiki) {
             tracing::warn!(wiki = %wiki.slug, error = %e, "reconciling the vector index");
         }
     }

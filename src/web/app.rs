@@ -14,12 +14,12 @@ use axum::routing::{get, post};
 
 use super::templates::{Layout, Message};
 use super::{Caller, check_csrf, render};
-use crate::app::AppState;
 use crate::error::Error;
-use crate::manage::{self, Collaborator, NewWiki, WikiPatch, WikiView};
 use crate::ops::audit;
+use crate::service::Services;
+use crate::service::manage::{self, Collaborator, NewWiki, WikiPatch, WikiView};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/app", get(dashboard))
         .route("/app/wikis", post(create))
@@ -129,17 +129,22 @@ fn fail(caller: &Caller, e: Error) -> Response {
 
 /// Checks the session and the form's CSRF token.
 fn guard(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     f: &BTreeMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<(), Error> {
     manage::user_of(caller)?;
-    check_csrf(state, caller, f.get("csrf").map(String::as_str), headers)
+    check_csrf(
+        &state.keys,
+        caller,
+        f.get("csrf").map(String::as_str),
+        headers,
+    )
 }
 
 async fn dashboard_page(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     error: Option<String>,
     status: StatusCode,
@@ -180,12 +185,12 @@ async fn dashboard_page(
     r
 }
 
-async fn dashboard(State(state): State<AppState>, caller: Caller) -> Response {
+async fn dashboard(State(state): State<Services>, caller: Caller) -> Response {
     dashboard_page(&state, &caller, None, StatusCode::OK).await
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -221,7 +226,7 @@ async fn create(
 }
 
 async fn wiki_page_with(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     flash: Option<String>,
@@ -240,7 +245,7 @@ async fn wiki_page_with(
             let collaborators = manage::list_collaborators(c, id)?;
             Ok((
                 (collaborators, crate::db::oauth::grants_for_wiki(c, id)?),
-                crate::access::tokens::created_at(c, id)?,
+                crate::db::tokens::created_at(c, id)?,
                 audit::for_wiki(c, id, 50)?,
             ))
         })
@@ -273,7 +278,7 @@ async fn wiki_page_with(
 }
 
 async fn wiki_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
@@ -291,7 +296,7 @@ async fn wiki_page(
 
 /// Runs a form action on a wiki and shows the wiki's page with its outcome.
 async fn wiki_action<F, Fut>(
-    state: AppState,
+    state: Services,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -300,7 +305,7 @@ async fn wiki_action<F, Fut>(
     act: F,
 ) -> Response
 where
-    F: FnOnce(AppState, Caller, BTreeMap<String, String>, Option<String>) -> Fut,
+    F: FnOnce(Services, Caller, BTreeMap<String, String>, Option<String>) -> Fut,
     Fut: std::future::Future<Output = crate::error::Result<()>>,
 {
     let f = super::parse_form(&body);
@@ -310,23 +315,20 @@ where
     match act(state.clone(), caller.clone(), f, request_id(&headers)).await {
         // Post/redirect/get: reloading the page must not repeat the action.
         Ok(()) => Redirect::to(&format!("/app/wikis/{slug}?done={ok}")).into_response(),
+        // What was wrong with the form is shown on the wiki's page, beside the form.
         Err(
             e @ (Error::Invalid(_)
             | Error::NotFound(_)
             | Error::Conflict { .. }
-            | Error::BadRequest(_)),
-        ) if !matches!(e, Error::NotFound(ref m) if m.starts_with("No wiki")) => {
-            wiki_page_with(&state, &caller, &slug, None, Some(e.public_message()), None).await
-        }
-        Err(Error::Forbidden(m)) if m.contains("at most") => {
-            wiki_page_with(&state, &caller, &slug, None, Some(m), None).await
-        }
+            | Error::BadRequest(_)
+            | Error::LimitReached(_)),
+        ) => wiki_page_with(&state, &caller, &slug, None, Some(e.public_message()), None).await,
         Err(e) => fail(&caller, e),
     }
 }
 
 async fn settings(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -356,7 +358,7 @@ async fn settings(
 }
 
 async fn add_collaborator(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -382,7 +384,7 @@ async fn add_collaborator(
 }
 
 async fn change_collaborator(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path((slug, did)): Path<(String, String)>,
     headers: HeaderMap,
@@ -417,7 +419,7 @@ async fn change_collaborator(
 }
 
 async fn token(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -434,7 +436,7 @@ async fn token(
 }
 
 async fn revoke_client(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path((slug, id)): Path<(String, i64)>,
     headers: HeaderMap,
@@ -454,7 +456,7 @@ async fn revoke_client(
 }
 
 async fn delete_wiki(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -481,7 +483,7 @@ async fn delete_wiki(
     }
 }
 
-async fn account_page(state: &AppState, caller: &Caller, error: Option<String>) -> Response {
+async fn account_page(state: &Services, caller: &Caller, error: Option<String>) -> Response {
     let (did, handle) = match manage::user_of(caller) {
         Ok(x) => x,
         Err(e) => return fail(caller, e),
@@ -506,12 +508,12 @@ async fn account_page(state: &AppState, caller: &Caller, error: Option<String>) 
     r
 }
 
-async fn account(State(state): State<AppState>, caller: Caller) -> Response {
+async fn account(State(state): State<Services>, caller: Caller) -> Response {
     account_page(&state, &caller, None).await
 }
 
 async fn delete_account(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -547,7 +549,7 @@ async fn delete_account(
 }
 
 /// The operator's page: users, wikis with their disk use, free disk.
-async fn admin(State(state): State<AppState>, caller: Caller) -> Response {
+async fn admin(State(state): State<Services>, caller: Caller) -> Response {
     let did = match manage::user_of(&caller) {
         Ok((d, _)) => d.to_string(),
         Err(e) => return fail(&caller, e),

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::service::Services;
 
 include!(concat!(env!("OUT_DIR"), "/static_assets.rs"));
 
@@ -14,7 +14,7 @@ pub fn find(path: &str) -> Option<&'static [u8]> {
 }
 
 /// Serves `/-/static/{file}` (wiki hosts) and `/static/{file}` (root).
-pub async fn serve(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn serve(State(state): State<Services>, Path(file): Path<String>) -> Response {
     let body: Vec<u8> = if file == "highlight.css" {
         state.highlight_css.as_bytes().to_vec()
     } else {

@@ -27,12 +27,12 @@ use super::templates::{Landing, Layout, Message};
 use super::{Caller, CurrentWiki, check_csrf, render, safe_local_path, session_cookie};
 use crate::access::Principal;
 use crate::access::session::{self, hash_secret, random_token};
-use crate::app::AppState;
 use crate::db::sessions::{HandoffBinding, HandoffRefused};
 use crate::db::{sessions, users, wikis};
 use crate::error::Error;
+use crate::service::Services;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
@@ -68,7 +68,7 @@ async fn health() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers, there is disk space, and the state of semantic
 /// search and its queue. 503 when robot cannot serve writes (database or disk).
-async fn ready(State(state): State<AppState>) -> Response {
+async fn ready(State(state): State<Services>) -> Response {
     let sem = state.semantic.clone();
     let db = state
         .db
@@ -113,7 +113,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics: from loopback without a proxy in between, or with the token.
-async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+async fn metrics(State(state): State<Services>, req: axum::extract::Request) -> Response {
     let peer_loopback = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -173,7 +173,7 @@ async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> 
     }
 }
 
-async fn landing(State(state): State<AppState>, caller: Caller) -> Response {
+async fn landing(State(state): State<Services>, caller: Caller) -> Response {
     let mut list = Vec::new();
     if let Some(did) = caller.principal.did().map(String::from) {
         let res = state
@@ -225,7 +225,7 @@ const WRONG_PLACE: &str =
 /// and redirects to `return_to` (a local path) or `default_to`. Used by the operator's
 /// sign-in link and by both ends of the cross-host hand-off.
 async fn redeem(
-    state: &AppState,
+    state: &Services,
     q: &BTreeMap<String, String>,
     kind: LinkKind,
     host_only: bool,
@@ -273,7 +273,7 @@ pub const SIGNIN_NONCE: &str = "robot_signin";
 /// A nonce cookie's name on this server: over https with the `__Host-` prefix, which
 /// browsers accept only Secure, with `Path=/` and without `Domain`, so a sibling subdomain
 /// can neither set nor toss it; on plain http (localhost) the bare name, host-only.
-pub fn nonce_cookie_name(state: &AppState, base: &str) -> String {
+pub fn nonce_cookie_name(state: &Services, base: &str) -> String {
     if state.cfg.scheme() == "https" {
         format!("__Host-{base}")
     } else {
@@ -283,7 +283,7 @@ pub fn nonce_cookie_name(state: &AppState, base: &str) -> String {
 
 /// The `Set-Cookie` value of a host-only nonce cookie.
 pub fn nonce_cookie(
-    state: &AppState,
+    state: &Services,
     base: &str,
     value: &str,
     max_age: i64,
@@ -301,7 +301,7 @@ pub fn nonce_cookie(
 }
 
 /// The request's nonce cookie `base`, if it is one we could have set.
-pub fn nonce_from(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
+pub fn nonce_from(state: &Services, headers: &HeaderMap, base: &str) -> Option<String> {
     super::cookie_value(headers, &nonce_cookie_name(state, base)).filter(|n| valid_nonce(n))
 }
 
@@ -319,13 +319,13 @@ fn browser_hash(nonce: Option<&str>) -> String {
 }
 
 /// The host a hand-off to wiki `slug` is bound to.
-pub fn wiki_binding_host(state: &AppState, slug: &str) -> String {
+pub fn wiki_binding_host(state: &Services, slug: &str) -> String {
     format!("{}.{}", slug.to_ascii_lowercase(), state.cfg.domain_host())
 }
 
 /// Mints a 60-second hand-off code for `did`, bound to `binding`.
 async fn mint_handoff(
-    state: &AppState,
+    state: &Services,
     did: &str,
     binding: HandoffBinding,
 ) -> Result<String, Error> {
@@ -340,7 +340,7 @@ async fn mint_handoff(
 
 /// Signs the user in on the root host from an operator's single-use link.
 async fn login_link(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     redeem(
@@ -368,7 +368,7 @@ fn error_page(caller: &Caller, e: Error) -> Response {
 
 /// Creates a session row and returns the `Set-Cookie` value.
 async fn start_session(
-    state: &AppState,
+    state: &Services,
     did: &str,
     host_only: bool,
 ) -> Result<axum::http::HeaderValue, Error> {
@@ -403,7 +403,7 @@ async fn start_session(
 /// a code bound to that host and to the browser's nonce (`nonce`, from the wiki host's
 /// `/-/login`); without a nonce the browser is sent to the wiki host's `/-/login` first.
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
@@ -414,7 +414,7 @@ async fn login(
                 let to = format!(
                     "{}/-/login?return_to={}",
                     w.origin,
-                    super::wiki::urlencode(w.path)
+                    crate::http::urlencode(w.path)
                 );
                 return Redirect::to(&to).into_response();
             };
@@ -429,7 +429,7 @@ async fn login(
             let to = format!(
                 "{}/-/session?token={code}&return_to={}",
                 w.origin,
-                super::wiki::urlencode(w.path)
+                crate::http::urlencode(w.path)
             );
             return Redirect::to(&to).into_response();
         }
@@ -443,7 +443,7 @@ async fn login(
 const LOGIN_CSRF: &str = "robot_login_csrf";
 
 fn login_page(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     return_to: &str,
     error: Option<String>,
@@ -490,7 +490,7 @@ fn login_page(
 
 /// Starts an ATProto sign-in and sends the browser to the account's server.
 async fn login_submit(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -536,7 +536,7 @@ async fn login_submit(
 
 /// The authorization server sends the browser back here.
 async fn callback(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
@@ -597,7 +597,7 @@ async fn callback(
         let to = format!(
             "{}/auth/session?token={code}&return_to={}",
             state.cfg.root_url(),
-            super::wiki::urlencode(&target)
+            crate::http::urlencode(&target)
         );
         return Redirect::to(&to).into_response();
     }
@@ -609,14 +609,14 @@ async fn callback(
 
 /// Where to go after signing in: the page that asked (a local path or one of our wiki
 /// URLs), else the management app.
-fn post_login_target(state: &AppState, return_to: &str) -> String {
+fn post_login_target(state: &Services, return_to: &str) -> String {
     if let Some(p) = safe_local_path(return_to) {
         return p.to_string();
     }
     if wiki_return(state, return_to).is_some() {
         return format!(
             "/auth/login?return_to={}",
-            super::wiki::urlencode(return_to)
+            crate::http::urlencode(return_to)
         );
     }
     "/app".to_string()
@@ -625,7 +625,7 @@ fn post_login_target(state: &AppState, return_to: &str) -> String {
 /// On the root host: exchanges a hand-off code for a session (the loopback callback).
 /// The code must be bound to the root and to this browser's sign-in nonce.
 async fn accept_root_handoff(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
@@ -645,7 +645,7 @@ async fn accept_root_handoff(
     .await
 }
 
-async fn client_metadata(State(state): State<AppState>) -> Response {
+async fn client_metadata(State(state): State<Services>) -> Response {
     match state.atproto.client_metadata() {
         Some(m) => Json(m).into_response(),
         None => (
@@ -656,7 +656,7 @@ async fn client_metadata(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
+async fn jwks(State(state): State<Services>) -> Response {
     Json(state.atproto.jwks()).into_response()
 }
 
@@ -672,7 +672,7 @@ struct WikiReturn<'a> {
 
 /// Splits `http://slug.localhost:8080/Page` into its origin and path, if it is one of
 /// our wiki hosts.
-fn wiki_return<'a>(state: &AppState, url: &'a str) -> Option<WikiReturn<'a>> {
+fn wiki_return<'a>(state: &Services, url: &'a str) -> Option<WikiReturn<'a>> {
     let scheme = format!("{}://", state.cfg.scheme());
     let rest = url.strip_prefix(&scheme)?;
     let (host, path) = match rest.find('/') {
@@ -692,7 +692,7 @@ fn wiki_return<'a>(state: &AppState, url: &'a str) -> Option<WikiReturn<'a>> {
 /// On a wiki host: exchanges a hand-off code for a host-only session. The code must be
 /// bound to this wiki's host and to this browser's nonce (set by `/-/login`).
 pub async fn accept_handoff(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
@@ -716,14 +716,14 @@ pub async fn accept_handoff(
 /// Signs out everywhere: all of the user's sessions are revoked and this host's cookie is
 /// cleared. (Also mounted at `/-/logout` on wiki hosts.)
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let form: BTreeMap<String, String> = super::parse_form(&body);
     if let Err(e) = check_csrf(
-        &state,
+        &state.keys,
         &caller,
         form.get("csrf").map(String::as_str),
         &headers,

@@ -3,27 +3,11 @@
 
 use askama::Template;
 
+pub use crate::http::page::{Layout, Message};
+
 use crate::wiki::markdown::TocEntry;
 use crate::wiki::store::{BlameLine, CommitInfo, FileDiff};
 use crate::wiki::{Attachment, SaveConflict};
-
-/// What the shared layout needs: site, user, CSRF token, sidebar.
-#[derive(Debug, Clone, Default)]
-pub struct Layout {
-    pub title: String,
-    pub site_title: String,
-    pub static_prefix: &'static str,
-    pub is_wiki: bool,
-    pub user: Option<String>,
-    pub csrf: String,
-    pub can_write: bool,
-    /// The current page's name, for scripts (empty off page routes).
-    pub page: String,
-    /// Pre-rendered page tree (escaped when built).
-    pub sidebar: String,
-    pub login_url: String,
-    pub logout_url: String,
-}
 
 pub(crate) mod filters {
     /// Seconds since the epoch as `2026-11-22 14:03 UTC`.
@@ -267,30 +251,6 @@ pub struct Attachments {
     pub url: String,
     pub files: Vec<Attachment>,
     pub error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "oauth_consent.html")]
-pub struct OAuthConsent {
-    pub l: Layout,
-    pub client_name: String,
-    pub wiki_title: String,
-    pub wiki_host: String,
-    pub handle: String,
-    pub redirect_host: String,
-    pub scope: String,
-    pub can_write: bool,
-    pub action: String,
-    /// The request's parameters, carried to the POST.
-    pub hidden: Vec<(String, String)>,
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-pub struct Message {
-    pub l: Layout,
-    pub paragraphs: Vec<String>,
-    pub link: Option<(String, String)>,
 }
 
 #[derive(Template)]

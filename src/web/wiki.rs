@@ -17,16 +17,19 @@ use axum::routing::{get, post};
 use super::templates::*;
 use super::{Caller, CurrentWiki, WebError, check_csrf, render, safe_local_path};
 use crate::access::{self, Action, Grant};
-use crate::app::AppState;
 use crate::db::wikis::Wiki;
 use crate::error::Error;
+use crate::http::urlencode;
+use crate::service::Services;
+use crate::service::op::Surface;
+use crate::service::pages;
 use crate::wiki::names::{PageName, url_path_encode};
 use crate::wiki::snapshot::Snapshot;
-use crate::wiki::{SaveOutcome, markdown, store};
+use crate::wiki::{markdown, store};
 
 type WebResult = Result<Response, WebError>;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/-/static/{*file}", get(super::assets::serve))
         .route("/-/create", get(create_form).post(create_submit))
@@ -46,7 +49,7 @@ pub fn router() -> Router<AppState> {
 
 /// Everything a wiki handler needs: the wiki, the caller, the grant, and a layout.
 struct Ctx {
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     grant: Grant,
@@ -54,13 +57,37 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// Authorizes `action` for the caller on this wiki; the single decision point.
+    /// Authorizes `action` for the caller on this wiki, and counts a write, for handlers
+    /// that call the domain themselves.
     async fn new(
-        state: &AppState,
+        state: &Services,
         wiki: Wiki,
         caller: Caller,
         action: Action,
         return_to: &str,
+    ) -> Result<Ctx, WebError> {
+        Self::authorized(state, wiki, caller, action, return_to, true).await
+    }
+
+    /// Authorizes `action` early, so the page can say why not; for handlers that then
+    /// call a service operation, which decides again and counts the write itself.
+    async fn for_operation(
+        state: &Services,
+        wiki: Wiki,
+        caller: Caller,
+        action: Action,
+        return_to: &str,
+    ) -> Result<Ctx, WebError> {
+        Self::authorized(state, wiki, caller, action, return_to, false).await
+    }
+
+    async fn authorized(
+        state: &Services,
+        wiki: Wiki,
+        caller: Caller,
+        action: Action,
+        return_to: &str,
+        count: bool,
     ) -> Result<Ctx, WebError> {
         let mut layout = base_layout(state, &wiki, &caller, return_to);
         // A bearer token that is not valid here (unknown, expired, or an OAuth token, which
@@ -92,14 +119,11 @@ impl Ctx {
             layout.title = wiki.title.clone();
             layout.site_title = wiki.title.clone();
         }
-        let res = res.and_then(|grant| {
-            // Writes count against the one process-wide limiter (forms only: GETs that
-            // show an editor are reads).
-            if action != Action::Read && caller.unsafe_method {
-                state.check_write_rate(&caller)?;
-            }
-            Ok(grant)
-        });
+        // GETs that show an editor are not writes: the rule counts only unsafe methods.
+        let res = match count {
+            true => res.and_then(|grant| state.count_write(&caller, action).map(|()| grant)),
+            false => res,
+        };
         match res {
             Ok(grant) => {
                 layout.can_write = grant.can(Action::Write);
@@ -145,12 +169,12 @@ impl Ctx {
     }
 
     fn csrf(&self, token: Option<&str>, headers: &HeaderMap) -> Result<(), WebError> {
-        check_csrf(&self.state, &self.caller, token, headers).map_err(|e| self.fail(e))
+        check_csrf(&self.state.keys, &self.caller, token, headers).map_err(|e| self.fail(e))
     }
 
     /// The layout with the page tree for this snapshot, the current page highlighted.
     fn with_sidebar(&mut self, snap: &Snapshot, current: Option<&PageName>, title: &str) {
-        self.layout.sidebar = sidebar_html(&self.state.sidebars, self.wiki.id, snap, current);
+        self.layout.sidebar = sidebar_html(&SIDEBARS, self.wiki.id, snap, current);
         self.layout.title = title.to_string();
         if let Some(c) = current {
             self.layout.page = c.as_str().to_string();
@@ -161,7 +185,7 @@ impl Ctx {
 /// The layout before the caller is authorized: a private wiki is named only once the
 /// caller may read it ([`Ctx::new`]); until then its pages (errors: 401, 403, 404 of a
 /// `/-/` path…) carry a generic site title, so they reveal only that the wiki exists.
-fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str) -> Layout {
+fn base_layout(_state: &Services, wiki: &Wiki, caller: &Caller, return_to: &str) -> Layout {
     let login_url = format!("/-/login?return_to={}", urlencode(return_to));
     let name = if wiki.is_public {
         wiki.title.clone()
@@ -186,21 +210,11 @@ fn base_layout(_state: &AppState, wiki: &Wiki, caller: &Caller, return_to: &str)
 /// The site title of pages about a private wiki shown to someone who may not read it.
 pub const GENERIC_SITE_TITLE: &str = "robot";
 
-/// Percent-encodes a query value, leaving RFC 3986's unreserved characters alone.
-pub fn urlencode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
-}
-
 /// Sends the browser to sign in on the root. Sets (or keeps) this host's nonce cookie and
 /// passes the nonce along: the hand-off code the root mints is bound to it, so only this
 /// browser can redeem it at `/-/session` (see `root.rs`).
 async fn login_redirect(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
@@ -303,7 +317,7 @@ fn parse_page_path(path: &str) -> Result<(String, PageAction), Error> {
 }
 
 async fn home(
-    state: State<AppState>,
+    state: State<Services>,
     wiki: CurrentWiki,
     caller: Caller,
     q: RawQuery,
@@ -316,7 +330,7 @@ async fn home(
 
 /// The fallback: every path that is not a `/-/` special is a page route.
 async fn page_route(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     method: Method,
@@ -453,7 +467,7 @@ fn query_map(q: &Option<String>) -> BTreeMap<String, String> {
 }
 
 async fn show_page(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw_name: String,
@@ -568,7 +582,7 @@ async fn show_page(
     Ok(render(&view))
 }
 
-async fn edit_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
+async fn edit_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
     let url = format!("/{}/edit", url_path_encode(&raw));
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, &url).await?;
     let name = page_name(&ctx, &raw)?;
@@ -603,14 +617,14 @@ async fn edit_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -> 
 }
 
 async fn save(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let mut ctx = Ctx::new(
+    let mut ctx = Ctx::for_operation(
         &state,
         wiki,
         caller,
@@ -623,23 +637,18 @@ async fn save(
     let content = form.get("content").cloned().unwrap_or_default();
     let base = form.get("base_revision").cloned().unwrap_or_default();
     let message = form.get("commit").cloned().unwrap_or_default();
-    let author = ctx.author();
-    let (n2, c2, b2, m2) = (name.clone(), content.clone(), base.clone(), message.clone());
-    let outcome = ctx
-        .run(move |w, wiki| {
-            w.save_page(
-                wiki,
-                &author,
-                &n2,
-                &c2,
-                (!b2.is_empty()).then_some(b2.as_str()),
-                &m2,
-            )
-        })
-        .await;
+    let input = pages::Save {
+        name: name.clone(),
+        content: content.clone(),
+        base: Some(base.clone()).filter(|b| !b.is_empty()),
+        message: message.clone(),
+    };
+    let outcome = pages::save(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
+        .await
+        .map_err(|e| ctx.fail(e));
     match outcome {
-        Ok(SaveOutcome::Saved { .. }) => Ok(Redirect::to(&name.url()).into_response()),
-        Ok(SaveOutcome::Conflict(conflict)) => {
+        Ok(pages::Saved::Written(w)) => Ok(Redirect::to(&w.name.url()).into_response()),
+        Ok(pages::Saved::Stale { conflict, .. }) => {
             let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
             ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
             let editor_text = conflict
@@ -654,7 +663,7 @@ async fn save(
                 content: editor_text,
                 base_revision: conflict.current_commit.clone(),
                 message,
-                conflict: Some(conflict),
+                conflict: Some(*conflict),
                 error: None,
             });
             *resp.status_mut() = StatusCode::CONFLICT;
@@ -680,13 +689,17 @@ async fn save(
                 error: Some(we.error.public_message()),
             });
             *resp.status_mut() = status;
+            if let Error::RateLimited { retry_after_secs } = we.error {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             Ok(resp)
         }
     }
 }
 
 async fn preview(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -713,7 +726,7 @@ async fn preview(
 }
 
 async fn source(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -749,7 +762,7 @@ async fn source(
 const HISTORY_PAGE: usize = 50;
 
 async fn history(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -797,7 +810,7 @@ async fn history(
 }
 
 async fn diff(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -822,7 +835,7 @@ async fn diff(
 }
 
 async fn blame(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -851,7 +864,7 @@ async fn blame(
 }
 
 async fn rename_form(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -892,14 +905,14 @@ async fn rename_form(
 }
 
 async fn rename_submit(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Write, "/").await?;
+    let ctx = Ctx::for_operation(&state, wiki.clone(), caller.clone(), Action::Write, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let old = page_name(&ctx, &raw)?;
     let new_raw = form.get("new_pagename").cloned().unwrap_or_default();
@@ -907,28 +920,34 @@ async fn rename_submit(
         Ok(n) => n,
         Err(e) => return rename_form(state, wiki, caller, raw, Some(e.public_message())).await,
     };
-    let update = form.contains_key("update_backlinks");
-    let message = form.get("message").cloned().unwrap_or_default();
-    let author = ctx.author();
-    let n2 = new.clone();
-    match ctx
-        .run(move |w, wiki| w.rename_page(wiki, &author, &old, &n2, update, &message))
+    let input = pages::Rename {
+        from: old,
+        to: new,
+        update_backlinks: form.contains_key("update_backlinks"),
+        message: form.get("message").cloned().unwrap_or_default(),
+    };
+    match pages::rename(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
+        .map_err(|e| ctx.fail(e))
     {
-        Ok(_) => Ok(Redirect::to(&new.url()).into_response()),
+        Ok(r) => Ok(Redirect::to(&r.to.url()).into_response()),
         Err(we) if !matches!(we.error, Error::Internal(_)) => {
             let status = we.error.status();
             let mut r = rename_form(state, wiki, caller, raw, Some(we.error.public_message()))
                 .await
                 .into_response();
             *r.status_mut() = status;
+            if let Error::RateLimited { retry_after_secs } = we.error {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             Ok(r)
         }
         Err(we) => Err(we),
     }
 }
 
-async fn delete_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
+async fn delete_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
     let mut ctx = Ctx::new(
         &state,
         wiki,
@@ -966,26 +985,28 @@ async fn delete_form(state: AppState, wiki: Wiki, caller: Caller, raw: String) -
 }
 
 async fn delete_submit(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Write, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
-    let name = page_name(&ctx, &raw)?;
-    let recursive = form.contains_key("recursive");
-    let message = form.get("message").cloned().unwrap_or_default();
-    let author = ctx.author();
-    ctx.run(move |w, wiki| w.delete_page(wiki, &author, &name, recursive, &message))
-        .await?;
+    let input = pages::Delete {
+        name: page_name(&ctx, &raw)?,
+        recursive: form.contains_key("recursive"),
+        message: form.get("message").cloned().unwrap_or_default(),
+    };
+    pages::delete(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     Ok(Redirect::to("/").into_response())
 }
 
 async fn attachments(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -1020,7 +1041,7 @@ async fn attachments(
 }
 
 async fn upload(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -1102,7 +1123,7 @@ async fn upload(
 use axum::extract::FromRequest;
 
 async fn attachment_action(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -1125,7 +1146,7 @@ async fn attachment_action(
 }
 
 async fn download(
-    state: AppState,
+    state: Services,
     wiki: Wiki,
     caller: Caller,
     raw: String,
@@ -1176,7 +1197,7 @@ async fn download(
 // Site-wide pages
 
 async fn create_form(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
@@ -1211,7 +1232,7 @@ fn create_page_form(l: Layout, name: String, error: Option<String>) -> Form {
 }
 
 async fn create_submit(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     headers: HeaderMap,
@@ -1245,7 +1266,7 @@ async fn create_submit(
 }
 
 async fn page_index(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
 ) -> WebResult {
@@ -1283,7 +1304,7 @@ async fn page_index(
 const CHANGELOG_PAGE: usize = 100;
 
 async fn changelog(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
@@ -1328,7 +1349,7 @@ async fn changelog(
 }
 
 async fn commit_view(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Path(rev): Path<String>,
@@ -1358,7 +1379,7 @@ async fn commit_view(
 }
 
 async fn revert_form(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Path(rev): Path<String>,
@@ -1395,7 +1416,7 @@ async fn revert_form(
 }
 
 async fn revert_submit(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Path(rev): Path<String>,
@@ -1418,7 +1439,7 @@ async fn revert_submit(
 const SEARCH_PAGE: usize = 20;
 
 async fn search_path(
-    state: State<AppState>,
+    state: State<Services>,
     wiki: CurrentWiki,
     caller: Caller,
     Path(q): Path<String>,
@@ -1428,41 +1449,13 @@ async fn search_path(
     search(state, wiki, caller, Query(m)).await
 }
 
-/// The search page's modes. Hybrid (words and meaning, fused) is the default while
-/// semantic search is on; full text otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchMode {
-    Hybrid,
-    Text,
-    Semantic,
-}
-
-impl SearchMode {
-    fn parse(s: Option<&str>, semantic_on: bool) -> SearchMode {
-        match s {
-            Some("text") => SearchMode::Text,
-            Some("semantic") => SearchMode::Semantic,
-            Some("hybrid") => SearchMode::Hybrid,
-            _ if semantic_on => SearchMode::Hybrid,
-            _ => SearchMode::Text,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SearchMode::Hybrid => "hybrid",
-            SearchMode::Text => "text",
-            SearchMode::Semantic => "semantic",
-        }
-    }
-}
-
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> WebResult {
+    use crate::service::search::{self as find, Mode};
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/search").await?;
     let query = q
         .get("q")
@@ -1471,106 +1464,32 @@ async fn search(
         .unwrap_or_default();
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let semantic_on = state.semantic.enabled();
-    let asked = SearchMode::parse(q.get("mode").map(String::as_str), semantic_on);
-    // Without the model, say so and answer with full text rather than an error page.
-    let (mode, notice) = match asked {
-        SearchMode::Text => (SearchMode::Text, None),
-        _ if !semantic_on => (
-            SearchMode::Text,
-            Some(format!(
-                "Search by meaning is off on this server, so these are full-text results. ({})",
-                state.semantic.off_reason().unwrap_or("no embedding model")
-            )),
-        ),
-        m => (m, None),
+    let asked = q
+        .get("mode")
+        .and_then(|m| Mode::parse(m))
+        .unwrap_or_else(|| Mode::default_for(&state));
+    let (mode, notice, total, results) = if query.trim().is_empty() {
+        (asked, None, 0, Vec::new())
+    } else {
+        let found = find::search(
+            &state,
+            &ctx.caller,
+            &ctx.wiki,
+            query.clone(),
+            asked,
+            SEARCH_PAGE,
+            offset,
+        )
+        .await
+        .map_err(|e| ctx.fail(e))?;
+        let results = found
+            .hits
+            .into_iter()
+            .map(|h| SearchResult::new(h.name.url(), h.title, &h.file, h.snippet_html, h.how))
+            .collect();
+        (found.mode, found.notice, found.total, results)
     };
-    let (q2, sem) = (query.clone(), state.semantic.clone());
-    let (snap, results, total) = ctx
-        .run(move |w, wiki| {
-            let snap = w.snapshot(wiki)?;
-            let title_of = |path: &str| match snap.page(path) {
-                Some(e) => (e.name.url(), e.title.clone()),
-                None => (
-                    PageName::from_path(path).url(),
-                    PageName::from_path(path).to_string(),
-                ),
-            };
-            let (results, total) = if q2.trim().is_empty() {
-                (Vec::new(), 0)
-            } else {
-                match mode {
-                    SearchMode::Text => {
-                        let (hits, total) = w.search(wiki, &q2, SEARCH_PAGE, offset)?;
-                        let results = hits
-                            .iter()
-                            .map(|h| {
-                                let (url, title) = title_of(&h.path);
-                                SearchResult::new(
-                                    url,
-                                    title,
-                                    &h.path,
-                                    h.snippet_html.clone(),
-                                    String::new(),
-                                )
-                            })
-                            .collect();
-                        (results, total)
-                    }
-                    SearchMode::Hybrid => {
-                        let hits = sem.hybrid(wiki, &q2)?;
-                        let total = hits.len();
-                        let results = hits
-                            .iter()
-                            .skip(offset)
-                            .take(SEARCH_PAGE)
-                            .map(|h| {
-                                let (url, title) = title_of(&h.file);
-                                let how = match (h.found_by.text, h.found_by.meaning) {
-                                    (true, true) => "matches words and meaning",
-                                    (true, false) => "matches words",
-                                    _ => "matches meaning",
-                                };
-                                SearchResult::new(
-                                    url,
-                                    title,
-                                    &h.file,
-                                    h.snippet_html.clone(),
-                                    how.into(),
-                                )
-                            })
-                            .collect();
-                        (results, total)
-                    }
-                    SearchMode::Semantic => {
-                        let hits = sem.search(wiki, &q2, 50, 1)?;
-                        let total = hits.len();
-                        let results = hits
-                            .iter()
-                            .skip(offset)
-                            .take(SEARCH_PAGE)
-                            .map(|h| {
-                                let (url, title) = title_of(&h.file);
-                                let detail = format!(
-                                    "{} · similarity {:.2}",
-                                    h.section_path,
-                                    1.0 - h.distance
-                                );
-                                SearchResult::new(
-                                    url,
-                                    title,
-                                    &h.file,
-                                    crate::wiki::markdown::html_escape_text(&h.snippet),
-                                    detail,
-                                )
-                            })
-                            .collect();
-                        (results, total)
-                    }
-                }
-            };
-            Ok((snap, results, total))
-        })
-        .await?;
+    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
     ctx.with_sidebar(&snap, None, "Search");
     let more = offset + SEARCH_PAGE < total;
     Ok(render(&Search {
@@ -1591,9 +1510,14 @@ async fn search(
 // ---------------------------------------------------------------------------------------
 // Sidebar
 
+/// The page tree of each wiki as HTML. It is a function of the commit alone (checked on
+/// every use), so one cache serves every server in the process.
+static SIDEBARS: std::sync::LazyLock<SidebarCache> =
+    std::sync::LazyLock::new(SidebarCache::default);
+
 /// The page tree of each wiki's latest snapshot, rendered once per HEAD.
 #[derive(Default)]
-pub struct SidebarCache {
+struct SidebarCache {
     /// Wiki id → (the HEAD it was rendered at, the tree's HTML).
     trees: std::sync::Mutex<std::collections::HashMap<i64, SidebarEntry>>,
 }

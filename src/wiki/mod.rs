@@ -37,9 +37,6 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
-use crate::search::fts;
-use crate::search::queue::Wakeup;
-use crate::search::vectors::{self, IndexCache};
 use markdown::Rendered;
 use names::PageName;
 use renders::RenderCache;
@@ -63,10 +60,45 @@ struct Inner {
     renders: RenderCache,
     /// Page texts by blob id (immutable, so never stale).
     blobs: blobs::BlobCache,
-    /// Loaded semantic indexes (the semantic service searches them, its worker updates them).
-    vectors: IndexCache,
-    /// Rung after every commit's pages are queued, so the worker starts at once.
-    reindex_wakeup: Arc<Wakeup>,
+    /// Keeps the search indexes current: told of every commit (see [`Indexer`]).
+    indexer: Arc<dyn Indexer>,
+}
+
+/// What keeps derived indexes (full-text, the semantic queue) current with each wiki's
+/// repository. The domain core tells it of every commit and asks it to catch up with
+/// outside ones; `search` implements it, so the core depends on no index.
+pub trait Indexer: Send + Sync {
+    /// A commit moved the wiki's HEAD from `before` to `snap.head` (called under the
+    /// wiki's write lock, before the write returns).
+    fn committed(
+        &self,
+        wiki: &Wiki,
+        repo: &Repository,
+        snap: &Snapshot,
+        before: Option<Oid>,
+    ) -> Result<()>;
+    /// Brings the indexes to HEAD; returns how many pages it re-indexed.
+    fn reconcile(&self, wiki: &Wiki, repo: &Repository, snap: &Snapshot) -> Result<usize>;
+    /// The wiki is being deleted: drop what is stored for it.
+    fn deleted(&self, wiki_id: i64) -> Result<()>;
+    /// Forget what is held in memory for the wiki.
+    fn forget(&self, wiki_id: i64);
+}
+
+/// An indexer that keeps nothing (tools and tests that need no search).
+pub struct NoIndex;
+
+impl Indexer for NoIndex {
+    fn committed(&self, _: &Wiki, _: &Repository, _: &Snapshot, _: Option<Oid>) -> Result<()> {
+        Ok(())
+    }
+    fn reconcile(&self, _: &Wiki, _: &Repository, _: &Snapshot) -> Result<usize> {
+        Ok(0)
+    }
+    fn deleted(&self, _: i64) -> Result<()> {
+        Ok(())
+    }
+    fn forget(&self, _: i64) {}
 }
 
 /// In-memory state of one wiki.
@@ -79,8 +111,6 @@ pub struct WikiState {
     repos: Mutex<Vec<Repository>>,
     /// "Last changed by" per page, valid for one HEAD (a history walk per view is too dear).
     last_changes: Mutex<LastChanges>,
-    /// The commit the vector index reflects, once read from its store.
-    vector_mark: Mutex<Option<Option<Oid>>>,
 }
 
 use last_change::LastChanges;
@@ -172,19 +202,18 @@ pub struct Attachment {
 }
 
 impl Wikis {
-    pub fn new(cfg: Arc<Config>, db: Db) -> Wikis {
+    pub fn new(cfg: Arc<Config>, db: Db, indexer: Arc<dyn Indexer>) -> Wikis {
         Wikis {
             inner: Arc::new(Inner {
                 db,
                 blobs: blobs::BlobCache::new(BLOB_CACHE_BYTES),
-                vectors: IndexCache::new(cfg.search.index_cache_mib.saturating_mul(1024 * 1024)),
+                indexer,
                 open: Mutex::new(HashMap::new()),
                 // Renders take a blocking-pool thread each: at most one per core at once.
                 renders: RenderCache::new(
                     4000,
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 ),
-                reindex_wakeup: Arc::default(),
                 cfg,
             }),
         }
@@ -228,7 +257,6 @@ impl Wikis {
                     snapshot: RwLock::new(Arc::new(Snapshot::default())),
                     repos: Mutex::new(Vec::new()),
                     last_changes: Mutex::default(),
-                    vector_mark: Mutex::new(None),
                 })
             })
             .clone()
@@ -242,47 +270,7 @@ impl Wikis {
             .expect("wiki map lock")
             .remove(&wiki_id);
         self.inner.renders.forget_wiki(wiki_id);
-        self.inner.vectors.forget(wiki_id);
-    }
-
-    /// The on-disk store of a wiki's vector index (derived data, beside the repository).
-    pub fn vector_store(&self, wiki: &Wiki) -> vectors::Store {
-        vectors::Store::new(&self.inner.cfg.wikis_dir().join(&wiki.slug).join("index"))
-    }
-
-    pub fn vector_cache(&self) -> &IndexCache {
-        &self.inner.vectors
-    }
-
-    pub fn reindex_wakeup(&self) -> &Arc<Wakeup> {
-        &self.inner.reindex_wakeup
-    }
-
-    /// The commit the wiki's vector index reflects: every page changed up to it is
-    /// indexed or queued.
-    pub fn vector_mark(&self, wiki: &Wiki) -> Result<Option<Oid>> {
-        let st = self.state(wiki);
-        let mut mark = st.vector_mark.lock().expect("vector mark lock");
-        if let Some(m) = *mark {
-            return Ok(m);
-        }
-        let stored = self
-            .vector_store(wiki)
-            .indexed_commit()?
-            .and_then(|c| Oid::from_str(&c).ok());
-        *mark = Some(stored);
-        Ok(stored)
-    }
-
-    /// Records the commit the vector index reflects (after its changes are queued).
-    pub fn set_vector_mark(&self, wiki: &Wiki, head: Option<Oid>) -> Result<()> {
-        let st = self.state(wiki);
-        let mut mark = st.vector_mark.lock().expect("vector mark lock");
-        if let Some(h) = head {
-            self.vector_store(wiki).set_commit(&h.to_string())?;
-        }
-        *mark = Some(head);
-        Ok(())
+        self.inner.indexer.forget(wiki_id);
     }
 
     /// A repository handle from the wiki's pool (opened if the pool is empty).
@@ -308,7 +296,8 @@ impl Wikis {
         self.snapshot_with(wiki, &repo)
     }
 
-    fn snapshot_with(&self, wiki: &Wiki, repo: &Repository) -> Result<Arc<Snapshot>> {
+    /// [`Wikis::snapshot`] with a repository handle the caller already holds.
+    pub fn snapshot_with(&self, wiki: &Wiki, repo: &Repository) -> Result<Arc<Snapshot>> {
         let st = self.state(wiki);
         let head = store::head(repo)?;
         let current = st.snapshot.read().expect("snapshot lock").clone();
@@ -332,7 +321,8 @@ impl Wikis {
     }
 
     /// A page with what readers show beside it — the snapshot it was read from (links,
-    /// backlinks) and its last change — from a single read of HEAD.
+    /// backlinks) and its last change, at `revision` when one is asked for — from a
+    /// single read of HEAD.
     pub fn read_page_view(
         &self,
         wiki: &Wiki,
@@ -342,7 +332,13 @@ impl Wikis {
         let repo = self.open_repo(wiki)?;
         let snapshot = self.snapshot_with(wiki, &repo)?;
         let page = self.read_page_in(&repo, &snapshot, name, revision)?;
-        let last_change = self.last_change_in(wiki, &repo, &snapshot, &page.path)?;
+        let last_change = match revision {
+            None => self.last_change_in(wiki, &repo, &snapshot, &page.path)?,
+            Some(_) => {
+                let at = Oid::from_str(&page.commit).map_err(|e| Error::Internal(e.into()))?;
+                store::last_change(&repo, at, &page.path)?
+            }
+        };
         Ok(PageView {
             page,
             snapshot,
@@ -595,9 +591,9 @@ impl Wikis {
         Ok(())
     }
 
-    /// Brings derived state to the new HEAD after a commit: the snapshot and the
-    /// full-text index at once, and the pages the commit changed onto the reindex queue
-    /// for the semantic index. Every write path of every transport ends here.
+    /// Brings derived state to the new HEAD after a commit: the snapshot, then the
+    /// indexes (full-text at once, the changed pages queued for the semantic index).
+    /// Every write path of every transport ends here.
     fn after_commit(&self, wiki: &Wiki, repo: &Repository) -> Result<()> {
         let before = self
             .state(wiki)
@@ -606,28 +602,14 @@ impl Wikis {
             .expect("snapshot lock")
             .head;
         let snap = self.snapshot_with(wiki, repo)?;
-        let mut conn = self.inner.db.conn()?;
-        fts::sync(&mut conn, wiki.id, repo, &snap)?;
-        let pages: Vec<String> = store::changed_paths(repo, before, snap.head)?
-            .into_iter()
-            .filter(|p| p.ends_with(".md"))
-            .collect();
-        if std::env::var_os("ROBOT_FAULT_CRASH_AFTER_COMMIT").is_some() {
-            // Fault injection for the crash tests: die like kill -9 between a commit and
-            // its queue entry.
-            std::process::abort();
-        }
-        crate::search::queue::enqueue(&conn, wiki.id, &pages, crate::db::now())?;
-        self.inner.reindex_wakeup.notify();
-        Ok(())
+        self.inner.indexer.committed(wiki, repo, &snap, before)
     }
 
-    /// Reconciles the full-text index with HEAD (start-up, and after outside commits).
+    /// Reconciles the indexes with HEAD (start-up, and after outside commits).
     pub fn reconcile(&self, wiki: &Wiki) -> Result<usize> {
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
-        let mut conn = self.inner.db.conn()?;
-        fts::sync(&mut conn, wiki.id, &repo, &snap)
+        self.inner.indexer.reconcile(wiki, &repo, &snap)
     }
 
     /// Deletes a page; with `recursive`, also its folder (attachments and subpages).
@@ -1028,35 +1010,6 @@ impl Wikis {
             .map(|e| e.path.clone())
             .unwrap_or_else(|| name.file_path());
         store::blame(&repo, at, &path)
-    }
-
-    /// Full-text search, BM25-ranked.
-    pub fn search(
-        &self,
-        wiki: &Wiki,
-        query: &str,
-        limit: usize,
-        offset: usize,
-    ) -> Result<(Vec<fts::Hit>, usize)> {
-        // An outside commit (plain git, a restore) is picked up here, not only at start.
-        self.reconcile(wiki)?;
-        let (mut hits, total) = {
-            let conn = self.inner.db.conn()?;
-            fts::search(&conn, wiki.id, query, limit, offset)?
-        };
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let prefixes = crate::search::snippet::match_prefixes(query);
-        for hit in &mut hits {
-            if let Some(entry) = snap.page(&hit.path) {
-                let content = store::read_blob(&repo, entry.blob)?;
-                let text = String::from_utf8_lossy(&content);
-                let body = front_matter::body(&text);
-                (hit.snippet, hit.snippet_html) =
-                    crate::search::snippet::snippet(body, &prefixes, 160);
-            }
-        }
-        Ok((hits, total))
     }
 }
 

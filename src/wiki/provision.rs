@@ -8,7 +8,6 @@ use std::path::Path;
 use crate::db::Db;
 use crate::db::wikis::{self, NewWiki, Wiki};
 use crate::error::{Error, Result};
-use crate::search::fts;
 
 use super::Wikis;
 use super::names::PageName;
@@ -179,8 +178,8 @@ impl Wikis {
 
     /// Deletes a wiki: its row (collaborators and index rows follow) and its directory.
     pub fn delete_wiki(&self, wiki: &Wiki) -> Result<()> {
+        self.inner.indexer.deleted(wiki.id)?;
         let conn = self.db().conn()?;
-        fts::drop_wiki(&conn, wiki.id)?;
         wikis::delete(&conn, wiki.id)?;
         self.forget(wiki.id);
         let dir = self.config().wikis_dir().join(&wiki.slug);
@@ -211,10 +210,7 @@ pub fn reconcile_all(wikis: &Wikis, db: &Db) -> Result<()> {
 }
 
 fn tempdir_in(parent: &Path, slug: &str) -> Result<std::path::PathBuf> {
-    let dir = parent.join(format!(
-        ".tmp-{slug}-{}",
-        &crate::access::session::random_token()[..8]
-    ));
+    let dir = parent.join(format!(".tmp-{slug}-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use robot::app::AppState;
 use robot::config::Config;
 use robot::db::wikis::Wiki;
+use robot::service::Services;
 use robot::wiki::provision::CreateWiki;
 
 pub mod mcp;
@@ -20,7 +20,7 @@ pub use process::ServerProcess;
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub state: AppState,
+    pub state: Services,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
@@ -61,11 +61,11 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut cfg);
-        let state = AppState::open(cfg).expect("open state");
+        let state = Services::open(cfg).expect("open state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = state.clone();
         let handle = tokio::spawn(async move {
-            robot::app::serve(listener, s2, async {
+            robot::server::serve(listener, s2, async {
                 let _ = rx.await;
             })
             .await

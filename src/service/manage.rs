@@ -5,13 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Caller;
 use crate::access::{self, Action, Principal, Role, tokens};
-use crate::app::AppState;
 use crate::db::users::{self, User};
 use crate::db::wikis::{self, Wiki};
 use crate::error::{Error, Result};
 use crate::ops::audit;
-use crate::web::Caller;
+use crate::service::Services;
 use crate::wiki::provision::CreateWiki;
 
 /// Collaborators a wiki may have besides its owner.
@@ -34,7 +34,7 @@ pub struct WikiView {
 }
 
 impl WikiView {
-    pub fn new(state: &AppState, w: &Wiki, role: Option<Role>) -> WikiView {
+    pub fn new(state: &Services, w: &Wiki, role: Option<Role>) -> WikiView {
         let url = state.cfg.wiki_url(&w.slug);
         WikiView {
             slug: w.slug.clone(),
@@ -70,7 +70,7 @@ pub fn user_of(caller: &Caller) -> Result<(&str, &str)> {
 
 /// Loads a wiki and authorizes `action` on it for the caller.
 pub async fn wiki_for(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     action: Action,
@@ -80,19 +80,17 @@ pub async fn wiki_for(
         .db
         .run(move |c| {
             let wiki = wikis::by_slug(c, &s)?
-                .ok_or_else(|| Error::not_found(format!("No wiki named {s:?}.")))?;
+                .ok_or_else(|| Error::UnknownWiki(format!("No wiki named {s:?}.")))?;
             let grant = access::authorize(c, &p, &wiki, action)?;
             Ok((wiki, grant))
         })
         .await?;
-    if action != Action::Read {
-        state.check_write_rate(caller)?;
-    }
+    state.count_write(caller, action)?;
     Ok(out)
 }
 
 /// The wikis the signed-in user owns or collaborates on.
-pub async fn my_wikis(state: &AppState, caller: &Caller) -> Result<Vec<WikiView>> {
+pub async fn my_wikis(state: &Services, caller: &Caller) -> Result<Vec<WikiView>> {
     let did = user_of(caller)?.0.to_string();
     let rows = state
         .db
@@ -129,14 +127,14 @@ pub struct NewWiki {
 /// Each account owns one wiki (configured admins are exempt). The first wiki's slug also
 /// becomes the account's username.
 pub async fn create_wiki(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     req: NewWiki,
     request_id: Option<String>,
 ) -> Result<(WikiView, String)> {
     let (did, _) = user_of(caller)?;
     let did = did.to_string();
-    state.check_write_rate(caller)?;
+    state.count_write(caller, Action::Admin)?;
     let is_admin = state.cfg.is_admin(&did);
     let d2 = did.clone();
     let owned = state.db.run(move |c| wikis::owned_by(c, &d2)).await?;
@@ -191,7 +189,7 @@ pub struct WikiPatch {
 }
 
 pub async fn update_wiki(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     patch: WikiPatch,
@@ -261,7 +259,7 @@ pub async fn update_wiki(
 
 /// Deletes a wiki and its repository. `confirm` must repeat the slug.
 pub async fn delete_wiki(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     confirm: &str,
@@ -295,7 +293,7 @@ pub async fn delete_wiki(
 
 /// Replaces the wiki's bearer token; the plaintext is returned once.
 pub async fn regenerate_token(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     request_id: Option<String>,
@@ -321,7 +319,7 @@ pub async fn regenerate_token(
 
 /// The applications connected to a wiki through OAuth (owner only).
 pub async fn connected_clients(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
 ) -> Result<Vec<crate::db::oauth::Grant>> {
@@ -334,7 +332,7 @@ pub async fn connected_clients(
 
 /// Disconnects an application: its grant and every token under it end now.
 pub async fn revoke_client(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     grant_id: i64,
@@ -363,7 +361,7 @@ pub async fn revoke_client(
 }
 
 pub async fn collaborators(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
 ) -> Result<Vec<Collaborator>> {
@@ -400,7 +398,7 @@ fn collaborator_role(role: &str) -> Result<Role> {
 
 /// Adds a collaborator by handle (resolved to a DID) or DID, as editor or viewer.
 pub async fn add_collaborator(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     who: &str,
@@ -421,7 +419,7 @@ pub async fn add_collaborator(
             let tx = c.transaction()?;
             let existing = list_collaborators(&tx, wiki.id)?;
             if !existing.iter().any(|x| x.did == u2.did) && existing.len() >= MAX_COLLABORATORS {
-                return Err(Error::Forbidden(format!(
+                return Err(Error::LimitReached(format!(
                     "A wiki can have at most {MAX_COLLABORATORS} collaborators."
                 )));
             }
@@ -448,7 +446,7 @@ pub async fn add_collaborator(
 }
 
 pub async fn set_collaborator_role(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     did: &str,
@@ -480,7 +478,7 @@ pub async fn set_collaborator_role(
 /// Removes a collaborator. Their access — sessions, and later OAuth tokens — ends with
 /// their next request, because every request re-reads their role.
 pub async fn remove_collaborator(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     slug: &str,
     did: &str,
@@ -507,7 +505,7 @@ pub async fn remove_collaborator(
 }
 
 /// A person named by handle or DID: known locally, or resolved through ATProto.
-async fn resolve_person(state: &AppState, who: &str) -> Result<User> {
+async fn resolve_person(state: &Services, who: &str) -> Result<User> {
     let input = crate::atproto::identity::LoginInput::parse(who)?;
     let key = match &input {
         crate::atproto::identity::LoginInput::Handle(h) => h.clone(),
@@ -550,7 +548,7 @@ async fn resolve_person(state: &AppState, who: &str) -> Result<User> {
     })
 }
 
-pub async fn audit_log(state: &AppState, caller: &Caller, slug: &str) -> Result<Vec<audit::Entry>> {
+pub async fn audit_log(state: &Services, caller: &Caller, slug: &str) -> Result<Vec<audit::Entry>> {
     let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
     state
         .db
@@ -561,7 +559,7 @@ pub async fn audit_log(state: &AppState, caller: &Caller, slug: &str) -> Result<
 /// Deletes the signed-in account: its wikis (repositories included), sessions, tokens and
 /// collaborations. `confirm` must repeat the handle.
 pub async fn delete_account(
-    state: &AppState,
+    state: &Services,
     caller: &Caller,
     confirm: &str,
     request_id: Option<String>,
@@ -572,7 +570,7 @@ pub async fn delete_account(
             "Type your handle ({handle}) to confirm."
         )));
     }
-    state.check_write_rate(caller)?;
+    state.count_write(caller, Action::Admin)?;
     state.atproto.sign_out(did).await;
     let d = did.to_string();
     let owned = state.db.run(move |c| wikis::owned_by(c, &d)).await?;

@@ -1,14 +1,14 @@
-//! Shared state, host dispatch and the server loop. Every request takes one path: the
-//! `Host` header picks the site (root or a wiki), the caller is established from the
-//! session cookie, and the site's router handles it. Cross-cutting layers (request ids,
-//! tracing, body limits, security headers, panic catching) wrap everything.
+//! The server: the router assembly, host dispatch and the serving loop. Every request
+//! takes one path: the `Host` header picks the site (root or a wiki), the caller and the
+//! wiki are established once (`access::caller`), and the site's router — the surfaces,
+//! merged — handles it. Cross-cutting layers (request ids, tracing, body limits,
+//! security headers, panic catching) wrap everything.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -18,93 +18,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::access::session::Keys;
+use crate::access::caller::{self, Caller, Credential, CurrentWiki, OAuthRole};
 use crate::config::Config;
-use crate::db::Db;
-use crate::web::{self, CurrentWiki, WebError};
-use crate::wiki::Wikis;
-
-/// Everything handlers share. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub cfg: Arc<Config>,
-    pub db: Db,
-    pub wikis: Wikis,
-    pub keys: Arc<Keys>,
-    pub highlight_css: Arc<String>,
-    pub sidebars: Arc<web::wiki::SidebarCache>,
-    pub atproto: Arc<crate::atproto::Atproto>,
-    /// The one write rate limiter, shared by every transport.
-    pub limiter: Arc<crate::access::ratelimit::RateLimiter>,
-    /// Clones served at once (each is a `git upload-pack` process).
-    pub clones: Arc<tokio::sync::Semaphore>,
-    /// Search by meaning (off, with its reason, when the model is not installed).
-    pub semantic: crate::search::semantic::Semantic,
-    /// Request counters and latency histograms for `/metrics`.
-    pub metrics: Arc<crate::ops::metrics::Metrics>,
-}
-
-impl AppState {
-    /// Opens the data directory: creates it, the database (migrated) and the keys, and
-    /// loads the embedding model when installed.
-    pub fn open(cfg: Config) -> anyhow::Result<AppState> {
-        Self::open_inner(cfg, true)
-    }
-
-    /// The same without loading the model (operator commands that do not embed).
-    pub fn open_without_model(cfg: Config) -> anyhow::Result<AppState> {
-        Self::open_inner(cfg, false)
-    }
-
-    fn open_inner(cfg: Config, load_model: bool) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            anyhow::anyhow!("cannot create data dir {}: {e}", cfg.data_dir.display())
-        })?;
-        std::fs::create_dir_all(cfg.wikis_dir())?;
-        let db = Db::open(&cfg.db_path())?;
-        // libgit2 re-hashes every object it reads by default; the repositories are ours
-        // and `git fsck` (backups, tests) checks them, so skip that on the hot path.
-        git2::opts::strict_hash_verification(false);
-        let keys = Keys::load_or_create(&cfg.keys_dir())?;
-        let atproto = crate::atproto::Atproto::new(&cfg, db.clone(), keys.derive("atproto-store"))?;
-        let limiter = crate::access::ratelimit::RateLimiter::new(
-            cfg.limits.writes_per_minute,
-            cfg.limits.write_burst,
-        );
-        let cfg = Arc::new(cfg);
-        let wikis = Wikis::new(cfg.clone(), db.clone());
-        Ok(AppState {
-            semantic: if load_model {
-                crate::search::semantic::Semantic::load(wikis.clone())
-            } else {
-                crate::search::semantic::Semantic::new(
-                    wikis.clone(),
-                    None,
-                    Some("the model is not loaded by this command".into()),
-                )
-            },
-            wikis,
-            cfg,
-            db,
-            keys: Arc::new(keys),
-            highlight_css: Arc::new(crate::wiki::markdown::highlight_css()),
-            sidebars: Arc::default(),
-            atproto: Arc::new(atproto),
-            limiter: Arc::new(limiter),
-            clones: Arc::new(tokio::sync::Semaphore::new(8)),
-            metrics: Arc::default(),
-        })
-    }
-}
-
-impl AppState {
-    /// Counts one write against the caller and their address, or refuses with 429.
-    pub fn check_write_rate(&self, caller: &web::Caller) -> crate::error::Result<()> {
-        let mut keys = vec![format!("ip:{}", caller.ip)];
-        keys.extend(caller.principal.rate_key());
-        self.limiter.check(&keys)
-    }
-}
+use crate::http::WebError;
+use crate::service::Services;
+use crate::web;
 
 /// Which site a `Host` names.
 #[derive(Debug, PartialEq, Eq)]
@@ -136,7 +54,7 @@ pub fn resolve_site(cfg: &Config, host: &str) -> Site {
 }
 
 /// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let root = web::root::router()
         .merge(web::app::router())
         .merge(crate::api::manage::router_nested())
@@ -155,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         + 1024 * 1024;
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .fallback(move |State(st): State<AppState>, req: Request| dispatch(st, root.clone(), wiki.clone(), req))
+        .fallback(move |State(st): State<Services>, req: Request| dispatch(st, root.clone(), wiki.clone(), req))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
         // Refuses a declared oversize body before reading it, and caps streamed ones.
@@ -183,7 +101,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Routes the request (see [`route`]) and records it for `/metrics`.
-async fn dispatch(state: AppState, root: Router, wiki: Router, req: Request) -> Response {
+async fn dispatch(state: Services, root: Router, wiki: Router, req: Request) -> Response {
     let started = std::time::Instant::now();
     let path = req.uri().path().to_string();
     let host = req
@@ -202,7 +120,7 @@ async fn dispatch(state: AppState, root: Router, wiki: Router, req: Request) -> 
     response
 }
 
-async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) -> Response {
+async fn route(state: Services, root: Router, wiki: Router, mut req: Request) -> Response {
     let host = req
         .headers()
         .get(header::HOST)
@@ -220,18 +138,26 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
         Site::Wiki(slug) => {
             // The caller and the wiki in one trip to the blocking pool. An OAuth token is
             // a credential only at the resource this request is for (RFC 8707).
-            let credential = web::Credential::of(req.headers());
-            let ip = web::client_ip(req.headers(), peer, &state.cfg.trusted_proxies);
-            let resource = web::target_resource(&state, &slug, req.uri().path());
+            let path = req.uri().path();
+            let git = crate::access::resource::is_git_path(path);
+            let credential = Credential::of(req.headers(), git);
+            let ip = caller::client_ip(req.headers(), peer, &state.cfg.trusted_proxies);
+            let resource = crate::access::resource::target_resource(&state.cfg, &slug, path);
             let (st, s2) = (state.clone(), slug.clone());
             let found = state
                 .db
                 .run(move |c| {
-                    let caller = web::resolve_caller(c, &st, &credential, ip, resource.as_deref())?;
+                    let issuer = st.cfg.root_url();
+                    let caller = caller::resolve_caller(
+                        c,
+                        &st.keys,
+                        &issuer,
+                        &credential,
+                        ip,
+                        resource.as_deref(),
+                    )?;
                     let wiki = crate::db::wikis::by_slug(c, &s2)?;
-                    let oauth_role = wiki
-                        .as_ref()
-                        .and_then(|w| web::OAuthRole::of(c, &caller, w));
+                    let oauth_role = wiki.as_ref().and_then(|w| OAuthRole::of(c, &caller, w));
                     Ok((caller, wiki, oauth_role))
                 })
                 .await;
@@ -259,21 +185,53 @@ async fn route(state: AppState, root: Router, wiki: Router, mut req: Request) ->
             }
         }
         Site::Root => {
-            let mut caller = web::caller_from_headers(&state, req.headers(), peer).await;
+            let mut caller = caller_from_headers(&state, req.headers(), peer).await;
             caller.unsafe_method = unsafe_method;
             req.extensions_mut().insert(caller);
             root.oneshot(req).await.into_response()
         }
         Site::Unknown => not_found_site(
             &state,
-            &web::caller_from_headers(&state, req.headers(), peer).await,
+            &caller_from_headers(&state, req.headers(), peer).await,
             "This address does not name a wiki on this server.",
         ),
     }
 }
 
-fn not_found_site(state: &AppState, caller: &web::Caller, msg: &str) -> Response {
-    let l = web::templates::Layout {
+/// [`caller::resolve_caller`] on the blocking pool, for requests that target no OAuth resource
+/// (the root host; wiki hosts resolve theirs with the wiki, in [`route`]); a database
+/// error leaves the caller anonymous.
+async fn caller_from_headers(
+    state: &Services,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Caller {
+    let credential = Credential::of(headers, false);
+    let ip = caller::client_ip(headers, peer, &state.cfg.trusted_proxies);
+    if matches!(credential, Credential::None) {
+        return Caller {
+            ip,
+            ..Caller::anonymous()
+        };
+    }
+    let st = state.clone();
+    let resolved = state
+        .db
+        .run(move |c| {
+            caller::resolve_caller(c, &st.keys, &st.cfg.root_url(), &credential, ip, None)
+        })
+        .await;
+    resolved.unwrap_or_else(|e| {
+        e.log();
+        Caller {
+            ip,
+            ..Caller::anonymous()
+        }
+    })
+}
+
+fn not_found_site(state: &Services, caller: &Caller, msg: &str) -> Response {
+    let l = crate::http::Layout {
         title: "Not found".into(),
         site_title: "robot".into(),
         static_prefix: "/static",
@@ -282,12 +240,12 @@ fn not_found_site(state: &AppState, caller: &web::Caller, msg: &str) -> Response
         logout_url: format!("{}/auth/logout", state.cfg.root_url()),
         ..Default::default()
     };
-    let page = web::templates::Message {
+    let page = crate::http::Message {
         l,
         paragraphs: vec![msg.to_string()],
         link: Some((state.cfg.root_url(), "Go to the home page".into())),
     };
-    let mut r = web::render(&page);
+    let mut r = crate::http::render(&page);
     *r.status_mut() = StatusCode::NOT_FOUND;
     r
 }
@@ -295,7 +253,7 @@ fn not_found_site(state: &AppState, caller: &web::Caller, msg: &str) -> Response
 /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
 pub async fn serve(
     listener: TcpListener,
-    state: AppState,
+    state: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Bring every full-text index to its repository's HEAD before serving.
