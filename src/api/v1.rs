@@ -26,7 +26,7 @@ use crate::db::wikis::Wiki;
 use crate::error::Error;
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::{pages, search as find};
+use crate::service::{attachments, pages, search as find};
 use crate::wiki::front_matter;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
@@ -391,19 +391,6 @@ async fn allow(
         crate::access::caller::check_csrf(&state.keys, caller, None, headers)?;
     }
     Ok(())
-}
-
-/// [`allow`], then the write count, for handlers that call the domain themselves (the
-/// service operations count their own).
-async fn allow_write(
-    state: &Services,
-    wiki: &Wiki,
-    caller: &Caller,
-    headers: &HeaderMap,
-    action: Action,
-) -> Result<(), V1Error> {
-    allow(state, wiki, caller, headers, action).await?;
-    Ok(state.count_write(caller, action)?)
 }
 
 fn name_of(raw: &str) -> Result<PageName, V1Error> {
@@ -1021,9 +1008,8 @@ async fn reindex(
     caller: Caller,
     headers: HeaderMap,
 ) -> V1Result {
-    allow_write(&state, &wiki, &caller, &headers, Action::Write).await?;
-    let sem = state.semantic.clone();
-    let queued = state.wikis.run(move |_| sem.request_reindex(&wiki)).await?;
+    allow(&state, &wiki, &caller, &headers, Action::Write).await?;
+    let queued = find::reindex(&state, &caller, &wiki).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "started", "pages_queued": queued})),
@@ -1133,7 +1119,7 @@ async fn upload(
     raw: String,
     body: Bytes,
 ) -> V1Result {
-    allow_write(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
     let name = name_of(&raw)?;
     let b: UploadBody = parse_body(&body)?;
     let filename = b.filename.filter(|f| !f.is_empty()).ok_or_else(|| {
@@ -1155,14 +1141,12 @@ async fn upload(
         )
     })?;
     let size = data.len();
-    let message = crate::wiki::default_message(&b.commit_message, || {
-        format!("[api] Attach: {name}/{filename}")
-    });
-    let author = caller.principal.author();
-    let n2 = name.clone();
-    let (_, stored) = state
-        .wikis
-        .run(move |w| w.upload_attachments(&wiki, &author, &n2, vec![(filename, data)], &message))
+    let input = attachments::Upload {
+        page: name.clone(),
+        files: vec![(filename, data)],
+        message: b.commit_message,
+    };
+    let (_, stored) = attachments::upload(&state, &caller, &wiki, Surface::Api, input)
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => not_found(name.as_str()),
@@ -1204,17 +1188,18 @@ async fn delete_attachment(
     file: String,
     body: Bytes,
 ) -> V1Result {
-    allow_write(&state, &wiki, &caller, &headers, Action::Upload).await?;
+    allow(&state, &wiki, &caller, &headers, Action::Upload).await?;
     let name = name_of(&raw)?;
     let b: MessageBody = parse_body(&body)?;
-    let message = crate::wiki::default_message(&b.commit_message, || {
-        format!("[api] Delete attachment: {name}/{file}")
-    });
-    let author = caller.principal.author();
-    let f2 = file.clone();
-    state
-        .wikis
-        .run(move |w| w.delete_attachment(&wiki, &author, &name, &f2, &message))
-        .await?;
+    attachments::delete(
+        &state,
+        &caller,
+        &wiki,
+        Surface::Api,
+        name,
+        file.clone(),
+        b.commit_message,
+    )
+    .await?;
     Ok(Json(json!({"deleted": true, "filename": file})).into_response())
 }

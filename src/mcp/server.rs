@@ -27,8 +27,8 @@ use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::service::Services;
-use crate::service::op::{Surface, commit_message};
-use crate::service::{pages, search as find};
+use crate::service::op::Surface;
+use crate::service::{attachments, pages, search as find};
 use crate::wiki::Wikis;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
@@ -888,17 +888,18 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Upload, &path, move |w, wiki, author| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
             let data = B64
                 .decode(p.content.trim())
                 .map_err(|e| Error::Invalid(format!("content is not valid base64: {e}")))?;
             let size = data.len();
-            let msg = commit_message(Surface::Mcp, &p.commit_message, || {
-                format!("Upload attachment: {name}/{}", p.filename)
-            });
-            let (commit, _) =
-                w.upload_attachments(wiki, author, &name, vec![(p.filename.clone(), data)], &msg)?;
+            let input = attachments::Upload {
+                page: name.clone(),
+                files: vec![(p.filename.clone(), data)],
+                message: p.commit_message,
+            };
+            let (commit, _) = attachments::upload(&s, &caller, &wiki, Surface::Mcp, input).await?;
             let t = format!("Uploaded {} to {name} ({size} bytes)", p.filename);
             Ok((
                 DoneOut {
@@ -951,12 +952,19 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Upload, &path, move |w, wiki, author| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let msg = commit_message(Surface::Mcp, &p.commit_message, || {
-                format!("Delete attachment: {name}/{}", p.filename)
-            });
-            let commit = w.delete_attachment(wiki, author, &name, &p.filename, &msg)?;
+            let file = p.filename.clone();
+            let commit = attachments::delete(
+                &s,
+                &caller,
+                &wiki,
+                Surface::Mcp,
+                name,
+                file,
+                p.commit_message,
+            )
+            .await?;
             let t = format!("Deleted attachment {}", p.filename);
             Ok((
                 DoneOut {

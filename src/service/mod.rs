@@ -3,6 +3,7 @@
 //! indexes and semantic search, metrics — opened once from the data directory and
 //! handed to every surface. Surfaces call into it; it knows none of them.
 
+pub mod attachments;
 pub mod manage;
 pub mod op;
 pub mod pages;

@@ -280,3 +280,16 @@ pub async fn delete(
     })
     .await
 }
+
+/// Undoes one commit with a new commit; returns it.
+pub async fn revert(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    revision: String,
+) -> Result<String> {
+    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+        w.revert(wiki, author, &revision)
+    })
+    .await
+}

@@ -193,3 +193,13 @@ pub async fn search(
     })
     .await
 }
+
+/// Queues every page of the wiki for re-embedding (a write: it costs the worker's time);
+/// returns how many pages were queued.
+pub async fn reindex(s: &Services, caller: &Caller, wiki: &Wiki) -> Result<usize> {
+    let semantic = s.semantic.clone();
+    s.run(caller, wiki, Action::Write, move |_, wiki, _| {
+        semantic.request_reindex(wiki)
+    })
+    .await
+}

@@ -22,10 +22,10 @@ use crate::error::Error;
 use crate::http::urlencode;
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::pages;
+use crate::service::{attachments, pages};
+use crate::wiki::markdown;
 use crate::wiki::names::{PageName, url_path_encode};
 use crate::wiki::snapshot::Snapshot;
-use crate::wiki::{markdown, store};
 
 type WebResult = Result<Response, WebError>;
 
@@ -149,10 +149,6 @@ impl Ctx {
             layout: self.layout.clone(),
             login_redirect: None,
         }
-    }
-
-    fn author(&self) -> store::Author {
-        self.caller.principal.author()
     }
 
     /// Runs a core operation on the blocking pool, mapping errors to an error page.
@@ -1048,7 +1044,7 @@ async fn upload(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Upload, "/").await?;
+    let ctx = Ctx::for_operation(&state, wiki.clone(), caller.clone(), Action::Upload, "/").await?;
     let name = page_name(&ctx, &raw)?;
     let limit = state.cfg.limits.max_attachment_bytes;
     // The body limit layer allows the largest attachment plus form overhead; each part
@@ -1101,11 +1097,14 @@ async fn upload(
         }
     }
     ctx.csrf(csrf.as_deref(), &headers)?;
-    let author = ctx.author();
-    let n2 = name.clone();
-    match ctx
-        .run(move |w, wiki| w.upload_attachments(wiki, &author, &n2, files, &message))
+    let input = attachments::Upload {
+        page: name.clone(),
+        files,
+        message,
+    };
+    match attachments::upload(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
+        .map_err(|e| ctx.fail(e))
     {
         Ok(_) => Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response()),
         Err(we) if !matches!(we.error, Error::Internal(_)) => {
@@ -1131,17 +1130,24 @@ async fn attachment_action(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki, caller, Action::Upload, "/").await?;
+    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Upload, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let name = page_name(&ctx, &raw)?;
     if form.get("action").map(String::as_str) != Some("delete") {
         return Err(ctx.fail(Error::BadRequest("unknown attachment action".into())));
     }
-    let author = ctx.author();
     let message = form.get("message").cloned().unwrap_or_default();
-    let n2 = name.clone();
-    ctx.run(move |w, wiki| w.delete_attachment(wiki, &author, &n2, &file, &message))
-        .await?;
+    attachments::delete(
+        &state,
+        &ctx.caller,
+        &ctx.wiki,
+        Surface::Web,
+        name.clone(),
+        file,
+        message,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
     Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response())
 }
 
@@ -1423,15 +1429,14 @@ async fn revert_submit(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> WebResult {
-    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
+    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Write, "/").await?;
     let form = read_form(request, 16 * 1024)
         .await
         .map_err(|e| ctx.fail(e))?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
-    let author = ctx.author();
-    let commit = ctx
-        .run(move |w, wiki| w.revert(wiki, &author, &rev))
-        .await?;
+    let commit = pages::revert(&state, &ctx.caller, &ctx.wiki, rev)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     Ok(Redirect::to(&format!("/-/commit/{commit}")).into_response())
 }
 
