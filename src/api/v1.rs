@@ -26,7 +26,7 @@ use crate::db::wikis::Wiki;
 use crate::error::Error;
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::{attachments, pages, search as find};
+use crate::service::{attachments, pages, reads, search as find};
 use crate::wiki::front_matter;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
@@ -360,18 +360,16 @@ pub fn router() -> Router<Services> {
         )
 }
 
-/// Authorizes the caller early, so a caller without the right gets 401/403 before any
-/// parsing; unsafe methods with a session cookie need the CSRF header. (The service
-/// operation decides again, and counts the write.)
-async fn allow(
+/// What every request is checked for before its operation: a bad bearer token (unknown,
+/// expired, or an OAuth token issued for another resource, refused where the caller was
+/// resolved) is a 401 with this API's challenge; an unsafe request with a session cookie
+/// needs the CSRF header.
+fn precheck(
     state: &Services,
     wiki: &Wiki,
     caller: &Caller,
     headers: &HeaderMap,
-    action: Action,
 ) -> Result<(), V1Error> {
-    // An unknown or expired token, or an OAuth token issued for another resource (the
-    // wiki's /mcp): refused where the caller was resolved (`web::resolve_caller`).
     if caller.bad_bearer {
         return Err(
             V1Error::new(StatusCode::UNAUTHORIZED, "Invalid API key").with_challenge(
@@ -381,16 +379,35 @@ async fn allow(
             ),
         );
     }
+    if caller.unsafe_method {
+        crate::access::caller::check_csrf(&state.keys, caller, None, headers)?;
+    }
+    Ok(())
+}
+
+/// An operation's error in this API's shape, a 401 with its challenge.
+fn refused<'a>(state: &'a Services, wiki: &'a Wiki) -> impl Fn(Error) -> V1Error + 'a {
+    move |e| V1Error::from(e).with_challenge(state, wiki, None)
+}
+
+/// [`precheck`], then the decision for `action`, for handlers that parse a body first:
+/// a caller without the right gets 401/403, not a complaint about the body. (The
+/// operation decides again, and counts the write.)
+async fn allow(
+    state: &Services,
+    wiki: &Wiki,
+    caller: &Caller,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<(), V1Error> {
+    precheck(state, wiki, caller, headers)?;
     let (p, w) = (caller.principal.clone(), wiki.clone());
     state
         .db
         .run(move |c| access::authorize(c, &p, &w, action))
         .await
-        .map_err(|e| V1Error::from(e).with_challenge(state, wiki, None))?;
-    if caller.unsafe_method {
-        crate::access::caller::check_csrf(&state.keys, caller, None, headers)?;
-    }
-    Ok(())
+        .map(|_| ())
+        .map_err(refused(state, wiki))
 }
 
 fn name_of(raw: &str) -> Result<PageName, V1Error> {
@@ -635,14 +652,14 @@ async fn read_page(
     raw: String,
     q: BTreeMap<String, String>,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let name = name_of(&raw)?;
     let rev = q.get("revision").cloned().filter(|r| !r.is_empty());
     let read = pages::read(&state, &caller, &wiki, name.clone(), rev)
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => not_found(name.as_str()),
-            other => other.into(),
+            other => refused(&state, &wiki)(other),
         })?;
     let page = &read.page;
     Ok(Json(json!({
@@ -845,26 +862,20 @@ async fn history(
     raw: String,
     q: BTreeMap<String, String>,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let name = name_of(&raw)?;
     let limit: usize = q
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(10)
         .clamp(1, 200);
-    let n2 = name.clone();
-    let (commits, exists) = state
-        .wikis
-        .run(move |w| {
-            let commits = w.history(&wiki, &n2, 0, limit)?;
-            let exists = !commits.is_empty() || w.snapshot(&wiki)?.has_page(&n2.file_path());
-            Ok((commits, exists))
-        })
-        .await?;
-    if !exists {
-        return Err(not_found(name.as_str()));
-    }
-    Ok(Json(json!({"path": name.as_str(), "history": commits.iter().map(commit_json).collect::<Vec<_>>()})).into_response())
+    let (shown, commits) = reads::history(&state, &caller, &wiki, name.clone(), 0, limit)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => refused(&state, &wiki)(other),
+        })?;
+    Ok(Json(json!({"path": shown.as_str(), "history": commits.iter().map(commit_json).collect::<Vec<_>>()})).into_response())
 }
 
 async fn changelog(
@@ -874,16 +885,15 @@ async fn changelog(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let limit: usize = q
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(50)
         .clamp(1, 500);
-    let (entries, total) = state
-        .wikis
-        .run(move |w| w.changelog(&wiki, 0, limit))
-        .await?;
+    let (entries, total) = reads::changelog(&state, &caller, &wiki, 0, limit)
+        .await
+        .map_err(refused(&state, &wiki))?;
     let entries: Vec<Value> = entries
         .iter()
         .map(|(c, paths)| {
@@ -907,7 +917,7 @@ async fn search(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let query = required_q(&q)?;
     let limit: usize = q
         .get("limit")
@@ -924,7 +934,9 @@ async fn search(
             )
         })?,
     };
-    let found = find::search(&state, &caller, &wiki, query.clone(), mode, limit, 0).await?;
+    let found = find::search(&state, &caller, &wiki, query.clone(), mode, limit, 0)
+        .await
+        .map_err(refused(&state, &wiki))?;
     let results: Vec<Value> = found
         .hits
         .iter()
@@ -1036,16 +1048,17 @@ async fn links(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let name = name_of(&raw)?;
-    let snap = state.wikis.run(move |w| w.snapshot(&wiki)).await?;
-    let entry = snap
-        .page(&name.file_path())
-        .ok_or_else(|| not_found(name.as_str()))?;
-    let (links_to, linked_from) = snap.link_names(&entry.path);
+    let l = reads::links(&state, &caller, &wiki, name.clone())
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(name.as_str()),
+            other => refused(&state, &wiki)(other),
+        })?;
     Ok(
         Json(
-            json!({"path": entry.name.as_str(), "links_to": links_to, "linked_from": linked_from}),
+            json!({"path": l.name.as_str(), "links_to": l.links_to, "linked_from": l.linked_from}),
         )
         .into_response(),
     )
@@ -1082,23 +1095,20 @@ async fn list_attachments(
     headers: HeaderMap,
     raw: String,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let name = name_of(&raw)?;
-    let n2 = name.clone();
-    let files = state
-        .wikis
-        .run(move |w| w.list_attachments(&wiki, &n2))
+    let (shown, files) = reads::attachments(&state, &caller, &wiki, name.clone())
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => not_found(name.as_str()),
-            other => other.into(),
+            other => refused(&state, &wiki)(other),
         })?;
     let list: Vec<Value> = files
         .iter()
         .map(|f| json!({"filename": f.filename, "size": f.size, "mime_type": f.mime_type}))
         .collect();
     Ok(
-        Json(json!({"attachments": list, "total": files.len(), "path": name.as_str()}))
+        Json(json!({"attachments": list, "total": files.len(), "path": shown.as_str()}))
             .into_response(),
     )
 }
@@ -1169,13 +1179,11 @@ async fn download(
     raw: String,
     file: String,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
     let name = name_of(&raw)?;
-    let f2 = file.clone();
-    let (data, mime) = state
-        .wikis
-        .run(move |w| w.read_attachment(&wiki, &name, &f2, None))
-        .await?;
+    let (data, mime) = reads::attachment(&state, &caller, &wiki, name, file.clone(), None)
+        .await
+        .map_err(refused(&state, &wiki))?;
     Ok(Json(json!({"filename": file, "content": B64.encode(&data), "size": data.len(), "mime_type": mime})).into_response())
 }
 

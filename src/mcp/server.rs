@@ -28,7 +28,7 @@ use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::{attachments, pages, search as find};
+use crate::service::{attachments, pages, reads, search as find};
 use crate::wiki::Wikis;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
@@ -686,17 +686,12 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
-            let name = PageName::parse(&p.path)?;
-            let snap = w.snapshot(wiki)?;
-            let entry = snap
-                .page(&name.file_path())
-                .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
-            let (links_to, linked_from) = snap.link_names(&entry.path);
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
+            let l = reads::links(&s, &caller, &wiki, PageName::parse(&p.path)?).await?;
             let out = LinksOut {
-                path: entry.name.to_string(),
-                links_to,
-                linked_from,
+                path: l.name.to_string(),
+                links_to: l.links_to,
+                linked_from: l.linked_from,
             };
             let t = text::get_links(&out);
             Ok((out, t))
@@ -714,8 +709,9 @@ impl WikiServer {
         Parameters(p): Parameters<RecentChanges>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
-            let (entries, _) = w.changelog(wiki, 0, p.limit.clamp(1, 200) as usize)?;
+        self.serve(&ctx, "", move |s, caller, wiki| async move {
+            let limit = p.limit.clamp(1, 200) as usize;
+            let (entries, _) = reads::changelog(&s, &caller, &wiki, 0, limit).await?;
             let changes = entries
                 .iter()
                 .map(|(c, files)| {
@@ -750,9 +746,10 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let commits = w.history(wiki, &name, 0, p.limit.clamp(1, 200) as usize)?;
+            let limit = p.limit.clamp(1, 200) as usize;
+            let (name, commits) = reads::history(&s, &caller, &wiki, name, 0, limit).await?;
             let out = HistoryOut {
                 path: name.to_string(),
                 revisions: commits.iter().map(|c| change_of(c, Vec::new())).collect(),
@@ -830,16 +827,10 @@ impl WikiServer {
         output_schema = schema_for_output::<OrphansOut>()
     )]
     async fn find_orphaned_notes(&self, ctx: RequestContext<RoleServer>) -> CallToolResult {
-        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
-            let snap = w.snapshot(wiki)?;
-            let orphans: Vec<String> = snap
-                .pages
-                .values()
-                .filter(|e| !e.name.as_str().eq_ignore_ascii_case("home"))
-                .filter(|e| snap.link_names(&e.path).1.is_empty())
-                .map(|e| e.name.to_string())
-                .collect();
-            let out = OrphansOut { orphans };
+        self.serve(&ctx, "", move |s, caller, wiki| async move {
+            let out = OrphansOut {
+                orphans: reads::orphans(&s, &caller, &wiki).await?,
+            };
             let t = text::orphans(&out);
             Ok((out, t))
         })
@@ -857,9 +848,9 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let files = w.list_attachments(wiki, &name)?;
+            let (name, files) = reads::attachments(&s, &caller, &wiki, name).await?;
             let out = AttachmentsOut {
                 path: name.to_string(),
                 attachments: files
@@ -923,9 +914,10 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
-        self.call(&ctx, Action::Read, &path, move |w, wiki, _| {
+        self.serve(&ctx, &path, move |s, caller, wiki| async move {
             let name = PageName::parse(&p.path)?;
-            let (data, mime_type) = w.read_attachment(wiki, &name, &p.filename, None)?;
+            let (data, mime_type) =
+                reads::attachment(&s, &caller, &wiki, name, p.filename.clone(), None).await?;
             let out = DownloadOut {
                 filename: p.filename.clone(),
                 size: data.len(),

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod manage;
 pub mod op;
 pub mod pages;
+pub mod reads;
 pub mod search;
 
 use std::sync::Arc;

@@ -1,0 +1,124 @@
+//! The read operations besides reading a page: a page's history, the wiki's changelog,
+//! links and backlinks, orphans, and attachments (list, download). Each authorizes a
+//! read on the blocking pool and names pages as the wiki stores them.
+
+use crate::access::{Action, Caller};
+use crate::db::wikis::Wiki;
+use crate::error::{Error, Result};
+use crate::wiki::names::PageName;
+use crate::wiki::store::CommitInfo;
+use crate::wiki::{Attachment, ChangelogEntry, Wikis};
+
+use super::Services;
+
+/// The page's entry at HEAD, or the reference's "Page not found".
+fn stored(w: &Wikis, wiki: &Wiki, name: &PageName) -> Result<(PageName, String)> {
+    w.snapshot(wiki)?
+        .page(&name.file_path())
+        .map(|e| (e.name.clone(), e.path.clone()))
+        .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))
+}
+
+/// A page's revisions, newest first. A page that is gone but has history keeps it; one
+/// that never existed is not found.
+pub async fn history(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    skip: usize,
+    limit: usize,
+) -> Result<(PageName, Vec<CommitInfo>)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let commits = w.history(wiki, &name, skip, limit)?;
+        let shown = match stored(w, wiki, &name) {
+            Ok((n, _)) => n,
+            Err(e) if commits.is_empty() => return Err(e),
+            Err(_) => PageName::from_path(&name.file_path()),
+        };
+        Ok((shown, commits))
+    })
+    .await
+}
+
+/// The wiki's latest changes, newest first, each with the files it touched; and how
+/// many changes there are in all.
+pub async fn changelog(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    skip: usize,
+    limit: usize,
+) -> Result<(Vec<ChangelogEntry>, usize)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.changelog(wiki, skip, limit)
+    })
+    .await
+}
+
+/// A page's links out and in, by name.
+pub struct Links {
+    pub name: PageName,
+    pub links_to: Vec<String>,
+    pub linked_from: Vec<String>,
+}
+
+pub async fn links(s: &Services, caller: &Caller, wiki: &Wiki, name: PageName) -> Result<Links> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let snap = w.snapshot(wiki)?;
+        let entry = snap
+            .page(&name.file_path())
+            .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
+        let (links_to, linked_from) = snap.link_names(&entry.path);
+        Ok(Links {
+            name: entry.name.clone(),
+            links_to,
+            linked_from,
+        })
+    })
+    .await
+}
+
+/// Pages no other page links to, Home excepted, by name.
+pub async fn orphans(s: &Services, caller: &Caller, wiki: &Wiki) -> Result<Vec<String>> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let snap = w.snapshot(wiki)?;
+        Ok(snap
+            .pages
+            .values()
+            .filter(|e| !e.name.as_str().eq_ignore_ascii_case("home"))
+            .filter(|e| snap.link_names(&e.path).1.is_empty())
+            .map(|e| e.name.to_string())
+            .collect())
+    })
+    .await
+}
+
+/// A page's attachments, and the page's name as stored.
+pub async fn attachments(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+) -> Result<(PageName, Vec<Attachment>)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let (shown, _) = stored(w, wiki, &name)?;
+        Ok((shown, w.list_attachments(wiki, &name)?))
+    })
+    .await
+}
+
+/// One attachment's bytes and type, at HEAD or at `revision`.
+pub async fn attachment(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    file: String,
+    revision: Option<String>,
+) -> Result<(Vec<u8>, String)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.read_attachment(wiki, &name, &file, revision.as_deref())
+    })
+    .await
+}
