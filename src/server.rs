@@ -147,11 +147,10 @@ async fn route(state: Services, root: Router, wiki: Router, mut req: Request) ->
             let found = state
                 .db
                 .run(move |c| {
-                    let issuer = st.cfg.root_url();
                     let caller = caller::resolve_caller(
                         c,
                         &st.keys,
-                        &issuer,
+                        &st.cfg,
                         &credential,
                         ip,
                         resource.as_deref(),
@@ -217,9 +216,7 @@ async fn caller_from_headers(
     let st = state.clone();
     let resolved = state
         .db
-        .run(move |c| {
-            caller::resolve_caller(c, &st.keys, &st.cfg.root_url(), &credential, ip, None)
-        })
+        .run(move |c| caller::resolve_caller(c, &st.keys, &st.cfg, &credential, ip, None))
         .await;
     resolved.unwrap_or_else(|e| {
         e.log();

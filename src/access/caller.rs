@@ -12,6 +12,7 @@ use base64::Engine;
 
 use super::Principal;
 use super::session::{self, COOKIE, Keys};
+use crate::config::Config;
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 
@@ -148,7 +149,7 @@ impl Credential {
 pub fn resolve_caller(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    issuer: &str,
+    cfg: &Config,
     credential: &Credential,
     ip: std::net::IpAddr,
     resource: Option<&str>,
@@ -159,7 +160,7 @@ pub fn resolve_caller(
         Credential::None => {}
         Credential::BadHeader => caller.bad_bearer = true,
         Credential::Bearer(token) => {
-            match principal_from_bearer(conn, keys, issuer, token, resource)? {
+            match principal_from_bearer(conn, keys, cfg, token, resource)? {
                 Some(p) => {
                     caller.principal = p;
                     caller.bearer = true;
@@ -175,7 +176,7 @@ pub fn resolve_caller(
             None => caller.bad_bearer = true,
         },
         Credential::Cookie(token) => {
-            if let Some((principal, jti)) = principal_from_jwt(conn, keys, issuer, token)? {
+            if let Some((principal, jti)) = principal_from_jwt(conn, keys, cfg, token)? {
                 caller.csrf = session::csrf_token(keys, &jti);
                 caller.principal = principal;
             }
@@ -190,7 +191,7 @@ pub fn resolve_caller(
 fn principal_from_bearer(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    issuer: &str,
+    cfg: &Config,
     token: &str,
     resource: Option<&str>,
 ) -> Result<Option<Principal>> {
@@ -203,7 +204,7 @@ fn principal_from_bearer(
         };
         return super::resource::principal_for_access_token(conn, token, resource);
     }
-    Ok(principal_from_jwt(conn, keys, issuer, token)?.map(|(p, _)| p))
+    Ok(principal_from_jwt(conn, keys, cfg, token)?.map(|(p, _)| p))
 }
 
 /// The principal of a wiki token (`None` when no wiki has it).
@@ -223,10 +224,11 @@ fn wiki_token_principal(conn: &rusqlite::Connection, token: &str) -> Result<Opti
 fn principal_from_jwt(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    issuer: &str,
+    cfg: &Config,
     token: &str,
 ) -> Result<Option<(Principal, String)>> {
-    let Some(claims) = session::verify(keys, issuer, token) else {
+    // The platform issues its JWTs as the root site.
+    let Some(claims) = session::verify(keys, &cfg.root_url(), token) else {
         return Ok(None);
     };
     if !crate::db::sessions::is_live(conn, &claims.jti, &claims.sub)? {

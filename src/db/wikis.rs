@@ -69,12 +69,10 @@ pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Wiki>> {
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Wiki>> {
+    // Cached: every request with a wiki token looks its wiki up by id.
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM wikis WHERE id = ?1"),
-            [id],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM wikis WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?)
 }
 

@@ -32,7 +32,6 @@ use crate::service::{attachments, pages, reads, search as find};
 use crate::wiki::Wikis;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
-use crate::wiki::store::Author;
 
 /// One request's server: built per request (the endpoint is stateless), cheap to make.
 #[derive(Clone)]
@@ -418,10 +417,10 @@ impl WikiServer {
     ) -> CallToolResult
     where
         T: Serialize + Send + 'static,
-        F: FnOnce(&Wikis, &Wiki, &Author) -> Result<(T, String)> + Send + 'static,
+        F: FnOnce(&Wikis, &Wiki) -> Result<(T, String)> + Send + 'static,
     {
         self.serve(ctx, path_for_errors, move |s, caller, wiki| async move {
-            s.run(&caller, &wiki, action, f).await
+            s.run(&caller, &wiki, action, |w, wiki, _| f(w, wiki)).await
         })
         .await
     }
@@ -560,7 +559,7 @@ impl WikiServer {
         Parameters(p): Parameters<ListNotes>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.call(&ctx, Action::Read, "", move |w, wiki, _| {
+        self.call(&ctx, Action::Read, "", move |w, wiki| {
             let since = if p.updated_since.trim().is_empty() {
                 None
             } else {
@@ -647,7 +646,7 @@ impl WikiServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let sem = self.state.semantic.clone();
-        self.call(&ctx, Action::Read, "", move |_, wiki, _| {
+        self.call(&ctx, Action::Read, "", move |_, wiki| {
             let n = p.n.clamp(1, 50) as usize;
             let per_page = p.max_chunks_per_page.clamp(1, 5) as usize;
             let hits = sem.search(wiki, &p.query, n, per_page)?;

@@ -25,7 +25,8 @@ pub async fn upload(
     surface: Surface,
     input: Upload,
 ) -> Result<(String, Vec<String>)> {
-    s.run(caller, wiki, Action::Upload, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Upload, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let Upload {
             page,
             files,
@@ -48,7 +49,8 @@ pub async fn delete(
     file: String,
     message: String,
 ) -> Result<String> {
-    s.run(caller, wiki, Action::Upload, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Upload, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let message = commit_message(surface, &message, || {
             format!("Delete attachment: {page}/{file}")
         });

@@ -101,11 +101,20 @@ impl Services {
     /// against the caller and their address. Surfaces call it after the action was
     /// authorized and before any work. Refused with 429 and the seconds to wait.
     pub fn count_write(&self, caller: &Caller, action: Action) -> crate::error::Result<()> {
-        if action == Action::Read || !caller.unsafe_method {
-            return Ok(());
-        }
-        let mut keys = vec![format!("ip:{}", caller.ip)];
-        keys.extend(caller.principal.rate_key());
-        self.limiter.check(&keys)
+        count_write(&self.limiter, caller, action)
     }
+}
+
+/// [`Services::count_write`], with the limiter alone (for the blocking pool).
+fn count_write(
+    limiter: &crate::access::ratelimit::RateLimiter,
+    caller: &Caller,
+    action: Action,
+) -> crate::error::Result<()> {
+    if action == Action::Read || !caller.unsafe_method {
+        return Ok(());
+    }
+    let mut keys = vec![format!("ip:{}", caller.ip)];
+    keys.extend(caller.principal.rate_key());
+    limiter.check(&keys)
 }

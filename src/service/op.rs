@@ -7,9 +7,8 @@ use crate::access::{self, Action, Caller};
 use crate::db::wikis::Wiki;
 use crate::error::Result;
 use crate::wiki::Wikis;
-use crate::wiki::store::Author;
 
-use super::Services;
+use super::{Services, count_write};
 
 /// The surface an operation came through. It decides nothing but what the reference
 /// decides per surface: the prefix of commit messages.
@@ -22,20 +21,21 @@ pub enum Surface {
 
 impl Services {
     /// Runs one operation of `caller` on `wiki`: the decision, the write count and the
-    /// domain call `f`, in one trip to the blocking pool. `f` gets the author commits are
-    /// recorded under (`{handle} (via {client})` for OAuth clients, see
+    /// domain call `f`, in one trip to the blocking pool. Writers record their commits
+    /// under the caller's author (`{handle} (via {client})` for OAuth clients, see
     /// `access::Principal::author`).
     pub async fn run<T, F>(&self, caller: &Caller, wiki: &Wiki, action: Action, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Wikis, &Wiki, &Author) -> Result<T> + Send + 'static,
+        F: FnOnce(&Wikis, &Wiki, &Caller) -> Result<T> + Send + 'static,
     {
-        let (services, caller, wiki) = (self.clone(), caller.clone(), wiki.clone());
+        let limiter = self.limiter.clone();
+        let (caller, wiki) = (caller.clone(), wiki.clone());
         self.wikis
             .run(move |w| {
                 access::authorize(&*w.db().conn()?, &caller.principal, &wiki, action)?;
-                services.count_write(&caller, action)?;
-                f(w, &wiki, &caller.principal.author())
+                count_write(&limiter, &caller, action)?;
+                f(w, &wiki, &caller)
             })
             .await
     }

@@ -148,7 +148,8 @@ pub async fn save(
     surface: Surface,
     input: Save,
 ) -> Result<Saved> {
-    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Write, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let Save {
             name,
             content,
@@ -181,7 +182,8 @@ pub async fn edit(
     surface: Surface,
     input: Edit,
 ) -> Result<Written> {
-    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Write, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let Edit {
             name,
             revision,
@@ -213,7 +215,8 @@ pub async fn rename(
     surface: Surface,
     input: Rename,
 ) -> Result<Renamed> {
-    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Write, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let Rename {
             from,
             to,
@@ -263,7 +266,8 @@ pub async fn delete(
     surface: Surface,
     input: Delete,
 ) -> Result<(PageName, String)> {
-    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Write, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         let Delete {
             name,
             recursive,
@@ -288,7 +292,8 @@ pub async fn revert(
     wiki: &Wiki,
     revision: String,
 ) -> Result<String> {
-    s.run(caller, wiki, Action::Write, move |w, wiki, author| {
+    s.run(caller, wiki, Action::Write, move |w, wiki, caller| {
+        let author = &caller.principal.author();
         w.revert(wiki, author, &revision)
     })
     .await
