@@ -477,10 +477,7 @@ impl Wikis {
                 limits.max_page_bytes
             )));
         }
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
+        self.write(wiki, |repo, snap| {
         let existing = snap.page(&name.file_path()).cloned();
         let path = existing
             .as_ref()
@@ -495,18 +492,18 @@ impl Wikis {
                     current: head.map(|h| h.to_string()),
                 });
             };
-            let base_commit = store::resolve_revision(&repo, base).map_err(|e| match e {
+            let base_commit = store::resolve_revision(repo, base).map_err(|e| match e {
                 Error::NotFound(_) | Error::BadRequest(_) => {
                     Error::Invalid(format!("Unknown revision: {base}"))
                 }
                 other => other,
             })?;
-            let base_blob = store::blob_at(&repo, base_commit, &path)?;
+            let base_blob = store::blob_at(repo, base_commit, &path)?;
             if base_blob != Some(existing.blob) {
                 let current =
-                    String::from_utf8_lossy(&store::read_blob(&repo, existing.blob)?).into_owned();
+                    String::from_utf8_lossy(&store::read_blob(repo, existing.blob)?).into_owned();
                 let base_text = match base_blob {
-                    Some(b) => String::from_utf8_lossy(&store::read_blob(&repo, b)?).into_owned(),
+                    Some(b) => String::from_utf8_lossy(&store::read_blob(repo, b)?).into_owned(),
                     None => String::new(),
                 };
                 let merged = match store::merge_text(&base_text, &content, &current)? {
@@ -520,7 +517,7 @@ impl Wikis {
                     merged,
                 }));
             }
-            if store::read_blob(&repo, existing.blob)? == content.as_bytes() {
+            if store::read_blob(repo, existing.blob)? == content.as_bytes() {
                 let commit = head.map(|h| h.to_string()).unwrap_or_default();
                 return Ok(SaveOutcome::Saved {
                     commit,
@@ -530,8 +527,8 @@ impl Wikis {
             }
         } else if let Some(base) = base.filter(|b| !b.is_empty()) {
             // The writer had read a version that has since been deleted.
-            if let Ok(base_commit) = store::resolve_revision(&repo, base)
-                && let Some(b) = store::blob_at(&repo, base_commit, &path)?
+            if let Ok(base_commit) = store::resolve_revision(repo, base)
+                && let Some(b) = store::blob_at(repo, base_commit, &path)?
             {
                 let _ = b;
                 return Ok(SaveOutcome::Conflict(SaveConflict {
@@ -545,7 +542,7 @@ impl Wikis {
 
         let created = existing.is_none();
         self.check_limits(
-            &snap,
+            snap,
             if created { 1 } else { 0 },
             content.len() as u64,
             existing.as_ref().map(|e| e.size).unwrap_or(0),
@@ -557,12 +554,12 @@ impl Wikis {
             path,
             content: content.into_bytes(),
         }];
-        let commit = store::commit(&repo, head, &changes, author, &message)?;
-        self.after_commit(wiki, &repo)?;
+        let commit = store::commit(repo, head, &changes, author, &message)?;
         Ok(SaveOutcome::Saved {
             commit: commit.to_string(),
             created,
             changed: true,
+        })
         })
     }
 
@@ -591,9 +588,30 @@ impl Wikis {
         Ok(())
     }
 
+    /// The one way the core writes: under the wiki's write lock (held for the whole of
+    /// the write: read HEAD, check, commit, move the branch), with a repository handle
+    /// and the snapshot at HEAD, `f` checks what it must and makes at most one commit.
+    /// When HEAD moved, derived state follows before the lock is released
+    /// ([`Self::after_commit`]); a write that made no commit leaves it as it was.
+    fn write<T>(
+        &self,
+        wiki: &Wiki,
+        f: impl FnOnce(&Repository, &Snapshot) -> Result<T>,
+    ) -> Result<T> {
+        let st = self.state(wiki);
+        let _guard = st.write_lock.lock().expect("write lock");
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let out = f(&repo, &snap)?;
+        if store::head(&repo)? != snap.head {
+            self.after_commit(wiki, &repo)?;
+        }
+        Ok(out)
+    }
+
     /// Brings derived state to the new HEAD after a commit: the snapshot, then the
     /// indexes (full-text at once, the changed pages queued for the semantic index).
-    /// Every write path of every transport ends here.
+    /// Every write of every surface ends here, through [`Self::write`].
     fn after_commit(&self, wiki: &Wiki, repo: &Repository) -> Result<()> {
         let before = self
             .state(wiki)
@@ -621,24 +639,21 @@ impl Wikis {
         recursive: bool,
         message: &str,
     ) -> Result<String> {
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let entry = snap
-            .page(&name.file_path())
-            .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
-        let mut changes = vec![Change::Delete {
-            path: entry.path.clone(),
-        }];
-        if recursive {
-            let dir = entry.path.trim_end_matches(".md").to_string();
-            changes.push(Change::DeleteDir { path: dir });
-        }
-        let message = default_message(message, || format!("{} deleted.", entry.name));
-        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
-        self.after_commit(wiki, &repo)?;
-        Ok(commit.to_string())
+        self.write(wiki, |repo, snap| {
+            let entry = snap
+                .page(&name.file_path())
+                .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))?;
+            let mut changes = vec![Change::Delete {
+                path: entry.path.clone(),
+            }];
+            if recursive {
+                let dir = entry.path.trim_end_matches(".md").to_string();
+                changes.push(Change::DeleteDir { path: dir });
+            }
+            let message = default_message(message, || format!("{} deleted.", entry.name));
+            let commit = store::commit(repo, snap.head, &changes, author, &message)?;
+            Ok(commit.to_string())
+        })
     }
 
     /// Renames a page, moving its folder (attachments, subpages) with it and, if asked,
@@ -657,127 +672,122 @@ impl Wikis {
                 "The new name is the same as the old one.".into(),
             ));
         }
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let entry = snap
-            .page(&old.file_path())
-            .ok_or_else(|| Error::not_found(format!("Page not found: {old}")))?
-            .clone();
-        let case_only = old.file_path() == new.file_path();
-        if !case_only && snap.has_page(&new.file_path()) {
-            return Err(Error::Conflict {
-                message: format!("Page already exists: {new}"),
-                current: None,
-            });
-        }
-        let new_path = new.file_path();
-        let old_dir = format!("{}/", entry.path.trim_end_matches(".md"));
-        let new_dir = format!("{}/", new.dir_path());
-        if new_dir.starts_with(&old_dir) {
-            return Err(Error::Invalid(
-                "A page cannot be moved into its own folder.".into(),
-            ));
-        }
-        let mut changes = Vec::new();
-        let mut moved_content = store::read_blob(&repo, entry.blob)?;
-        // Everything in the page's folder moves along.
-        for (path, (blob, _)) in snap
-            .files
-            .range(old_dir.clone()..)
-            .take_while(|(p, _)| p.starts_with(&old_dir))
-        {
-            let target = format!("{new_dir}{}", &path[old_dir.len()..]);
-            if snap.files.contains_key(&target) {
+        self.write(wiki, |repo, snap| {
+            let entry = snap
+                .page(&old.file_path())
+                .ok_or_else(|| Error::not_found(format!("Page not found: {old}")))?
+                .clone();
+            let case_only = old.file_path() == new.file_path();
+            if !case_only && snap.has_page(&new.file_path()) {
                 return Err(Error::Conflict {
-                    message: format!("{target} already exists"),
+                    message: format!("Page already exists: {new}"),
                     current: None,
                 });
             }
-            changes.push(Change::Delete { path: path.clone() });
-            changes.push(Change::Write {
-                path: target,
-                content: store::read_blob(&repo, *blob)?,
-            });
-        }
-        let mut updated = Vec::new();
-        if update_backlinks {
-            if let Some(rewritten) =
-                links::rewrite(&String::from_utf8_lossy(&moved_content), old, new)
+            let new_path = new.file_path();
+            let old_dir = format!("{}/", entry.path.trim_end_matches(".md"));
+            let new_dir = format!("{}/", new.dir_path());
+            if new_dir.starts_with(&old_dir) {
+                return Err(Error::Invalid(
+                    "A page cannot be moved into its own folder.".into(),
+                ));
+            }
+            let mut changes = Vec::new();
+            let mut moved_content = store::read_blob(repo, entry.blob)?;
+            // Everything in the page's folder moves along.
+            for (path, (blob, _)) in snap
+                .files
+                .range(old_dir.clone()..)
+                .take_while(|(p, _)| p.starts_with(&old_dir))
             {
-                moved_content = rewritten.into_bytes();
-            }
-            for linking in snap.backlinks(&entry.path) {
-                if linking.path == entry.path {
-                    continue;
-                }
-                let text =
-                    String::from_utf8_lossy(&store::read_blob(&repo, linking.blob)?).into_owned();
-                if let Some(rewritten) = links::rewrite(&text, old, new) {
-                    // A backlinking page inside the moved folder is written at its new path.
-                    let path = match linking.path.strip_prefix(&old_dir) {
-                        Some(rest) => format!("{new_dir}{rest}"),
-                        None => linking.path.clone(),
-                    };
-                    changes.retain(|c| !matches!(c, Change::Write { path: p, .. } if *p == path));
-                    changes.push(Change::Write {
-                        path,
-                        content: rewritten.into_bytes(),
+                let target = format!("{new_dir}{}", &path[old_dir.len()..]);
+                if snap.files.contains_key(&target) {
+                    return Err(Error::Conflict {
+                        message: format!("{target} already exists"),
+                        current: None,
                     });
-                    updated.push(linking.name.as_str().to_string());
+                }
+                changes.push(Change::Delete { path: path.clone() });
+                changes.push(Change::Write {
+                    path: target,
+                    content: store::read_blob(repo, *blob)?,
+                });
+            }
+            let mut updated = Vec::new();
+            if update_backlinks {
+                if let Some(rewritten) =
+                    links::rewrite(&String::from_utf8_lossy(&moved_content), old, new)
+                {
+                    moved_content = rewritten.into_bytes();
+                }
+                for linking in snap.backlinks(&entry.path) {
+                    if linking.path == entry.path {
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&store::read_blob(repo, linking.blob)?)
+                        .into_owned();
+                    if let Some(rewritten) = links::rewrite(&text, old, new) {
+                        // A backlinking page inside the moved folder is written at its new path.
+                        let path = match linking.path.strip_prefix(&old_dir) {
+                            Some(rest) => format!("{new_dir}{rest}"),
+                            None => linking.path.clone(),
+                        };
+                        changes
+                            .retain(|c| !matches!(c, Change::Write { path: p, .. } if *p == path));
+                        changes.push(Change::Write {
+                            path,
+                            content: rewritten.into_bytes(),
+                        });
+                        updated.push(linking.name.as_str().to_string());
+                    }
                 }
             }
-        }
-        changes.insert(
-            0,
-            Change::Delete {
-                path: entry.path.clone(),
-            },
-        );
-        changes.push(Change::Write {
-            path: new_path,
-            content: moved_content,
-        });
-        let message = default_message(message, || format!("Renamed {} to {new}.", entry.name));
-        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
-        self.after_commit(wiki, &repo)?;
-        Ok(RenameOutcome {
-            commit: commit.to_string(),
-            updated_pages: updated,
+            changes.insert(
+                0,
+                Change::Delete {
+                    path: entry.path.clone(),
+                },
+            );
+            changes.push(Change::Write {
+                path: new_path,
+                content: moved_content,
+            });
+            let message = default_message(message, || format!("Renamed {} to {new}.", entry.name));
+            let commit = store::commit(repo, snap.head, &changes, author, &message)?;
+            Ok(RenameOutcome {
+                commit: commit.to_string(),
+                updated_pages: updated,
+            })
         })
     }
 
     /// Reverts one commit with a new commit.
     pub fn revert(&self, wiki: &Wiki, author: &Author, revision: &str) -> Result<String> {
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let head = snap
-            .head
-            .ok_or_else(|| Error::not_found("the wiki has no commits"))?;
-        let rev = store::resolve_revision(&repo, revision)?;
-        let tree = store::revert_changes(&repo, head, rev)?;
-        // Reverting may re-add pages and bytes: hold it to the limits like any write.
-        let new_files = {
-            let mut idx = git2::Index::new()?;
-            idx.read_tree(&repo.find_tree(tree)?)?;
-            idx.iter().filter(|e| e.path.ends_with(b".md")).count()
-        };
-        if new_files > snap.page_count() {
-            self.check_limits(&snap, new_files - snap.page_count(), 0, 0)?;
-        }
-        let short = &rev.to_string()[..7];
-        let commit = store::commit_tree(
-            &repo,
-            head,
-            tree,
-            author,
-            &format!("Reverted commit {short}."),
-        )?;
-        self.after_commit(wiki, &repo)?;
-        Ok(commit.to_string())
+        self.write(wiki, |repo, snap| {
+            let head = snap
+                .head
+                .ok_or_else(|| Error::not_found("the wiki has no commits"))?;
+            let rev = store::resolve_revision(repo, revision)?;
+            let tree = store::revert_changes(repo, head, rev)?;
+            // Reverting may re-add pages and bytes: hold it to the limits like any write.
+            let new_files = {
+                let mut idx = git2::Index::new()?;
+                idx.read_tree(&repo.find_tree(tree)?)?;
+                idx.iter().filter(|e| e.path.ends_with(b".md")).count()
+            };
+            if new_files > snap.page_count() {
+                self.check_limits(snap, new_files - snap.page_count(), 0, 0)?;
+            }
+            let short = &rev.to_string()[..7];
+            let commit = store::commit_tree(
+                repo,
+                head,
+                tree,
+                author,
+                &format!("Reverted commit {short}."),
+            )?;
+            Ok(commit.to_string())
+        })
     }
 
     /// Adds or replaces attachments of an existing page.
@@ -805,43 +815,40 @@ impl Wikis {
             }
             clean.push((name, data));
         }
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let entry = snap
-            .page(&page.file_path())
-            .ok_or_else(|| Error::not_found(format!("Page not found: {page}")))?;
-        let dir = entry.path.trim_end_matches(".md").to_string();
-        let mut new_bytes = 0;
-        let mut replaced = 0;
-        let mut updated = false;
-        let mut changes = Vec::new();
-        let mut stored = Vec::new();
-        for (name, data) in clean {
-            let path = format!("{dir}/{name}");
-            if let Some((_, size)) = snap.files.get(&path) {
-                replaced += size;
-                updated = true;
+        self.write(wiki, |repo, snap| {
+            let entry = snap
+                .page(&page.file_path())
+                .ok_or_else(|| Error::not_found(format!("Page not found: {page}")))?;
+            let dir = entry.path.trim_end_matches(".md").to_string();
+            let mut new_bytes = 0;
+            let mut replaced = 0;
+            let mut updated = false;
+            let mut changes = Vec::new();
+            let mut stored = Vec::new();
+            for (name, data) in clean {
+                let path = format!("{dir}/{name}");
+                if let Some((_, size)) = snap.files.get(&path) {
+                    replaced += size;
+                    updated = true;
+                }
+                new_bytes += data.len() as u64;
+                changes.push(Change::Write {
+                    path,
+                    content: data,
+                });
+                stored.push(name);
             }
-            new_bytes += data.len() as u64;
-            changes.push(Change::Write {
-                path,
-                content: data,
+            self.check_limits(snap, 0, new_bytes, replaced)?;
+            let message = default_message(message, || {
+                if updated && stored.len() == 1 {
+                    format!("Updated attachment: {}.", stored[0])
+                } else {
+                    format!("Added attachment(s): {}.", stored.join(", "))
+                }
             });
-            stored.push(name);
-        }
-        self.check_limits(&snap, 0, new_bytes, replaced)?;
-        let message = default_message(message, || {
-            if updated && stored.len() == 1 {
-                format!("Updated attachment: {}.", stored[0])
-            } else {
-                format!("Added attachment(s): {}.", stored.join(", "))
-            }
-        });
-        let commit = store::commit(&repo, snap.head, &changes, author, &message)?;
-        self.after_commit(wiki, &repo)?;
-        Ok((commit.to_string(), stored))
+            let commit = store::commit(repo, snap.head, &changes, author, &message)?;
+            Ok((commit.to_string(), stored))
+        })
     }
 
     pub fn list_attachments(&self, wiki: &Wiki, page: &PageName) -> Result<Vec<Attachment>> {
@@ -902,28 +909,25 @@ impl Wikis {
         file: &str,
         message: &str,
     ) -> Result<String> {
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
-        let dir = snap
-            .page(&page.file_path())
-            .map(|e| e.path.trim_end_matches(".md").to_string())
-            .unwrap_or_else(|| page.dir_path());
-        let path = format!("{dir}/{file}");
-        if file.contains('/') || !snap.files.contains_key(&path) || path.ends_with(".md") {
-            return Err(Error::not_found(format!("Attachment not found: {file}")));
-        }
-        let message = default_message(message, || format!("Deleted {file}"));
-        let commit = store::commit(
-            &repo,
-            snap.head,
-            &[Change::Delete { path }],
-            author,
-            &message,
-        )?;
-        self.after_commit(wiki, &repo)?;
-        Ok(commit.to_string())
+        self.write(wiki, |repo, snap| {
+            let dir = snap
+                .page(&page.file_path())
+                .map(|e| e.path.trim_end_matches(".md").to_string())
+                .unwrap_or_else(|| page.dir_path());
+            let path = format!("{dir}/{file}");
+            if file.contains('/') || !snap.files.contains_key(&path) || path.ends_with(".md") {
+                return Err(Error::not_found(format!("Attachment not found: {file}")));
+            }
+            let message = default_message(message, || format!("Deleted {file}"));
+            let commit = store::commit(
+                repo,
+                snap.head,
+                &[Change::Delete { path }],
+                author,
+                &message,
+            )?;
+            Ok(commit.to_string())
+        })
     }
 
     pub fn history(

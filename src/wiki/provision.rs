@@ -155,10 +155,7 @@ impl Wikis {
             };
             changes.push(Change::Write { path, content });
         }
-        let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
+        self.write(wiki, |repo, snap| {
         let bytes: u64 = changes
             .iter()
             .map(|c| match c {
@@ -170,10 +167,10 @@ impl Wikis {
             .iter()
             .filter(|c| matches!(c, Change::Write { path, .. } if path.ends_with(".md") && !snap.has_page(path)))
             .count();
-        self.check_limits(&snap, new_pages, bytes, 0)?;
-        let commit = store::commit(&repo, snap.head, &changes, author, message)?;
-        self.after_commit(wiki, &repo)?;
+        self.check_limits(snap, new_pages, bytes, 0)?;
+        let commit = store::commit(repo, snap.head, &changes, author, message)?;
         Ok((commit.to_string(), pages))
+        })
     }
 
     /// Deletes a wiki: its row (collaborators and index rows follow) and its directory.
