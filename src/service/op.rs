@@ -6,7 +6,7 @@
 use crate::access::{self, Action, Caller};
 use crate::db::wikis::Wiki;
 use crate::error::Result;
-use crate::wiki::Wikis;
+use crate::wiki::{Wikis, default_message};
 
 use super::{Services, count_write};
 
@@ -46,22 +46,17 @@ impl Services {
 /// `[api] `. The web UI's are as written; when empty, the domain writes Otterwiki's own
 /// default (`Update Home`).
 pub fn commit_message(surface: Surface, given: &str, default: impl FnOnce() -> String) -> String {
-    let given = given.trim();
     match surface {
         Surface::Mcp => {
-            let m = if given.is_empty() {
-                default()
-            } else {
-                given.to_string()
-            };
+            let m = default_message(given, default);
             if m.starts_with("[mcp]") {
                 m
             } else {
                 format!("[mcp] {m}")
             }
         }
-        Surface::Api if given.is_empty() => format!("[api] {}", default()),
-        Surface::Api | Surface::Web => given.to_string(),
+        Surface::Api => default_message(given, || format!("[api] {}", default())),
+        Surface::Web => given.trim().to_string(),
     }
 }
 
