@@ -36,7 +36,7 @@ ensure_cargo_fuzz() {
 # Per target: the longest input, the dictionary, extra seed directories.
 max_len() {
     case "$1" in
-        render | nesting) echo 1048576 ;; # a page may hold 1 MB
+        render | nesting | sanitize) echo 1048576 ;; # a page may hold 1 MB
         front_matter) echo 131072 ;;      # twice the front matter's 64 KB cap
         search_query | redirect) echo 4096 ;;
         authorize) echo 8192 ;;
@@ -45,7 +45,7 @@ max_len() {
 }
 dict_of() {
     case "$1" in
-        render | nesting | front_matter | names) echo fuzz/dicts/markdown.dict ;;
+        render | nesting | sanitize | front_matter | names) echo fuzz/dicts/markdown.dict ;;
         dcr) echo fuzz/dicts/dcr.dict ;;
         authorize) echo fuzz/dicts/authorize.dict ;;
         redirect) echo fuzz/dicts/url.dict ;;
@@ -53,7 +53,7 @@ dict_of() {
 }
 extra_seeds() {
     case "$1" in
-        render | nesting | names) echo tests/fixtures/markdown ;;
+        render | nesting | sanitize | names) echo tests/fixtures/markdown ;;
     esac
 }
 

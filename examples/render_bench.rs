@@ -43,6 +43,18 @@ fn cases() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
         ),
         ("deep divs", Box::new(|n| fill("<div>", n))),
         (
+            "many attributes",
+            Box::new(|n| {
+                let mut s = String::from("<span ");
+                let mut i = 0;
+                while s.len() < n {
+                    s.push_str(&format!("a{i} "));
+                    i += 1;
+                }
+                s + ">x</span>"
+            }),
+        ),
+        (
             "unclosed formatting",
             Box::new(|n| {
                 let mut s = String::new();

@@ -6,7 +6,8 @@
 //! exist), give headings Otterwiki's anchors, highlight fenced code with syntect (CSS
 //! classes, no inline styles), hand ```` ```mermaid ```` and ```` ```math ```` to the client
 //! renderers, and finally pass everything — including raw HTML the author wrote — through
-//! ammonia's allow-list. Rendering costs milliseconds, so callers cache the result per blob.
+//! our allow-list (`sanitize`). Rendering costs milliseconds, so callers cache the result
+//! per blob.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write};
@@ -27,6 +28,7 @@ use super::front_matter;
 use super::links::{parse_wikilink, target_path};
 use super::names::{PageName, slugify};
 use super::nesting;
+use super::sanitize;
 
 /// One heading in the table of contents.
 #[derive(Debug, Clone, Serialize)]
@@ -111,7 +113,7 @@ fn options<'c>(page_url: &str) -> Options<'c> {
     });
     o.extension.link_url_rewriter = Some(rewriter.clone());
     o.extension.image_url_rewriter = Some(rewriter);
-    // Raw HTML is passed to ammonia, which decides what survives.
+    // Raw HTML is passed to the sanitiser, which decides what survives.
     o.render.r#unsafe = true;
     // `<pre lang="…">` lets the highlighter label blocks; ```math becomes
     // `<pre lang="math" data-math-style="display">`, which the client renders.
@@ -284,18 +286,16 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
                 id,
             });
     }
-    let mut body_html = String::new();
     // Writing into a String cannot fail.
-    let _ = comrak::format_html_with_plugins(root, &opts, &mut body_html, &plugins);
-    html.push_str(&body_html);
-    let (html, capped) = nesting::cap_html(&html);
-    if capped {
+    let _ = comrak::format_html_with_plugins(root, &opts, &mut html, &plugins);
+    let clean = sanitize::clean(&html);
+    if clean.capped {
         out.notices.push(format!(
-            "This page nests HTML elements deeper than {} levels; the deeper ones are shown as text.",
-            nesting::MAX_HTML_DEPTH
+            "This page nests HTML elements deeper than {} levels, or gives a tag too many attributes; those tags are shown as text.",
+            sanitize::MAX_HTML_DEPTH
         ));
     }
-    out.html = sanitize(&html);
+    out.html = clean.html;
     let state = headings.state.into_inner().expect("heading lock");
     if out.title.is_none() {
         out.title = state
@@ -305,6 +305,11 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             .map(|t| t.text.clone());
     }
     out.toc = state.toc;
+    if state.unanchored > 0 {
+        out.notices.push(format!(
+            "This page has more than {MAX_ANCHORED_HEADINGS} headings; the later ones have no anchor and are not in the contents."
+        ));
+    }
     out
 }
 
@@ -319,8 +324,16 @@ struct Headings {
 struct HeadingState {
     used: HashMap<String, usize>,
     toc: Vec<TocEntry>,
-    open_ids: Vec<String>,
+    /// The id of each heading being written, innermost last; `None` past the cap.
+    open_ids: Vec<Option<String>>,
+    /// Headings past [`MAX_ANCHORED_HEADINGS`].
+    unanchored: usize,
 }
+
+/// Headings one page gives an id, an anchor and a contents entry; later ones are plain.
+/// Each costs a slug and about 60 bytes of HTML, so a 1 MB page of `#` lines would
+/// otherwise render to 10 MB. Real pages have dozens.
+const MAX_ANCHORED_HEADINGS: usize = 1000;
 
 impl HeadingAdapter for Headings {
     fn enter(
@@ -330,6 +343,11 @@ impl HeadingAdapter for Headings {
         _: Option<Sourcepos>,
     ) -> fmt::Result {
         let mut st = self.state.lock().expect("heading lock");
+        if st.toc.len() >= MAX_ANCHORED_HEADINGS {
+            st.unanchored += 1;
+            st.open_ids.push(None);
+            return write!(output, "<h{}>", heading.level);
+        }
         let base = match slugify(&heading.content) {
             s if s.is_empty() => "section".to_string(),
             s => s,
@@ -346,8 +364,9 @@ impl HeadingAdapter for Headings {
             text: heading.content.clone(),
             id: id.clone(),
         });
-        st.open_ids.push(id.clone());
-        write!(output, "<h{} id=\"{}\">", heading.level, id)
+        write!(output, "<h{} id=\"{}\">", heading.level, id)?;
+        st.open_ids.push(Some(id));
+        Ok(())
     }
 
     fn exit(&self, output: &mut dyn fmt::Write, heading: &HeadingMeta) -> fmt::Result {
@@ -357,12 +376,15 @@ impl HeadingAdapter for Headings {
             .expect("heading lock")
             .open_ids
             .pop()
-            .unwrap_or_default();
-        write!(
-            output,
-            "<a class=\"anchor\" href=\"#{id}\">#</a></h{}>",
-            heading.level
-        )
+            .flatten();
+        match id {
+            Some(id) => write!(
+                output,
+                "<a class=\"anchor\" href=\"#{id}\">#</a></h{}>",
+                heading.level
+            ),
+            None => write!(output, "</h{}>", heading.level),
+        }
     }
 }
 
@@ -468,52 +490,7 @@ pub fn source_html(src: &str) -> String {
             return plain();
         }
     }
-    sanitize(&g.finalize())
-}
-
-thread_local! {
-    static CLEANER: ammonia::Builder<'static> = cleaner();
-}
-
-/// The allow-list: ammonia's safe defaults plus what our Markdown needs (ids and classes
-/// for anchors, alerts and highlighting; checkboxes; math and footnote data attributes).
-fn cleaner() -> ammonia::Builder<'static> {
-    let mut b = ammonia::Builder::default();
-    b.add_tags([
-        "input",
-        "section",
-        "details",
-        "summary",
-        "mark",
-        "figure",
-        "figcaption",
-        "nav",
-    ]);
-    b.add_generic_attributes(["id", "class", "title", "lang", "dir"]);
-    b.add_tag_attributes("input", ["type", "checked", "disabled"]);
-    b.add_tag_attributes("span", ["data-math-style"]);
-    b.add_tag_attributes("pre", ["data-lang", "data-math-style"]);
-    b.add_tag_attributes(
-        "a",
-        [
-            "data-footnote-ref",
-            "data-footnote-backref",
-            "data-footnote-backref-idx",
-            "aria-label",
-        ],
-    );
-    b.add_tag_attributes("section", ["data-footnotes"]);
-    b.add_tag_attributes("details", ["open"]);
-    b.add_tag_attributes("th", ["align"]);
-    b.add_tag_attributes("td", ["align"]);
-    b.add_tag_attributes("ol", ["start"]);
-    b.add_tag_attribute_values("input", "type", ["checkbox"]);
-    b.link_rel(Some("noopener noreferrer"));
-    b
-}
-
-pub fn sanitize(html: &str) -> String {
-    CLEANER.with(|c| c.clean(html).to_string())
+    sanitize::clean(&g.finalize()).html
 }
 
 pub fn html_escape_text(s: &str) -> String {
@@ -604,6 +581,23 @@ mod tests {
         assert_eq!(quotes.html.matches("<blockquote>").count(), 32);
         let divs = r(&"<div>".repeat(20_000));
         assert!(divs.notices[0].contains("HTML"), "{:?}", divs.notices);
+        let attrs: String = (0..10_000).map(|i| format!(" a{i}")).collect();
+        let tag = r(&format!("<span{attrs}>x</span>"));
+        assert!(tag.notices[0].contains("attributes"), "{:?}", tag.notices);
+        assert!(
+            tag.html.starts_with("<p>&lt;span a0"),
+            "{}",
+            &tag.html[..40]
+        );
+        let headings = r(&"# same\n".repeat(MAX_ANCHORED_HEADINGS + 500));
+        assert_eq!(headings.toc.len(), MAX_ANCHORED_HEADINGS);
+        assert_eq!(headings.toc.last().unwrap().id, "same-999");
+        assert!(headings.html.ends_with("<h1>same</h1>\n<h1>same</h1>"));
+        assert!(
+            headings.notices[0].contains("headings"),
+            "{:?}",
+            headings.notices
+        );
         assert!(r("# Fine\n\n> quote\n").notices.is_empty());
     }
 

@@ -21,6 +21,7 @@ pub mod nesting;
 pub mod provision;
 pub mod query;
 pub mod renders;
+pub mod sanitize;
 pub mod sections;
 pub mod slug;
 pub mod snapshot;
