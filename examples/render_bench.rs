@@ -43,6 +43,10 @@ fn cases() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
         ),
         ("deep divs", Box::new(|n| fill("<div>", n))),
         (
+            "open tags",
+            Box::new(|n| format!("<div {}", fill("<a ", n))),
+        ),
+        (
             "many attributes",
             Box::new(|n| {
                 let mut s = String::from("<span ");

@@ -58,7 +58,7 @@ async fn every_corpus_page_renders() {
                 let r = c.get(&url).send().await.unwrap();
                 let status = r.status().as_u16();
                 let body = r.text().await.unwrap();
-                let ok = body.contains("<article class=\"markdown\">")
+                let ok = body.contains("<robot-page class=\"markdown\" role=\"article\">")
                     && body.contains("class=\"wikilink");
                 (url, status, ok)
             }

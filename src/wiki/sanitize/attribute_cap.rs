@@ -3,14 +3,13 @@
 //! html5ever's tokenizer checks each new attribute against every earlier one of its tag,
 //! so one tag with a hundred thousand attributes (`<span a0 a1 a2 …`, 1 MB) costs seconds.
 //! Real tags carry a handful. This pass finds the tags the tokenizer will read and shows
-//! as text (escapes the `<` of) every tag that starts more than [`MAX_ATTRIBUTES`].
+//! as text (escapes every `<` in) every tag that starts more than [`MAX_ATTRIBUTES`].
 //!
 //! To find the same tags the tokenizer finds, it follows the HTML standard's tokenizer
 //! states that decide where a tag begins and ends: data, tag open, the attribute states,
 //! comments, bogus comments, and the raw-text elements that the sanitiser's sink switches
 //! the tokenizer into (the `RAW_*` lists there). Character references and errors do not
-//! move those boundaries, so they are not followed. After an escape, scanning resumes
-//! right after the `<`, as the tokenizer will.
+//! move those boundaries, so they are not followed. Each byte is scanned once.
 
 use std::borrow::Cow;
 
@@ -43,11 +42,11 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
             }
             let tag = scan_tag(b, name_end);
             if tag.attributes > MAX_ATTRIBUTES {
-                escapes.push(lt);
+                escape_all(b, lt, tag.end, &mut escapes);
             } else {
                 raw = None;
-                i = tag.end;
             }
+            i = tag.end;
             continue;
         }
         match b.get(lt + 1) {
@@ -59,11 +58,11 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
                         .position(|&c| is_space(c) || c == b'/' || c == b'>')
                         .unwrap_or(b.len() - name_start);
                 let tag = scan_tag(b, name_end);
+                i = tag.end;
                 if tag.attributes > MAX_ATTRIBUTES {
-                    escapes.push(lt);
+                    escape_all(b, lt, tag.end, &mut escapes);
                     continue;
                 }
-                i = tag.end;
                 let name = &b[name_start..name_end];
                 let is =
                     |list: &[&str]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
@@ -84,10 +83,9 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
                             .unwrap_or(b.len() - lt - 2);
                     let tag = scan_tag(b, name_end);
                     if tag.attributes > MAX_ATTRIBUTES {
-                        escapes.push(lt);
-                    } else {
-                        i = tag.end;
+                        escape_all(b, lt, tag.end, &mut escapes);
                     }
+                    i = tag.end;
                 }
                 Some(b'>') => i = lt + 3,
                 Some(_) => i = bogus_comment_end(b, lt + 2),
@@ -110,6 +108,14 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
     }
     out.push_str(&html[done..]);
     (Cow::Owned(out), true)
+}
+
+/// Escapes every `<` from a capped tag's start to its end. With its own `<` escaped, the
+/// tokenizer reads the whole tag as text, in which any `<` would start a tag; escaping
+/// them all keeps it reading text to the same end, so scanning resumes there once
+/// (resuming inside would rescan the rest of the page for each `<` in it: quadratic).
+fn escape_all(b: &[u8], from: usize, to: usize, escapes: &mut Vec<usize>) {
+    escapes.extend((from..to).filter(|&p| b[p] == b'<'));
 }
 
 /// Where a tag's attributes end, and how many it started.
@@ -304,8 +310,16 @@ mod tests {
             let html = format!("{hider}<b{}>", many(100));
             assert!(cap(&html).1, "{hider}");
         }
-        // And a tag shown as text shows its inside to the tokenizer.
-        let nested = format!("<i{m} title=\"<b{m}>\">", m = many(100));
-        assert_eq!(cap(&nested).0.matches("&lt;").count(), 2);
+        // A tag shown as text is text to its end: any `<` inside it is escaped too.
+        let nested = format!("<i{m} title=\"<b>\">x", m = many(100));
+        let (out, _) = cap(&nested);
+        assert_eq!(out.matches("&lt;").count(), 2);
+        assert!(out.ends_with("&lt;b>\">x"));
+        // Open tags that swallow the rest of the page: each byte is scanned once, and
+        // the tokenizer is left nothing but text.
+        let open = "<a ".repeat(50_000);
+        let (out, changed) = cap(&open);
+        assert!(changed);
+        assert!(!out.contains('<'));
     }
 }

@@ -9,7 +9,7 @@
 //! - comments, doctypes and processing instructions dropped; `script` and `style` dropped
 //!   with their content; other elements off the list dropped, their text kept;
 //! - elements balanced: an end tag closes what it matches or is dropped, and what is left
-//!   open is closed at the end, so a page cannot close the layout around it;
+//!   open is closed at the end;
 //! - no element opened below [`MAX_HTML_DEPTH`] open ones, and no tag with more than
 //!   [`attribute_cap::MAX_ATTRIBUTES`] attributes: those are shown as text.
 //!
@@ -19,6 +19,13 @@
 //! output as exactly the tokens we wrote, and its tree builder makes elements only from
 //! those tokens (plus implied `tbody`, `p` and copies of open formatting elements, all on
 //! the list). The tests check the output against the list by tokenizing it again.
+//!
+//! **Why a page stays in its box.** A browser's tree builder closes elements on its own
+//! (a `</li>` closes what is open inside the list item, a second `<table>` the first), so
+//! its idea of what is open can differ from ours, and an end tag we write may then close
+//! an element around the page. The layout therefore puts a page only under `html`,
+//! `body`, `main` and its own `robot-*` elements (`assets/templates/base.html`,
+//! `page.html`), names we never write: no end tag in a page can close them.
 //!
 //! **Why not a DOM sanitiser.** ammonia did this job before, by building a tree of the
 //! whole page and serialising it: three quarters of a render's time and most of its
@@ -234,7 +241,13 @@ pub fn clean(html: &str) -> Clean {
             capped: false,
         }),
     };
-    let tokenizer = Tokenizer::new(writer, TokenizerOpts::default());
+    let opts = TokenizerOpts {
+        // A byte-order mark is text here, not the start of a file: keeping it keeps the
+        // output a fixed point.
+        discard_bom: false,
+        ..TokenizerOpts::default()
+    };
+    let tokenizer = Tokenizer::new(writer, opts);
     let (html, too_many_attributes) = attribute_cap::cap(html);
     let input = BufferQueue::default();
     input.push_back(StrTendril::from(&*html));
@@ -416,8 +429,9 @@ fn escape_attribute(out: &mut String, value: &str) {
     escape(out, value, true);
 }
 
-/// html5ever's serialiser rules: `&` and no-break spaces always, `<` and `>` in text,
-/// `"` in attribute values.
+/// html5ever's serialiser rules (`&` and no-break spaces always, `<` and `>` in text, `"`
+/// in attribute values), and a carriage return as a reference: `&#13;` decodes to one,
+/// which a browser, and our next pass, would otherwise read as a line feed.
 fn escape(out: &mut String, s: &str, attribute: bool) {
     let mut done = 0;
     for (i, c) in s.char_indices() {
@@ -427,6 +441,7 @@ fn escape(out: &mut String, s: &str, attribute: bool) {
             '<' if !attribute => "&lt;",
             '>' if !attribute => "&gt;",
             '"' if attribute => "&quot;",
+            '\r' => "&#13;",
             _ => continue,
         };
         out.push_str(&s[done..i]);
@@ -528,7 +543,13 @@ mod tests {
             "/tests/fixtures/markdown/sanitize.md"
         ))
         .unwrap();
-        let once = c(&corpus);
-        assert_eq!(c(&once), once);
+        for input in [
+            corpus.as_str(),
+            "a&#13;b<b title=\"&#13;\">",
+            "\u{feff}\u{feff}x",
+        ] {
+            let once = c(input);
+            assert_eq!(c(&once), once, "{input:?}");
+        }
     }
 }
