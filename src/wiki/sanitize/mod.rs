@@ -20,12 +20,14 @@
 //! those tokens (plus implied `tbody`, `p` and copies of open formatting elements, all on
 //! the list). The tests check the output against the list by tokenizing it again.
 //!
-//! **Why a page stays in its box.** A browser's tree builder closes elements on its own
-//! (a `</li>` closes what is open inside the list item, a second `<table>` the first), so
-//! its idea of what is open can differ from ours, and an end tag we write may then close
-//! an element around the page. The layout therefore puts a page only under `html`,
-//! `body`, `main` and its own `robot-*` elements (`assets/templates/base.html`,
-//! `page.html`), names we never write: no end tag in a page can close them.
+//! **Why a page stays in its box.** A browser's tree builder closes and keeps open
+//! elements on its own (a `</li>` closes what is open inside the list item, a second
+//! `<table>` the first, an open `<li>` makes `</robot-page>` be ignored), so its idea of
+//! what is open can differ from ours. The layout is built so that this cannot matter:
+//! a page sits only under `html`, `body`, `main` and the layout's own `robot-*` elements,
+//! names we never write, so no end tag in a page can close them; and it comes last in
+//! the document, so an element it leaves open swallows nothing of the layout
+//! (`assets/templates/base.html`, `page.html`; tested below with a real tree builder).
 //!
 //! **Why not a DOM sanitiser.** ammonia did this job before, by building a tree of the
 //! whole page and serialising it: three quarters of a render's time and most of its
@@ -551,5 +553,130 @@ mod tests {
             let once = c(input);
             assert_eq!(c(&once), once, "{input:?}");
         }
+    }
+
+    /// A page cannot leave its box, whatever a browser's tree builder does with its
+    /// elements: parsed with the layout around it (html5ever's tree builder, as a browser
+    /// builds it), the page's content stays in `robot-page` and the layout's own elements
+    /// stay where they were.
+    #[test]
+    fn pages_stay_inside_the_layout() {
+        use html5ever::tendril::TendrilSink;
+        use markup5ever_rcdom::{Handle, NodeData, RcDom};
+
+        /// `name>[children]` for an element: element names, and `#text` for text that
+        /// is not only whitespace.
+        fn children(h: &Handle) -> Vec<String> {
+            h.children
+                .borrow()
+                .iter()
+                .filter_map(|c| match &c.data {
+                    NodeData::Element { name, .. } => Some(name.local.to_string()),
+                    NodeData::Text { contents } if !contents.borrow().trim().is_empty() => {
+                        Some("#text".to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+        fn find(h: &Handle, tag: &str) -> Option<Handle> {
+            if let NodeData::Element { name, .. } = &h.data
+                && &*name.local == tag
+            {
+                return Some(h.clone());
+            }
+            h.children.borrow().iter().find_map(|c| find(c, tag))
+        }
+        /// The children of `body`, of the layout element and of `main`.
+        fn outline(layout: (&str, &str), page: &str) -> Vec<Vec<String>> {
+            let doc = format!(
+                "<!doctype html><html><body>{}{page}{}</body></html>",
+                layout.0, layout.1
+            );
+            let dom = html5ever::parse_document(RcDom::default(), Default::default()).one(doc);
+            let body = find(&dom.document, "body").expect("a body");
+            let layout_element = body
+                .children
+                .borrow()
+                .iter()
+                .find(|c| matches!(c.data, NodeData::Element { .. }))
+                .cloned()
+                .expect("a layout");
+            let main = find(&dom.document, "main").expect("a main");
+            vec![children(&body), children(&layout_element), children(&main)]
+        }
+
+        let hostile = [
+            "</div></div></article></main></body><p>out</p>",
+            "<li><article></li></article><div>out</div>",
+            "<li><div><li></div><div>out</div>",
+            "<dd><div><dd></div><div>out</div>",
+            "<dt><article><dt></article><div>out</div>",
+            "<table><article><table></table></article><div>out</div>",
+            "<table><td><div></td></table></div><p>out</p>",
+            "<ul><li><div></ul></div><p>out</p>",
+            "<p><div></p></div><p>out</p>",
+            "<h1><div><h2></div></h1><p>out</p>",
+            "<a><div><a></div></a><p>out</p>",
+            "<b><div></b></div><p>out</p>",
+            "<ruby><div><rt></div><p>out</p>",
+            "<table><caption><div></caption></div><p>out</p>",
+            "<table><tr><td><article></td></tr></table></article><p>out</p>",
+            "<dl><dt><div><dd></div></dl><p>out</p>",
+            "<details><summary><div></summary></details></div><p>out</p>",
+            "<li><div><li>open to the end",
+            "<table><tr><td><li>open",
+            "<p><dd><dt><li><div>",
+        ];
+        // The layout as base.html and page.html build it around a page.
+        let ours = (
+            "<robot-layout class=layout><aside class=sidebar></aside><main class=content>\
+             <div class=page-header></div><aside class=page-aside></aside>\
+             <robot-page class=markdown>",
+            "</robot-page></main></robot-layout>",
+        );
+        let expected = [
+            vec!["robot-layout"],
+            vec!["aside", "main"],
+            vec!["div", "aside", "robot-page"],
+        ];
+        for page in hostile {
+            assert_eq!(outline(ours, &c(page)), expected, "{page}");
+        }
+        // The layout this replaced (a div and an article around the page, the aside
+        // after it) let the same pages out, or swallowed the aside into them.
+        let old = (
+            "<div class=layout><aside class=sidebar></aside><main class=content>\
+             <div class=page-header></div><article class=markdown>",
+            "</article><aside class=page-aside></aside></main></div>",
+        );
+        let old_expected = [
+            vec!["div"],
+            vec!["aside", "main"],
+            vec!["div", "article", "aside"],
+        ];
+        let escaped = hostile
+            .iter()
+            .filter(|page| outline(old, &c(page)) != old_expected)
+            .count();
+        assert!(escaped >= 3, "only {escaped} escaped the old layout");
+
+        // And the templates are still built that way: the page is the last thing in
+        // page.html's block, and nothing but closing tags follows the block in base.html.
+        let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/templates/");
+        let page_html = std::fs::read_to_string(format!("{templates}page.html")).unwrap();
+        assert!(
+            page_html.trim_end().ends_with(
+                "<robot-page class=\"markdown\" role=\"article\">{{ html|safe }}</robot-page>\n{% endblock %}"
+            ),
+            "page.html must end with the page"
+        );
+        let base = std::fs::read_to_string(format!("{templates}base.html")).unwrap();
+        let after_block = base
+            .split("{% block content %}{% endblock %}")
+            .nth(1)
+            .unwrap();
+        let closing: String = after_block.split_whitespace().collect();
+        assert_eq!(closing, "</main></robot-layout></body></html>");
     }
 }
