@@ -431,17 +431,19 @@ fn escape_attribute(out: &mut String, value: &str) {
     escape(out, value, true);
 }
 
-/// html5ever's serialiser rules (`&` and no-break spaces always, `<` and `>` in text, `"`
-/// in attribute values), and a carriage return as a reference: `&#13;` decodes to one,
-/// which a browser, and our next pass, would otherwise read as a line feed.
+/// `&`, `<`, `>` and no-break spaces always, `"` in attribute values, and a carriage return
+/// as a reference (`&#13;` decodes to one, which a browser, and our next pass, would
+/// otherwise read as a line feed). `<` and `>` are harmless inside a quoted value, but
+/// escaping them there too means no `<` in our output ever starts anything but a tag we
+/// wrote, for whatever reads it next.
 fn escape(out: &mut String, s: &str, attribute: bool) {
     let mut done = 0;
     for (i, c) in s.char_indices() {
         let replacement = match c {
             '&' => "&amp;",
             '\u{a0}' => "&nbsp;",
-            '<' if !attribute => "&lt;",
-            '>' if !attribute => "&gt;",
+            '<' => "&lt;",
+            '>' => "&gt;",
             '"' if attribute => "&quot;",
             '\r' => "&#13;",
             _ => continue,
@@ -506,9 +508,11 @@ mod tests {
     fn values_are_quoted_and_escaped() {
         assert_eq!(
             c("<a title='\"><script>' href=/x>y</a>"),
-            "<a title=\"&quot;><script>\" href=\"/x\" rel=\"noopener noreferrer\">y</a>"
+            "<a title=\"&quot;&gt;&lt;script&gt;\" href=\"/x\" rel=\"noopener noreferrer\">y</a>"
         );
         assert_eq!(c("a &lt; b &amp; c > d"), "a &lt; b &amp; c &gt; d");
+        // Found by fuzzing: `<style` inside a value, harmless there, is escaped too.
+        assert!(!c("<a aria-label=\"x<style>y\">z</a>").contains("<style"));
         assert_eq!(
             c("<input type=text><input type=checkbox checked>"),
             "<input><input type=\"checkbox\" checked=\"\">"
