@@ -8,12 +8,12 @@
 //! To find the same tags the tokenizer finds, it follows the HTML standard's tokenizer
 //! states that decide where a tag begins and ends: data, tag open, the attribute states,
 //! comments, bogus comments, and the raw-text elements that the sanitiser's sink switches
-//! the tokenizer into (the `RAW_*` lists there). Character references and errors do not
+//! the tokenizer into (`super::raw_text`, which both follow). Character references and errors do not
 //! move those boundaries, so they are not followed. Each byte is scanned once.
 
 use std::borrow::Cow;
 
-use super::{DROPPED_WITH_CONTENT, ESCAPABLE_RAW_TEXT, RAW_TEXT};
+use super::{RawText, raw_text};
 
 /// Attributes one tag may start; a tag with more is shown as text.
 pub const MAX_ATTRIBUTES: usize = 64;
@@ -35,57 +35,34 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
             let is_end_tag = b.get(lt + 1) == Some(&b'/')
                 && b.len() >= name_end
                 && b[lt + 2..name_end].eq_ignore_ascii_case(&b[ns..ne])
-                && b.get(name_end)
-                    .is_none_or(|&c| is_space(c) || c == b'/' || c == b'>');
-            if !is_end_tag {
-                continue;
+                && b.get(name_end).is_none_or(|&c| ends_name(c));
+            if is_end_tag {
+                let (end, capped) = read_tag(b, lt, name_end, &mut escapes);
+                i = end;
+                if !capped {
+                    raw = None;
+                }
             }
-            let tag = scan_tag(b, name_end);
-            if tag.attributes > MAX_ATTRIBUTES {
-                escape_all(b, lt, tag.end, &mut escapes);
-            } else {
-                raw = None;
-            }
-            i = tag.end;
             continue;
         }
         match b.get(lt + 1) {
             Some(c) if c.is_ascii_alphabetic() => {
-                let name_start = lt + 1;
-                let name_end = name_start
-                    + b[name_start..]
-                        .iter()
-                        .position(|&c| is_space(c) || c == b'/' || c == b'>')
-                        .unwrap_or(b.len() - name_start);
-                let tag = scan_tag(b, name_end);
-                i = tag.end;
-                if tag.attributes > MAX_ATTRIBUTES {
-                    escape_all(b, lt, tag.end, &mut escapes);
+                let name_end = tag_name_end(b, lt + 1);
+                let (end, capped) = read_tag(b, lt, name_end, &mut escapes);
+                i = end;
+                if capped {
                     continue;
                 }
-                let name = &b[name_start..name_end];
-                let is =
-                    |list: &[&str]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
-                if name.eq_ignore_ascii_case(b"plaintext") {
-                    break; // everything after is text
-                }
-                if is(DROPPED_WITH_CONTENT) || is(RAW_TEXT) || is(ESCAPABLE_RAW_TEXT) {
-                    raw = Some((name_start, name_end));
+                match raw_text(&b[lt + 1..name_end]) {
+                    Some(RawText::ToTheEnd) => break, // everything after is text
+                    Some(_) => raw = Some((lt + 1, name_end)),
+                    None => {}
                 }
             }
             Some(b'/') => match b.get(lt + 2) {
                 Some(c) if c.is_ascii_alphabetic() => {
-                    let name_end = lt
-                        + 2
-                        + b[lt + 2..]
-                            .iter()
-                            .position(|&c| is_space(c) || c == b'/' || c == b'>')
-                            .unwrap_or(b.len() - lt - 2);
-                    let tag = scan_tag(b, name_end);
-                    if tag.attributes > MAX_ATTRIBUTES {
-                        escape_all(b, lt, tag.end, &mut escapes);
-                    }
-                    i = tag.end;
+                    let name_end = tag_name_end(b, lt + 2);
+                    i = read_tag(b, lt, name_end, &mut escapes).0;
                 }
                 Some(b'>') => i = lt + 3,
                 Some(_) => i = bogus_comment_end(b, lt + 2),
@@ -108,6 +85,25 @@ pub fn cap(html: &str) -> (Cow<'_, str>, bool) {
     }
     out.push_str(&html[done..]);
     (Cow::Owned(out), true)
+}
+
+/// Reads the tag at `lt` whose name ends at `name_end`, and escapes it whole if it has
+/// more than [`MAX_ATTRIBUTES`]. Returns where it ends and whether it was escaped.
+fn read_tag(b: &[u8], lt: usize, name_end: usize, escapes: &mut Vec<usize>) -> (usize, bool) {
+    let tag = scan_tag(b, name_end);
+    let capped = tag.attributes > MAX_ATTRIBUTES;
+    if capped {
+        escape_all(b, lt, tag.end, escapes);
+    }
+    (tag.end, capped)
+}
+
+/// Just past a tag name that starts at `start`.
+fn tag_name_end(b: &[u8], start: usize) -> usize {
+    b[start..]
+        .iter()
+        .position(|&c| ends_name(c))
+        .map_or(b.len(), |off| start + off)
 }
 
 /// Escapes every `<` from a capped tag's start to its end. With its own `<` escaped, the
@@ -143,6 +139,20 @@ fn scan_tag(b: &[u8], mut p: usize) -> Scanned {
     while let Some(&c) = b.get(p) {
         let mut next = p + 1;
         state = match state {
+            // In these states a `>` ends the tag (in the others it is part of a name or
+            // value, or is reconsumed in `AfterName`).
+            State::AfterName
+            | State::BeforeValue
+            | State::AfterQuoted
+            | State::Unquoted
+            | State::SelfClosing
+                if c == b'>' =>
+            {
+                return Scanned {
+                    attributes,
+                    end: p + 1,
+                };
+            }
             State::BeforeName if is_space(c) => State::BeforeName,
             State::BeforeName if c == b'/' || c == b'>' => {
                 next = p;
@@ -152,7 +162,7 @@ fn scan_tag(b: &[u8], mut p: usize) -> Scanned {
                 attributes += 1;
                 State::Name // `=` here starts a name too
             }
-            State::Name if is_space(c) || c == b'/' || c == b'>' => {
+            State::Name if ends_name(c) => {
                 next = p;
                 State::AfterName
             }
@@ -161,12 +171,6 @@ fn scan_tag(b: &[u8], mut p: usize) -> Scanned {
             State::AfterName if is_space(c) => State::AfterName,
             State::AfterName if c == b'/' => State::SelfClosing,
             State::AfterName if c == b'=' => State::BeforeValue,
-            State::AfterName if c == b'>' => {
-                return Scanned {
-                    attributes,
-                    end: p + 1,
-                };
-            }
             State::AfterName => {
                 attributes += 1;
                 next = p;
@@ -174,12 +178,6 @@ fn scan_tag(b: &[u8], mut p: usize) -> Scanned {
             }
             State::BeforeValue if is_space(c) => State::BeforeValue,
             State::BeforeValue if c == b'"' || c == b'\'' => State::Quoted(c),
-            State::BeforeValue if c == b'>' => {
-                return Scanned {
-                    attributes,
-                    end: p + 1,
-                };
-            }
             State::BeforeValue => {
                 next = p;
                 State::Unquoted
@@ -195,30 +193,12 @@ fn scan_tag(b: &[u8], mut p: usize) -> Scanned {
             }
             State::AfterQuoted if is_space(c) => State::BeforeName,
             State::AfterQuoted if c == b'/' => State::SelfClosing,
-            State::AfterQuoted if c == b'>' => {
-                return Scanned {
-                    attributes,
-                    end: p + 1,
-                };
-            }
             State::AfterQuoted => {
                 next = p;
                 State::BeforeName
             }
             State::Unquoted if is_space(c) => State::BeforeName,
-            State::Unquoted if c == b'>' => {
-                return Scanned {
-                    attributes,
-                    end: p + 1,
-                };
-            }
             State::Unquoted => State::Unquoted,
-            State::SelfClosing if c == b'>' => {
-                return Scanned {
-                    attributes,
-                    end: p + 1,
-                };
-            }
             State::SelfClosing => {
                 next = p;
                 State::BeforeName
@@ -262,6 +242,11 @@ fn bogus_comment_end(b: &[u8], p: usize) -> usize {
         .iter()
         .position(|&c| c == b'>')
         .map_or(b.len(), |off| p + off + 1)
+}
+
+/// What ends a tag or attribute name: whitespace, `/` or `>`.
+fn ends_name(c: u8) -> bool {
+    is_space(c) || c == b'/' || c == b'>'
 }
 
 /// The tokenizer's whitespace (CR is read as LF).

@@ -217,13 +217,41 @@ const OPTIONAL_END: &[&str] = &[
     "rtc",
 ];
 
-/// Elements whose content is dropped with them.
-const DROPPED_WITH_CONTENT: &[&str] = &["script", "style"];
+/// How the tokenizer reads what follows an element's start tag, for the elements whose
+/// content a browser reads as text, not markup. We read it the same way: the sink
+/// switches the tokenizer on these, and `attribute_cap` follows the same switches.
+#[derive(Clone, Copy, PartialEq)]
+enum RawText {
+    /// Text up to the end tag, dropped with the element (`script`, `style`).
+    Dropped,
+    /// Text up to the end tag, kept as text.
+    Kept,
+    /// The same, with character references decoded.
+    KeptEscapable,
+    /// Text to the end of the input.
+    ToTheEnd,
+}
 
-/// Elements whose content a browser reads as text, not markup; we read it the same way
-/// and keep it as text.
-const RAW_TEXT: &[&str] = &["xmp", "iframe", "noembed", "noframes", "noscript"];
-const ESCAPABLE_RAW_TEXT: &[&str] = &["textarea", "title"];
+const RAW_TEXT_ELEMENTS: &[(&str, RawText)] = &[
+    ("script", RawText::Dropped),
+    ("style", RawText::Dropped),
+    ("xmp", RawText::Kept),
+    ("iframe", RawText::Kept),
+    ("noembed", RawText::Kept),
+    ("noframes", RawText::Kept),
+    ("noscript", RawText::Kept),
+    ("textarea", RawText::KeptEscapable),
+    ("title", RawText::KeptEscapable),
+    ("plaintext", RawText::ToTheEnd),
+];
+
+/// How the content of the element `name` (any ASCII case) is read, if it is raw text.
+fn raw_text(name: &[u8]) -> Option<RawText> {
+    RAW_TEXT_ELEMENTS
+        .iter()
+        .find(|(n, _)| name.eq_ignore_ascii_case(n.as_bytes()))
+        .map(|&(_, kind)| kind)
+}
 
 /// Sanitised HTML, and whether tags were shown as text: nested past [`MAX_HTML_DEPTH`],
 /// or carrying more than [`attribute_cap::MAX_ATTRIBUTES`].
@@ -301,18 +329,16 @@ impl State {
     fn start_tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
         let name: &str = &tag.name;
         // Raw-text elements: the tokenizer must read their content as a browser does.
-        if DROPPED_WITH_CONTENT.contains(&name) {
-            self.dropping = true;
-            return TokenSinkResult::RawData(RawKind::Rawtext);
-        }
-        if RAW_TEXT.contains(&name) {
-            return TokenSinkResult::RawData(RawKind::Rawtext);
-        }
-        if ESCAPABLE_RAW_TEXT.contains(&name) {
-            return TokenSinkResult::RawData(RawKind::Rcdata);
-        }
-        if name == "plaintext" {
-            return TokenSinkResult::Plaintext;
+        if let Some(kind) = raw_text(name.as_bytes()) {
+            return match kind {
+                RawText::Dropped => {
+                    self.dropping = true;
+                    TokenSinkResult::RawData(RawKind::Rawtext)
+                }
+                RawText::Kept => TokenSinkResult::RawData(RawKind::Rawtext),
+                RawText::KeptEscapable => TokenSinkResult::RawData(RawKind::Rcdata),
+                RawText::ToTheEnd => TokenSinkResult::Plaintext,
+            };
         }
         if !ELEMENTS.contains(&name) {
             return TokenSinkResult::Continue;
@@ -352,7 +378,7 @@ impl State {
 
     fn end_tag(&mut self, tag: &Tag) {
         let name: &str = &tag.name;
-        if DROPPED_WITH_CONTENT.contains(&name) {
+        if raw_text(name.as_bytes()) == Some(RawText::Dropped) {
             self.dropping = false;
             return;
         }
