@@ -165,12 +165,45 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     let arena = Arena::new();
     let root = comrak::parse_document(&arena, &body, &opts);
 
+    // One walk over the tree finds what the later steps need: wikilinks to rewrite,
+    // whether the client must load math or mermaid, and whether the page has a title.
+    let mut links = Vec::new();
+    let mut math = 0;
+    let mut math_as_text = Vec::new();
+    let mut has_h1 = false;
+    for node in root.descendants() {
+        match &node.data().value {
+            NodeValue::WikiLink(_) => links.push(node),
+            NodeValue::Math(_) if math >= MAX_MATH => math_as_text.push(node),
+            NodeValue::Math(_) => {
+                math += 1;
+                out.needs_math = true;
+            }
+            NodeValue::Heading(h) if h.level == 1 => has_h1 = true,
+            NodeValue::CodeBlock(cb) => match cb.info.split_whitespace().next() {
+                Some("math") => out.needs_math = true,
+                Some("mermaid") => out.needs_mermaid = true,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    if !math_as_text.is_empty() {
+        for node in math_as_text {
+            let mut data = node.data_mut();
+            if let NodeValue::Math(m) = &data.value {
+                let dollars = if m.display_math { "$$" } else { "$" };
+                data.value = NodeValue::Text(format!("{dollars}{}{dollars}", m.literal).into());
+            }
+        }
+        out.notices.push(format!(
+            "This page has more than {MAX_MATH} formulas; the later ones are shown as written."
+        ));
+    }
+
     // Wikilinks: resolve targets, mark missing ones, and wrap the link text in our own <a>.
     let mut seen_targets = std::collections::HashSet::new();
-    let links: Vec<_> = root
-        .descendants()
-        .filter(|n| matches!(n.data().value, NodeValue::WikiLink(_)))
-        .collect();
     for node in links {
         let url = match &node.data().value {
             NodeValue::WikiLink(l) => l.url.clone(),
@@ -228,18 +261,6 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         node.detach();
     }
 
-    out.needs_math = root
-        .descendants()
-        .any(|n| matches!(n.data().value, NodeValue::Math(_)));
-    let fences = |lang: &str| {
-        root.descendants().any(|n| match &n.data().value {
-            NodeValue::CodeBlock(cb) => cb.info.split_whitespace().next() == Some(lang),
-            _ => false,
-        })
-    };
-    out.needs_mermaid = fences("mermaid");
-    out.needs_math |= fences("math");
-
     let headings = Headings::default();
     let highlighter = Highlighter::default();
     let mermaid = Mermaid;
@@ -264,9 +285,6 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         }
         html.push_str("</dl></details>\n");
     }
-    let has_h1 = root
-        .descendants()
-        .any(|n| matches!(&n.data().value, NodeValue::Heading(h) if h.level == 1));
     if !has_h1 && let Some((_, t)) = out.properties.iter().find(|(k, _)| k == "title") {
         let id = slugify(t);
         let _ = writeln!(
@@ -312,6 +330,11 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     }
     out
 }
+
+/// Formulas one page has typeset. Each is about forty bytes of HTML and a typesetting
+/// run in the reader's browser, so a 1 MB page of `$a` would be 10 MB of HTML and minutes
+/// of script; real pages have dozens, a textbook chapter hundreds.
+const MAX_MATH: usize = 5000;
 
 /// Gives headings Otterwiki's ids (deduplicated with -1, -2, …), an anchor link, and
 /// records the table of contents.
@@ -389,9 +412,10 @@ impl HeadingAdapter for Headings {
 }
 
 /// The most code one page has highlighted; later blocks, and any one block larger than
-/// this, stay plain. Highlighting costs about a microsecond a byte, and some grammars
-/// backtrack on crafted input.
-const MAX_HIGHLIGHT_BYTES: usize = 128 * 1024;
+/// this, stay plain. Highlighting and sanitising its output cost some four microseconds a
+/// byte (`bench/render.sh`, "code blocks": 150 ms for a page past this budget), and some
+/// grammars backtrack on crafted input; 32 KB is some 800 lines of code.
+const MAX_HIGHLIGHT_BYTES: usize = 32 * 1024;
 
 /// Server-side highlighting with CSS classes (`hl-*`); unknown languages stay plain.
 #[derive(Default)]
@@ -574,11 +598,14 @@ mod tests {
         assert_eq!(out.notices.len(), 1, "{:?}", out.notices);
         let quotes = r(&">".repeat(20_000));
         assert!(
-            quotes.notices[0].contains("32 levels"),
+            quotes.notices[0].contains(&format!("{} levels", nesting::MAX_BLOCK_DEPTH)),
             "{:?}",
             quotes.notices
         );
-        assert_eq!(quotes.html.matches("<blockquote>").count(), 32);
+        assert_eq!(
+            quotes.html.matches("<blockquote>").count(),
+            nesting::MAX_BLOCK_DEPTH
+        );
         let divs = r(&"<div>".repeat(20_000));
         assert!(divs.notices[0].contains("HTML"), "{:?}", divs.notices);
         let attrs: String = (0..10_000).map(|i| format!(" a{i}")).collect();
@@ -588,6 +615,18 @@ mod tests {
             tag.html.starts_with("<p>&lt;span a0"),
             "{}",
             &tag.html[..40]
+        );
+        let formulas = r(&"$x$ ".repeat(MAX_MATH + 10));
+        assert_eq!(formulas.html.matches("data-math-style").count(), MAX_MATH);
+        assert!(
+            formulas.html.ends_with("$x$</p>\n"),
+            "{}",
+            &formulas.html[formulas.html.len() - 40..]
+        );
+        assert!(
+            formulas.notices[0].contains("formulas"),
+            "{:?}",
+            formulas.notices
         );
         let headings = r(&"# same\n".repeat(MAX_ANCHORED_HEADINGS + 500));
         assert_eq!(headings.toc.len(), MAX_ANCHORED_HEADINGS);

@@ -113,16 +113,12 @@ impl std::fmt::Display for PageName {
 /// (`e.\u{301}` becomes `e\u{301}`, which composes to `é`), and leading `-`, `/` and
 /// spaces are stripped in any order (` -a` would otherwise become `-a`, then `a`).
 fn sanitize(input: &str) -> String {
-    let mut s: String = input.nfkc().collect();
+    let mut s = nfkc(input);
     if s.to_ascii_lowercase().ends_with(".md") {
         s.truncate(s.len() - 3);
     }
-    let s: String = s
-        .chars()
-        .filter(|c| !"?|$.!#\\".contains(*c))
-        .collect::<String>()
-        .nfkc()
-        .collect();
+    let removed: String = s.chars().filter(|c| !"?|$.!#\\".contains(*c)).collect();
+    let s = nfkc(&removed);
     let s = s
         .trim_start_matches(|c: char| c == '-' || c == '/' || c.is_whitespace())
         .trim_end();
@@ -131,6 +127,15 @@ fn sanitize(input: &str) -> String {
         .filter(|seg| !seg.is_empty())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// NFKC, without its tables for ASCII (most names), which it leaves as it is.
+fn nfkc(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_string()
+    } else {
+        s.nfkc().collect()
+    }
 }
 
 /// Python's `str.title()` as Otterwiki's `titleSs` uses it: a letter after a non-letter

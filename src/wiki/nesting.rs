@@ -149,11 +149,14 @@ mod tests {
         let md = ">".repeat(20_000);
         let (out, changed) = cap_markdown(&md);
         assert!(changed);
-        assert_eq!(&out[..MAX_BLOCK_DEPTH + 1], format!("{}\\", ">".repeat(32)));
+        assert_eq!(
+            &out[..MAX_BLOCK_DEPTH + 1],
+            format!("{}\\", ">".repeat(MAX_BLOCK_DEPTH))
+        );
         let list = format!("{}x\n", "- ".repeat(1000));
         let (out, _) = cap_markdown(&list);
         assert!(
-            out.starts_with(&format!("{}\\- ", "- ".repeat(32))),
+            out.starts_with(&format!("{}\\- ", "- ".repeat(MAX_BLOCK_DEPTH))),
             "{}",
             &out[..80]
         );

@@ -11,7 +11,7 @@
 //! - elements balanced: an end tag closes what it matches or is dropped, and what is left
 //!   open is closed at the end;
 //! - no element opened below [`MAX_HTML_DEPTH`] open ones, and no tag with more than
-//!   [`attribute_cap::MAX_ATTRIBUTES`] attributes: those are shown as text.
+//!   [`prepass::MAX_ATTRIBUTES`] attributes: those are shown as text.
 //!
 //! **Why this is safe.** We write every byte of the output, and none of the elements we
 //! write switches a browser's tokenizer out of its data state (no `script`, `style`,
@@ -41,12 +41,13 @@ use html5ever::tokenizer::{
     BufferQueue, StartTag, Tag, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-mod attribute_cap;
+mod prepass;
 
 /// Open elements below which a new element is shown as text. Real pages nest a handful.
 pub const MAX_HTML_DEPTH: usize = 128;
 
-/// Elements that may appear: ammonia's safe defaults plus what our Markdown writes.
+/// Elements that may appear: ammonia's safe defaults plus what our Markdown writes. Sorted,
+/// for [`allowed_element`].
 const ELEMENTS: &[&str] = &[
     "a",
     "abbr",
@@ -219,7 +220,7 @@ const OPTIONAL_END: &[&str] = &[
 
 /// How the tokenizer reads what follows an element's start tag, for the elements whose
 /// content a browser reads as text, not markup. We read it the same way: the sink
-/// switches the tokenizer on these, and `attribute_cap` follows the same switches.
+/// switches the tokenizer on these, and `prepass` follows the same switches.
 #[derive(Clone, Copy, PartialEq)]
 enum RawText {
     /// Text up to the end tag, dropped with the element (`script`, `style`).
@@ -254,7 +255,7 @@ fn raw_text(name: &[u8]) -> Option<RawText> {
 }
 
 /// Sanitised HTML, and whether tags were shown as text: nested past [`MAX_HTML_DEPTH`],
-/// or carrying more than [`attribute_cap::MAX_ATTRIBUTES`].
+/// or carrying more than [`prepass::MAX_ATTRIBUTES`].
 pub struct Clean {
     pub html: String,
     pub capped: bool,
@@ -278,7 +279,7 @@ pub fn clean(html: &str) -> Clean {
         ..TokenizerOpts::default()
     };
     let tokenizer = Tokenizer::new(writer, opts);
-    let (html, too_many_attributes) = attribute_cap::cap(html);
+    let (html, too_many_attributes) = prepass::prepare(html);
     let input = BufferQueue::default();
     input.push_back(StrTendril::from(&*html));
     // The writer never asks the tokenizer to pause for a script.
@@ -340,7 +341,7 @@ impl State {
                 RawText::ToTheEnd => TokenSinkResult::Plaintext,
             };
         }
-        if !ELEMENTS.contains(&name) {
+        if !allowed_element(name) {
             return TokenSinkResult::Continue;
         }
         let stays_open = !VOID.contains(&name) && !OPTIONAL_END.contains(&name);
@@ -389,7 +390,7 @@ impl State {
             self.html.push_str("&gt;");
             return;
         }
-        if !ELEMENTS.contains(&name) || VOID.contains(&name) {
+        if !allowed_element(name) || VOID.contains(&name) {
             return;
         }
         if OPTIONAL_END.contains(&name) {
@@ -420,6 +421,10 @@ impl State {
             self.close_innermost();
         }
     }
+}
+
+fn allowed_element(name: &str) -> bool {
+    ELEMENTS.binary_search(&name).is_ok()
 }
 
 fn allowed_attribute(element: &str, attribute: &str, value: &str) -> bool {
@@ -487,6 +492,16 @@ mod tests {
 
     fn c(html: &str) -> String {
         clean(html).html
+    }
+
+    #[test]
+    fn the_element_list_is_sorted() {
+        assert!(
+            ELEMENTS.is_sorted(),
+            "allowed_element searches it by halves"
+        );
+        assert!(ELEMENTS.iter().all(|e| allowed_element(e)));
+        assert!(!allowed_element("script") && !allowed_element("zzz"));
     }
 
     #[test]
