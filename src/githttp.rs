@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::access::{self, Action};
+use crate::access::Action;
 use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
@@ -68,13 +68,7 @@ async fn authorize_clone(state: &Services, wiki: &Wiki, caller: &Caller) -> Resu
         challenge(&mut r, &wiki.slug);
         return Err(r);
     }
-    let principal = caller.principal.clone();
-    let w = wiki.clone();
-    match state
-        .db
-        .run(move |c| access::authorize(c, &principal, &w, Action::Read))
-        .await
-    {
+    match state.decide(&caller.principal, wiki, Action::Read).await {
         Ok(_) => Ok(()),
         Err(Error::Unauthorized) => {
             let mut r = plain(

@@ -223,6 +223,40 @@ fn top_level_modules_form_no_cycle() {
     assert!(detail.is_empty(), "import cycles:\n{}", detail.join("\n"));
 }
 
+/// The surfaces reach the wikis only through service operations: none runs the domain
+/// core on the blocking pool itself (`….wikis.run(…)`), or calls `access::authorize` to
+/// decide on its own. What they may still ask the core directly is not an operation (a
+/// repository's path for `git upload-pack`).
+#[test]
+fn surfaces_call_operations_not_the_core() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut wrong = Vec::new();
+    for file in files {
+        let Some(module) = module_of(&file) else {
+            continue;
+        };
+        if !SURFACES.contains(&module.as_str()) {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(&file).expect("read source"));
+        let squeezed: String = code.split_whitespace().collect();
+        for (needle, what) in [
+            (".wikis.run(", "runs the domain core itself"),
+            ("access::authorize(", "decides access itself"),
+        ] {
+            if squeezed.contains(needle) {
+                wrong.push(format!("{} {what} ({needle})", shown(&file)));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "surfaces that bypass the operation layer:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The reader itself: grouped imports and comments are read as the compiler would.
 #[test]
 fn the_reader_finds_imports_and_skips_prose() {

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::access::{self, Action};
+use crate::access::Action;
 use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
@@ -401,10 +401,8 @@ async fn allow(
     action: Action,
 ) -> Result<(), V1Error> {
     precheck(state, wiki, caller, headers)?;
-    let (p, w) = (caller.principal.clone(), wiki.clone());
     state
-        .db
-        .run(move |c| access::authorize(c, &p, &w, action))
+        .decide(&caller.principal, wiki, action)
         .await
         .map(|_| ())
         .map_err(refused(state, wiki))
@@ -547,10 +545,9 @@ async fn list_pages(
         tag: q.get("tag").cloned().unwrap_or_default(),
         updated_since: since,
     };
-    let pages: Vec<Value> = state
-        .wikis
-        .run(move |w| w.list_pages(&wiki, &filter))
-        .await?
+    let pages: Vec<Value> = reads::pages(&state, &caller, &wiki, filter)
+        .await
+        .map_err(refused(&state, &wiki))?
         .into_iter()
         .map(|p| {
             json!({
@@ -996,11 +993,9 @@ async fn semantic_search(
     let query = required_q(&q)?;
     let n = int_param(&q, "n", 5, 1..=50)?;
     let per_page = int_param(&q, "max_chunks_per_page", 2, 1..=5)?;
-    let (sem, q2) = (state.semantic.clone(), query.clone());
-    let hits = state
-        .wikis
-        .run(move |_| sem.search(&wiki, &q2, n, per_page))
-        .await?;
+    let hits = find::passages(&state, &caller, &wiki, query.clone(), n, per_page)
+        .await
+        .map_err(refused(&state, &wiki))?;
     let results: Vec<Value> = hits
         .iter()
         .map(|h| {
@@ -1035,9 +1030,10 @@ async fn reindex_status(
     caller: Caller,
     headers: HeaderMap,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
-    let sem = state.semantic.clone();
-    let status = state.wikis.run(move |_| sem.status(&wiki)).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
+    let status = find::index_status(&state, &caller, &wiki)
+        .await
+        .map_err(refused(&state, &wiki))?;
     Ok(Json(status).into_response())
 }
 
@@ -1070,8 +1066,10 @@ async fn graph(
     caller: Caller,
     headers: HeaderMap,
 ) -> V1Result {
-    allow(&state, &wiki, &caller, &headers, Action::Read).await?;
-    let snap = state.wikis.run(move |w| w.snapshot(&wiki)).await?;
+    precheck(&state, &wiki, &caller, &headers)?;
+    let snap = reads::tree(&state, &caller, &wiki)
+        .await
+        .map_err(refused(&state, &wiki))?;
     let nodes: Vec<String> = snap.pages.values().map(|p| p.name.to_string()).collect();
     let mut edges = Vec::new();
     for (from, targets) in &snap.links_out {

@@ -147,6 +147,34 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// Seconds since the epoch: the one clock every table uses.
+/// Whether the database answers.
+pub fn ping(conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT 1", [], |_| Ok(()))?;
+    Ok(())
+}
+
+/// Row counts for `/metrics`.
+pub struct Totals {
+    pub wikis: i64,
+    pub pages: i64,
+    pub users: i64,
+    pub live_sessions: i64,
+}
+
+pub fn totals(conn: &Connection) -> Result<Totals> {
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    Ok(Totals {
+        wikis: count("SELECT COUNT(*) FROM wikis")?,
+        pages: count("SELECT COUNT(*) FROM fts_docs")?,
+        users: count("SELECT COUNT(*) FROM users")?,
+        live_sessions: conn.query_row(
+            "SELECT COUNT(*) FROM sessions WHERE expires_at > ?1 AND revoked_at IS NULL",
+            [now()],
+            |r| r.get(0),
+        )?,
+    })
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

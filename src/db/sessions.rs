@@ -26,6 +26,15 @@ pub fn is_live(conn: &Connection, id: &str, did: &str) -> Result<bool> {
     Ok(live.is_some())
 }
 
+/// Ends every live session of `did` (signing out signs out everywhere).
+pub fn revoke_all(conn: &Connection, did: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sessions SET revoked_at = ?2 WHERE did = ?1 AND revoked_at IS NULL",
+        params![did, super::now()],
+    )?;
+    Ok(())
+}
+
 pub fn revoke(conn: &Connection, id: &str) -> Result<()> {
     conn.execute(
         "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",

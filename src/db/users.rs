@@ -73,6 +73,22 @@ pub fn upsert(
     get(conn, did)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished after upsert")))
 }
 
+/// Deletes the account; its sessions, collaborations and ATProto sessions go with it
+/// (the foreign keys cascade).
+pub fn delete(conn: &Connection, did: &str) -> Result<()> {
+    conn.execute("DELETE FROM users WHERE did = ?1", [did])?;
+    Ok(())
+}
+
+/// Records `name` as the user's username unless they have one (their first wiki's slug).
+pub fn claim_username(conn: &Connection, did: &str, name: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET username = ?2 WHERE did = ?1 AND username IS NULL",
+        params![did, name],
+    )?;
+    Ok(())
+}
+
 /// The username chosen at signup (the first wiki's slug), if any.
 pub fn username(conn: &Connection, did: &str) -> Result<Option<String>> {
     Ok(conn

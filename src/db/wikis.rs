@@ -143,6 +143,79 @@ pub fn set_public(conn: &Connection, id: i64, public: bool) -> Result<()> {
     Ok(())
 }
 
+/// A collaborator of one wiki, as the management app lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collaborator {
+    pub did: String,
+    pub handle: String,
+    pub role: Role,
+    pub added_at: i64,
+}
+
+/// The collaborators of a wiki, oldest first.
+pub fn collaborators(conn: &Connection, wiki_id: i64) -> Result<Vec<Collaborator>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.did, u.handle, c.role, c.added_at FROM collaborators c JOIN users u ON u.did = c.did
+         WHERE c.wiki_id = ?1 ORDER BY c.added_at",
+    )?;
+    let rows = stmt
+        .query_map([wiki_id], |r| {
+            let role: String = r.get(2)?;
+            Ok(Collaborator {
+                did: r.get(0)?,
+                handle: r.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Viewer),
+                added_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The wikis `did` collaborates on (not those they own), with their role, by slug.
+pub fn shared_with(conn: &Connection, did: &str) -> Result<Vec<(Wiki, Role)>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("w.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {cols}, c.role FROM collaborators c JOIN wikis w ON w.id = c.wiki_id
+         WHERE c.did = ?1 ORDER BY w.slug"
+    ))?;
+    let rows = stmt.query_map([did], |r| {
+        let role: String = r.get(8)?;
+        Ok((from_row(r)?, role))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (wiki, role) = row?;
+        if let Some(role) = Role::parse(&role) {
+            out.push((wiki, role));
+        }
+    }
+    Ok(out)
+}
+
+/// New values for a wiki's settings; `None` keeps the old one.
+#[derive(Debug, Clone, Default)]
+pub struct Settings<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub is_public: Option<bool>,
+    pub git_clone: Option<bool>,
+}
+
+/// Changes the settings given in `s`.
+pub fn update_settings(conn: &Connection, id: i64, s: &Settings) -> Result<()> {
+    conn.execute(
+        "UPDATE wikis SET title = COALESCE(?2, title), description = COALESCE(?3, description),
+         is_public = COALESCE(?4, is_public), git_clone = COALESCE(?5, git_clone) WHERE id = ?1",
+        params![id, s.title, s.description, s.is_public, s.git_clone],
+    )?;
+    Ok(())
+}
+
 /// The role `did` holds on the wiki through the collaborators table (owners are not there).
 pub fn collaborator_role(conn: &Connection, wiki_id: i64, did: &str) -> Result<Option<Role>> {
     let role: Option<String> = conn

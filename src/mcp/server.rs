@@ -22,14 +22,12 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router
 use serde::{Deserialize, Serialize};
 
 use super::text;
-use crate::access::{self, Action};
 use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::op::Surface;
 use crate::service::{attachments, pages, reads, search as find};
-use crate::wiki::Wikis;
 use crate::wiki::names::PageName;
 use crate::wiki::query::{iso_time, parse_date};
 
@@ -404,26 +402,6 @@ impl WikiServer {
             Err(e) => tool_error(e, path_for_errors),
         }
     }
-
-    /// [`Self::serve`] for a domain call `f` run by the service's operation runner
-    /// (authorize, count a write, blocking pool), for tools without an operation of
-    /// their own.
-    async fn call<T, F>(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        action: Action,
-        path_for_errors: &str,
-        f: F,
-    ) -> CallToolResult
-    where
-        T: Serialize + Send + 'static,
-        F: FnOnce(&Wikis, &Wiki) -> Result<(T, String)> + Send + 'static,
-    {
-        self.serve(ctx, path_for_errors, move |s, caller, wiki| async move {
-            s.run(&caller, &wiki, action, |w, wiki, _| f(w, wiki)).await
-        })
-        .await
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -559,7 +537,7 @@ impl WikiServer {
         Parameters(p): Parameters<ListNotes>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.call(&ctx, Action::Read, "", move |w, wiki| {
+        self.serve(&ctx, "", move |s, caller, wiki| async move {
             let since = if p.updated_since.trim().is_empty() {
                 None
             } else {
@@ -573,8 +551,8 @@ impl WikiServer {
                 tag: p.tag.clone(),
                 updated_since: since,
             };
-            let notes: Vec<NoteSummary> = w
-                .list_pages(wiki, &filter)?
+            let notes: Vec<NoteSummary> = reads::pages(&s, &caller, &wiki, filter)
+                .await?
                 .into_iter()
                 .map(|s| NoteSummary {
                     path: s.name,
@@ -645,11 +623,10 @@ impl WikiServer {
         Parameters(p): Parameters<SemanticSearch>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let sem = self.state.semantic.clone();
-        self.call(&ctx, Action::Read, "", move |_, wiki| {
+        self.serve(&ctx, "", move |s, caller, wiki| async move {
             let n = p.n.clamp(1, 50) as usize;
             let per_page = p.max_chunks_per_page.clamp(1, 5) as usize;
-            let hits = sem.search(wiki, &p.query, n, per_page)?;
+            let hits = find::passages(&s, &caller, &wiki, p.query.clone(), n, per_page).await?;
             let results: Vec<SemanticHitOut> = hits
                 .into_iter()
                 .map(|h| SemanticHitOut {
@@ -1024,21 +1001,13 @@ impl ServerHandler for WikiServer {
             .into_owned();
         let result = async {
             let (caller, wiki) = caller_of(&ctx)?;
-            let (p, w) = (caller.principal.clone(), wiki.clone());
-            self.state
-                .db
-                .run(move |c| access::authorize(c, &p, &w, Action::Read))
-                .await?;
             let name = PageName::parse(&path)?;
-            self.state
-                .wikis
-                .run(move |w| w.read_page(&wiki, &name, None))
-                .await
+            pages::read(&self.state, &caller, &wiki, name, None).await
         }
         .await;
         match result {
-            Ok(page) => Ok(ReadResourceResult::new(vec![
-                ResourceContents::text(page.content, uri).with_mime_type("text/markdown"),
+            Ok(read) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(read.page.content, uri).with_mime_type("text/markdown"),
             ])
             .into()),
             Err(Error::NotFound(_)) => Err(ErrorData::resource_not_found(

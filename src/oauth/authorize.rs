@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::*;
-use crate::access::{self, Action, Role};
+use crate::access::{Action, Role};
 use crate::access::{Caller, CurrentWiki};
 use crate::db::wikis::Wiki;
 use crate::http::urlencode;
@@ -278,11 +278,7 @@ async fn role_here(
     wiki: &Wiki,
     caller: &Caller,
 ) -> std::result::Result<Role, Response> {
-    let (p, w) = (caller.principal.clone(), wiki.clone());
-    let grant = state
-        .db
-        .run(move |c| access::authorize(c, &p, &w, Action::Read))
-        .await;
+    let grant = state.decide(&caller.principal, wiki, Action::Read).await;
     match grant {
         Ok(g) if g.role.is_some() => Ok(g.role.unwrap_or(Role::Viewer)),
         _ => Err(page(

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::access;
 use crate::access::CurrentWiki;
-use crate::access::{self, Action};
 use crate::db::oauth::{self as store, Code};
 use crate::http::parse_form;
 
@@ -300,10 +300,7 @@ async fn refresh_grant(
                 handle: g.user_handle.clone(),
                 session_id: String::new(),
             };
-            let role = match access::authorize(c, &principal, &wiki2, Action::Read) {
-                Ok(grant) => grant.role,
-                Err(_) => None,
-            };
+            let role = access::role_of(c, &principal, &wiki2)?;
             let Some(role) = role else {
                 store::revoke_grant(c, g.id, now)?;
                 return Ok(Err((

@@ -52,13 +52,7 @@ impl WikiView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Collaborator {
-    pub did: String,
-    pub handle: String,
-    pub role: Role,
-    pub added_at: i64,
-}
+pub use crate::db::wikis::Collaborator;
 
 /// The signed-in user, or 401.
 pub fn user_of(caller: &Caller) -> Result<(&str, &str)> {
@@ -95,14 +89,11 @@ pub async fn my_wikis(state: &Services, caller: &Caller) -> Result<Vec<WikiView>
     let rows = state
         .db
         .run(move |c| {
-            let mut out: Vec<(Wiki, Role)> = wikis::owned_by(c, &did)?.into_iter().map(|w| (w, Role::Owner)).collect();
-            let mut stmt = c.prepare("SELECT w.slug, c.role FROM collaborators c JOIN wikis w ON w.id = c.wiki_id WHERE c.did = ?1 ORDER BY w.slug")?;
-            let shared: Vec<(String, String)> = stmt.query_map([&did], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-            for (slug, role) in shared {
-                if let (Some(w), Some(role)) = (wikis::by_slug(c, &slug)?, Role::parse(&role)) {
-                    out.push((w, role));
-                }
-            }
+            let mut out: Vec<(Wiki, Role)> = wikis::owned_by(c, &did)?
+                .into_iter()
+                .map(|w| (w, Role::Owner))
+                .collect();
+            out.extend(wikis::shared_with(c, &did)?);
             Ok(out)
         })
         .await?;
@@ -162,10 +153,7 @@ pub async fn create_wiki(
         .db
         .run(move |c| {
             let token = tokens::regenerate(c, w2.id)?;
-            c.execute(
-                "UPDATE users SET username = ?2 WHERE did = ?1 AND username IS NULL",
-                rusqlite::params![d4, w2.slug],
-            )?;
+            crate::db::users::claim_username(c, &d4, &w2.slug)?;
             audit::record(
                 c,
                 Some(&d4),
@@ -214,30 +202,13 @@ pub async fn update_wiki(
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if let Some(t) = &patch.title {
-                tx.execute(
-                    "UPDATE wikis SET title = ?2 WHERE id = ?1",
-                    rusqlite::params![id, t.trim()],
-                )?;
-            }
-            if let Some(d) = &patch.description {
-                tx.execute(
-                    "UPDATE wikis SET description = ?2 WHERE id = ?1",
-                    rusqlite::params![id, d.trim()],
-                )?;
-            }
-            if let Some(p) = patch.is_public {
-                tx.execute(
-                    "UPDATE wikis SET is_public = ?2 WHERE id = ?1",
-                    rusqlite::params![id, p],
-                )?;
-            }
-            if let Some(g) = patch.git_clone {
-                tx.execute(
-                    "UPDATE wikis SET git_clone = ?2 WHERE id = ?1",
-                    rusqlite::params![id, g],
-                )?;
-            }
+            let settings = wikis::Settings {
+                title: patch.title.as_deref().map(str::trim),
+                description: patch.description.as_deref().map(str::trim),
+                is_public: patch.is_public,
+                git_clone: patch.git_clone,
+            };
+            wikis::update_settings(&tx, id, &settings)?;
             let w = wikis::by_slug(&tx, &wiki.slug)?
                 .ok_or_else(|| Error::not_found("wiki vanished"))?;
             let detail =
@@ -366,27 +337,10 @@ pub async fn collaborators(
     slug: &str,
 ) -> Result<Vec<Collaborator>> {
     let (wiki, _) = wiki_for(state, caller, slug, Action::Admin).await?;
-    state.db.run(move |c| list_collaborators(c, wiki.id)).await
-}
-
-/// The collaborators of a wiki, oldest first.
-pub fn list_collaborators(c: &rusqlite::Connection, wiki_id: i64) -> Result<Vec<Collaborator>> {
-    let mut stmt = c.prepare(
-        "SELECT c.did, u.handle, c.role, c.added_at FROM collaborators c JOIN users u ON u.did = c.did
-         WHERE c.wiki_id = ?1 ORDER BY c.added_at",
-    )?;
-    let rows = stmt
-        .query_map([wiki_id], |r| {
-            let role: String = r.get(2)?;
-            Ok(Collaborator {
-                did: r.get(0)?,
-                handle: r.get(1)?,
-                role: Role::parse(&role).unwrap_or(Role::Viewer),
-                added_at: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    state
+        .db
+        .run(move |c| wikis::collaborators(c, wiki.id))
+        .await
 }
 
 fn collaborator_role(role: &str) -> Result<Role> {
@@ -417,7 +371,7 @@ pub async fn add_collaborator(
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            let existing = list_collaborators(&tx, wiki.id)?;
+            let existing = wikis::collaborators(&tx, wiki.id)?;
             if !existing.iter().any(|x| x.did == u2.did) && existing.len() >= MAX_COLLABORATORS {
                 return Err(Error::LimitReached(format!(
                     "A wiki can have at most {MAX_COLLABORATORS} collaborators."
@@ -591,8 +545,7 @@ pub async fn delete_account(
                 request_id.as_deref(),
             )?;
             // Sessions, collaborations and ATProto sessions go with the row (cascade).
-            c.execute("DELETE FROM users WHERE did = ?1", [&d])?;
-            Ok(())
+            crate::db::users::delete(c, &d)
         })
         .await?;
     tracing::info!(did, "account deleted");

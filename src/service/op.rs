@@ -3,7 +3,7 @@
 //! blocking pool, and call the domain with the author to record. Also the one rule for
 //! commit messages, which the reference words per surface.
 
-use crate::access::{self, Action, Caller};
+use crate::access::{self, Action, Caller, Grant, Principal};
 use crate::db::wikis::Wiki;
 use crate::error::Result;
 use crate::wiki::{Wikis, default_message};
@@ -37,6 +37,24 @@ impl Services {
                 count_write(&limiter, &caller, action)?;
                 f(w, &wiki, &caller)
             })
+            .await
+    }
+}
+
+impl Services {
+    /// Whether `principal` may do `action` on `wiki`, decided as every operation decides,
+    /// for a surface that must know before it starts one: to answer with a sign-in page,
+    /// to refuse before reading a body, to show a consent screen, to start `git`. It counts
+    /// nothing and does nothing; the operation that follows decides again.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        wiki: &Wiki,
+        action: Action,
+    ) -> Result<Grant> {
+        let (p, w) = (principal.clone(), wiki.clone());
+        self.db
+            .run(move |c| access::authorize(c, &p, &w, action))
             .await
     }
 }

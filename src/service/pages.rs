@@ -1,4 +1,5 @@
-//! Page operations as every surface calls them: read (at a revision), save (with its base
+//! Page operations as every surface calls them: read (at a revision; shown rendered, or
+//! as highlighted source), preview, save (with its base
 //! revision; a stale one is a conflict naming the current revision), edit (one unique
 //! replacement), rename (with backlinks) and delete. Each authorizes, counts a write,
 //! runs on the blocking pool and returns typed results naming pages as the wiki stores
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use crate::access::{Action, Caller};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
+use crate::wiki::markdown::{self, Rendered};
 use crate::wiki::names::PageName;
 use crate::wiki::snapshot::Snapshot;
 use crate::wiki::store::CommitInfo;
@@ -115,6 +117,69 @@ pub async fn read(
             links_to,
             linked_from,
         })
+    })
+    .await
+}
+
+/// A page as a reader sees it: as [`read`], and rendered (cached per blob).
+pub struct Shown {
+    pub read: PageRead,
+    pub rendered: Arc<Rendered>,
+}
+
+/// Reads a page, at HEAD or at `revision`, and renders it.
+pub async fn show(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    revision: Option<String>,
+) -> Result<Shown> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let view = w.read_page_view(wiki, &name, revision.as_deref())?;
+        let rendered = w.render(wiki, &view.snapshot, &view.page);
+        let (links_to, linked_from) = view.snapshot.link_names(&view.page.path);
+        Ok(Shown {
+            read: PageRead {
+                page: view.page,
+                snapshot: view.snapshot,
+                last_change: view.last_change,
+                links_to,
+                linked_from,
+            },
+            rendered,
+        })
+    })
+    .await
+}
+
+/// A page's Markdown, at HEAD or at `revision`, and the same highlighted as HTML.
+pub async fn source(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    revision: Option<String>,
+) -> Result<(Page, String)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        let page = w.read_page(wiki, &name, revision.as_deref())?;
+        let html = markdown::source_html(&page.content);
+        Ok((page, html))
+    })
+    .await
+}
+
+/// Renders Markdown that is not (yet) saved, as page `name`: the editor's live preview.
+/// Only writers preview, and a preview costs a render, so it counts as a write.
+pub async fn preview(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    content: String,
+) -> Result<Rendered> {
+    s.run(caller, wiki, Action::Write, move |w, wiki, _| {
+        w.preview(wiki, &name, &content)
     })
     .await
 }

@@ -1,12 +1,18 @@
-//! The read operations besides reading a page: a page's history, the wiki's changelog,
-//! links and backlinks, orphans, and attachments (list, download). Each authorizes a
-//! read on the blocking pool and names pages as the wiki stores them.
+//! The read operations besides reading a page: the page tree and the filtered page list,
+//! a page's history, diff and
+//! blame, one commit, the wiki's changelog, links and backlinks, orphans, and attachments
+//! (list, download). Each authorizes a read on the blocking pool and names pages as the
+//! wiki stores them.
+
+use std::sync::Arc;
 
 use crate::access::{Action, Caller};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
 use crate::wiki::names::PageName;
-use crate::wiki::store::CommitInfo;
+use crate::wiki::query::{PageFilter, PageSummary};
+use crate::wiki::snapshot::Snapshot;
+use crate::wiki::store::{BlameLine, CommitInfo, FileDiff};
 use crate::wiki::{Attachment, ChangelogEntry, Wikis};
 
 use super::Services;
@@ -17,6 +23,27 @@ fn stored(w: &Wikis, wiki: &Wiki, name: &PageName) -> Result<(PageName, String)>
         .page(&name.file_path())
         .map(|e| (e.name.clone(), e.path.clone()))
         .ok_or_else(|| Error::not_found(format!("Page not found: {name}")))
+}
+
+/// The wiki's pages at HEAD (names, titles, links): what page lists and trees show.
+pub async fn tree(s: &Services, caller: &Caller, wiki: &Wiki) -> Result<Arc<Snapshot>> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.snapshot(wiki)
+    })
+    .await
+}
+
+/// The pages that pass `filter` (prefix, category, tag, changed since), by name.
+pub async fn pages(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    filter: PageFilter,
+) -> Result<Vec<PageSummary>> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.list_pages(wiki, &filter)
+    })
+    .await
 }
 
 /// A page's revisions, newest first. A page that is gone but has history keeps it; one
@@ -37,6 +64,48 @@ pub async fn history(
             Err(_) => PageName::from_path(&name.file_path()),
         };
         Ok((shown, commits))
+    })
+    .await
+}
+
+/// How a page changed from revision `from` to `to`.
+pub async fn diff(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    from: String,
+    to: String,
+) -> Result<Vec<FileDiff>> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.diff(wiki, &name, &from, &to)
+    })
+    .await
+}
+
+/// Who last changed each line of a page, at HEAD or at `revision`.
+pub async fn blame(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    revision: Option<String>,
+) -> Result<Vec<BlameLine>> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.blame(wiki, &name, revision.as_deref())
+    })
+    .await
+}
+
+/// One commit and what it changed.
+pub async fn commit(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    revision: String,
+) -> Result<(CommitInfo, Vec<FileDiff>)> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.commit(wiki, &revision)
     })
     .await
 }

@@ -7,6 +7,7 @@
 use crate::access::{Action, Caller};
 use crate::db::wikis::Wiki;
 use crate::error::{Error, Result};
+use crate::search::semantic::{IndexStatus, SemanticHit};
 use crate::wiki::markdown::html_escape_text;
 use crate::wiki::names::PageName;
 
@@ -190,6 +191,32 @@ pub async fn search(
             hits,
             total,
         })
+    })
+    .await
+}
+
+/// The passages closest in meaning to `query`: at most `n`, `per_page` from one page.
+/// Without the model this is an error saying why (the modes above fall back instead).
+pub async fn passages(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    query: String,
+    n: usize,
+    per_page: usize,
+) -> Result<Vec<SemanticHit>> {
+    let semantic = s.semantic.clone();
+    s.run(caller, wiki, Action::Read, move |_, wiki, _| {
+        semantic.search(wiki, &query, n, per_page)
+    })
+    .await
+}
+
+/// How far the wiki's vector index is from HEAD.
+pub async fn index_status(s: &Services, caller: &Caller, wiki: &Wiki) -> Result<IndexStatus> {
+    let semantic = s.semantic.clone();
+    s.run(caller, wiki, Action::Read, move |_, wiki, _| {
+        semantic.status(wiki)
     })
     .await
 }

@@ -242,7 +242,7 @@ async fn wiki_page_with(
     let loaded = state
         .db
         .run(move |c| {
-            let collaborators = manage::list_collaborators(c, id)?;
+            let collaborators = crate::db::wikis::collaborators(c, id)?;
             Ok((
                 (collaborators, crate::db::oauth::grants_for_wiki(c, id)?),
                 crate::db::tokens::created_at(c, id)?,

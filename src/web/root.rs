@@ -28,7 +28,7 @@ use super::{Caller, CurrentWiki, check_csrf, render, safe_local_path, session_co
 use crate::access::Principal;
 use crate::access::session::{self, hash_secret, random_token};
 use crate::db::sessions::{HandoffBinding, HandoffRefused};
-use crate::db::{sessions, users, wikis};
+use crate::db::{sessions, users};
 use crate::error::Error;
 use crate::service::Services;
 
@@ -73,7 +73,7 @@ async fn ready(State(state): State<Services>) -> Response {
     let db = state
         .db
         .run(move |c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            crate::db::ping(c)?;
             sem.health(c)
         })
         .await;
@@ -138,16 +138,13 @@ async fn metrics(State(state): State<Services>, req: axum::extract::Request) -> 
     let gauges = state
         .db
         .run(move |c| {
-            let now = crate::db::now();
-            let one = |sql: &str| -> crate::error::Result<f64> {
-                Ok(c.query_row(sql, [now], |r| r.get::<_, i64>(0))? as f64)
-            };
+            let totals = crate::db::totals(c)?;
             let health = sem.health(c)?;
             Ok(vec![
-                ("robot_wikis", "Wikis.", one("SELECT COUNT(*) FROM wikis WHERE ?1 IS NOT NULL")?),
-                ("robot_pages", "Pages in all wikis (full-text index).", one("SELECT COUNT(*) FROM fts_docs WHERE ?1 IS NOT NULL")?),
-                ("robot_users", "User accounts.", one("SELECT COUNT(*) FROM users WHERE ?1 IS NOT NULL")?),
-                ("robot_sessions_active", "Live browser sessions.", one("SELECT COUNT(*) FROM sessions WHERE expires_at > ?1 AND revoked_at IS NULL")?),
+                ("robot_wikis", "Wikis.", totals.wikis as f64),
+                ("robot_pages", "Pages in all wikis (full-text index).", totals.pages as f64),
+                ("robot_users", "User accounts.", totals.users as f64),
+                ("robot_sessions_active", "Live browser sessions.", totals.live_sessions as f64),
                 ("robot_reindex_queue_depth", "Pages waiting for the embedding worker.", health.queue.items as f64),
                 ("robot_reindex_queue_oldest_seconds", "Age of the oldest queued page.", health.queue.oldest_age_secs as f64),
                 ("robot_reindex_queue_failing", "Queued pages whose last attempt failed.", health.queue.failing as f64),
@@ -174,30 +171,17 @@ async fn metrics(State(state): State<Services>, req: axum::extract::Request) -> 
 }
 
 async fn landing(State(state): State<Services>, caller: Caller) -> Response {
+    // Signed in: the wikis they own or share, as the management app lists them.
     let mut list = Vec::new();
-    if let Some(did) = caller.principal.did().map(String::from) {
-        let res = state
-            .db
-            .run(move |c| {
-                let mut out: Vec<(String, String, String)> = wikis::owned_by(c, &did)?
+    if caller.principal.did().is_some() {
+        match crate::service::manage::my_wikis(&state, &caller).await {
+            Ok(wikis) => {
+                list = wikis
                     .into_iter()
-                    .map(|w| (w.slug, w.title, "owner".to_string()))
-                    .collect();
-                let mut stmt = c.prepare(
-                    "SELECT w.slug, w.title, c.role FROM collaborators c JOIN wikis w ON w.id = c.wiki_id WHERE c.did = ?1 ORDER BY w.slug",
-                )?;
-                let rows = stmt.query_map([&did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                for r in rows {
-                    out.push(r?);
-                }
-                Ok(out)
-            })
-            .await;
-        match res {
-            Ok(rows) => {
-                list = rows
-                    .into_iter()
-                    .map(|(slug, title, role)| (state.cfg.wiki_url(&slug), title, role))
+                    .map(|w| {
+                        let role = w.role.map_or("", |r| r.as_str()).to_string();
+                        (w.url, w.title, role)
+                    })
                     .collect()
             }
             Err(e) => e.log(),
@@ -744,13 +728,7 @@ pub async fn logout(
             .await;
         let res = state
             .db
-            .run(move |c| {
-                c.execute(
-                    "UPDATE sessions SET revoked_at = ?2 WHERE did = ?1 AND revoked_at IS NULL",
-                    rusqlite::params![did, crate::db::now()],
-                )?;
-                Ok(())
-            })
+            .run(move |c| crate::db::sessions::revoke_all(c, &did))
             .await;
         if let Err(e) = res {
             return error_page(&caller, e);

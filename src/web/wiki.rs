@@ -16,16 +16,17 @@ use axum::routing::{get, post};
 
 use super::templates::*;
 use super::{Caller, CurrentWiki, WebError, check_csrf, render, safe_local_path};
-use crate::access::{self, Action, Grant};
+use crate::access::{Action, Grant};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
 use crate::http::urlencode;
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::{attachments, pages};
+use crate::service::{attachments, pages, reads};
 use crate::wiki::markdown;
 use crate::wiki::names::{PageName, url_path_encode};
 use crate::wiki::snapshot::Snapshot;
+use std::sync::Arc;
 
 type WebResult = Result<Response, WebError>;
 
@@ -57,37 +58,16 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// Authorizes `action` for the caller on this wiki, and counts a write, for handlers
-    /// that call the domain themselves.
+    /// Asks early whether the caller may do `action` here, so that a refusal is a page
+    /// that says why (or a sign-in redirect) and the layout shows only what the caller may
+    /// do. It decides nothing: every handler then calls a service operation, which
+    /// authorizes again, counts the write and does the work.
     async fn new(
         state: &Services,
         wiki: Wiki,
         caller: Caller,
         action: Action,
         return_to: &str,
-    ) -> Result<Ctx, WebError> {
-        Self::authorized(state, wiki, caller, action, return_to, true).await
-    }
-
-    /// Authorizes `action` early, so the page can say why not; for handlers that then
-    /// call a service operation, which decides again and counts the write itself.
-    async fn for_operation(
-        state: &Services,
-        wiki: Wiki,
-        caller: Caller,
-        action: Action,
-        return_to: &str,
-    ) -> Result<Ctx, WebError> {
-        Self::authorized(state, wiki, caller, action, return_to, false).await
-    }
-
-    async fn authorized(
-        state: &Services,
-        wiki: Wiki,
-        caller: Caller,
-        action: Action,
-        return_to: &str,
-        count: bool,
     ) -> Result<Ctx, WebError> {
         let mut layout = base_layout(state, &wiki, &caller, return_to);
         // A bearer token that is not valid here (unknown, expired, or an OAuth token, which
@@ -99,31 +79,21 @@ impl Ctx {
                 login_redirect: None,
             });
         }
-        let (p, w) = (caller.principal.clone(), wiki.clone());
-        let decided = state
-            .db
-            .run(move |c| {
-                let res = access::authorize(c, &p, &w, action);
-                // Refused something else, the caller may still read: then the page may
-                // name the wiki. Only those who may read a wiki see its title.
-                let may_read = match &res {
-                    Ok(_) => true,
-                    Err(_) if action == Action::Read => false,
-                    Err(_) => access::authorize(c, &p, &w, Action::Read).is_ok(),
-                };
-                Ok((res, may_read))
-            })
-            .await;
-        let (res, may_read) = decided.unwrap_or_else(|e| (Err(e), false));
+        let res = state.decide(&caller.principal, &wiki, action).await;
+        // Refused something else, the caller may still read: then the page may name the
+        // wiki. Only those who may read a wiki see its title.
+        let may_read = match &res {
+            Ok(_) => true,
+            Err(_) if action == Action::Read => false,
+            Err(_) => state
+                .decide(&caller.principal, &wiki, Action::Read)
+                .await
+                .is_ok(),
+        };
         if may_read {
             layout.title = wiki.title.clone();
             layout.site_title = wiki.title.clone();
         }
-        // GETs that show an editor are not writes: the rule counts only unsafe methods.
-        let res = match count {
-            true => res.and_then(|grant| state.count_write(&caller, action).map(|()| grant)),
-            false => res,
-        };
         match res {
             Ok(grant) => {
                 layout.can_write = grant.can(Action::Write);
@@ -151,15 +121,9 @@ impl Ctx {
         }
     }
 
-    /// Runs a core operation on the blocking pool, mapping errors to an error page.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&crate::wiki::Wikis, &Wiki) -> crate::error::Result<T> + Send + 'static,
-    ) -> Result<T, WebError> {
-        let wiki = self.wiki.clone();
-        self.state
-            .wikis
-            .run(move |w| f(w, &wiki))
+    /// The wiki's page tree (for the sidebar and page lists), through the read operation.
+    async fn tree(&self) -> Result<Arc<Snapshot>, WebError> {
+        reads::tree(&self.state, &self.caller, &self.wiki)
             .await
             .map_err(|e| self.fail(e))
     }
@@ -485,34 +449,27 @@ async fn show_page(
         .filter(|r| !r.is_empty());
     let name = page_name(&ctx, &raw_name)?;
     let raw = q.contains_key("raw");
-    let r2 = rev.clone();
-    let n2 = name.clone();
-    let loaded = ctx
-        .run(move |w, wiki| {
-            let snap = w.snapshot(wiki)?;
-            let page = match w.read_page(wiki, &n2, r2.as_deref()) {
-                Ok(p) => Some(p),
-                Err(Error::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            let extra = match &page {
-                Some(p) if !raw => {
-                    let rendered = w.render(wiki, &snap, p);
-                    let last = w.last_change(wiki, &p.path)?;
-                    Some((rendered, last))
-                }
-                _ => None,
-            };
-            Ok((snap, page, extra))
-        })
-        .await?;
-    let (snap, page, extra) = loaded;
+    let (caller, wiki) = (&ctx.caller, &ctx.wiki);
+    let found = if raw {
+        pages::read(&state, caller, wiki, name.clone(), rev.clone())
+            .await
+            .map(|read| (read, None))
+    } else {
+        pages::show(&state, caller, wiki, name.clone(), rev.clone())
+            .await
+            .map(|shown| (shown.read, Some(shown.rendered)))
+    };
+    let (snap, page, rendered) = match found {
+        Ok((read, rendered)) => (read.snapshot, Some((read.page, read.last_change)), rendered),
+        Err(Error::NotFound(_)) => (ctx.tree().await?, None, None),
+        Err(e) => return Err(ctx.fail(e)),
+    };
     let backlinks: Vec<(String, String)> = snap
         .backlinks(&name.file_path())
         .iter()
         .map(|e| (e.name.url(), e.title.clone()))
         .collect();
-    let Some(page) = page else {
+    let Some((page, last_change)) = page else {
         if rev.is_some() {
             return Err(ctx.fail(Error::not_found(format!(
                 "Page not found at that revision: {name}"
@@ -558,7 +515,7 @@ async fn show_page(
         ));
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response());
     }
-    let (rendered, last_change) = extra.expect("rendered when not raw");
+    let rendered = rendered.expect("rendered when not raw");
     ctx.with_sidebar(&snap, Some(&page.name), &page.title);
     let title = rendered.title.clone().unwrap_or_else(|| page.title.clone());
     let view = PageView {
@@ -582,21 +539,18 @@ async fn edit_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> 
     let url = format!("/{}/edit", url_path_encode(&raw));
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, &url).await?;
     let name = page_name(&ctx, &raw)?;
-    let n2 = name.clone();
-    let (snap, page) = ctx
-        .run(move |w, wiki| {
-            let snap = w.snapshot(wiki)?;
-            let page = match w.read_page(wiki, &n2, None) {
-                Ok(p) => Some(p),
-                Err(Error::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            Ok((snap, page))
-        })
-        .await?;
+    let page = match pages::read(&state, &ctx.caller, &ctx.wiki, name.clone(), None).await {
+        Ok(read) => Some(read),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(ctx.fail(e)),
+    };
+    let snap = match &page {
+        Some(read) => read.snapshot.clone(),
+        None => ctx.tree().await?,
+    };
     ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
     let (content, base, is_new) = match page {
-        Some(p) => (p.content, p.commit, false),
+        Some(read) => (read.page.content, read.page.commit, false),
         None => (format!("# {}\n\n", name.leaf()), String::new(), true),
     };
     Ok(render(&Edit {
@@ -620,7 +574,7 @@ async fn save(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let mut ctx = Ctx::for_operation(
+    let mut ctx = Ctx::new(
         &state,
         wiki,
         caller,
@@ -645,7 +599,7 @@ async fn save(
     match outcome {
         Ok(pages::Saved::Written(w)) => Ok(Redirect::to(&w.name.url()).into_response()),
         Ok(pages::Saved::Stale { conflict, .. }) => {
-            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            let snap = ctx.tree().await?;
             ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
             let editor_text = conflict
                 .merged
@@ -671,7 +625,7 @@ async fn save(
             if matches!(we.error, Error::Internal(_)) {
                 return Err(we);
             }
-            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            let snap = ctx.tree().await?;
             ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
             let mut resp = render(&Edit {
                 l: ctx.layout,
@@ -708,9 +662,9 @@ async fn preview(
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let name = page_name(&ctx, &raw)?;
     let content = form.get("content").cloned().unwrap_or_default();
-    let rendered = ctx
-        .run(move |w, wiki| w.preview(wiki, &name, &content))
-        .await?;
+    let rendered = pages::preview(&state, &ctx.caller, &ctx.wiki, name, content)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     Ok(Json(serde_json::json!({
         "html": rendered.html,
         "toc": rendered.toc,
@@ -737,14 +691,10 @@ async fn source(
     )
     .await?;
     let name = page_name(&ctx, &raw)?;
-    let (n2, r2) = (name.clone(), rev.clone());
-    let (snap, page, html) = ctx
-        .run(move |w, wiki| {
-            let page = w.read_page(wiki, &n2, r2.as_deref())?;
-            let html = markdown::source_html(&page.content);
-            Ok((w.snapshot(wiki)?, page, html))
-        })
-        .await?;
+    let (page, html) = pages::source(&state, &ctx.caller, &ctx.wiki, name.clone(), rev.clone())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, Some(&name), &format!("Source of {name}"));
     Ok(render(&Source {
         l: ctx.layout,
@@ -781,15 +731,17 @@ async fn history(
         return Ok(Redirect::to(&format!("{}/diff/{a}/{b}", name.url())).into_response());
     }
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-    let n2 = name.clone();
-    let (snap, mut commits) = ctx
-        .run(move |w, wiki| {
-            Ok((
-                w.snapshot(wiki)?,
-                w.history(wiki, &n2, offset, HISTORY_PAGE + 1)?,
-            ))
-        })
-        .await?;
+    let (name, mut commits) = reads::history(
+        &state,
+        &ctx.caller,
+        &ctx.wiki,
+        name,
+        offset,
+        HISTORY_PAGE + 1,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     let has_more = commits.len() > HISTORY_PAGE;
     commits.truncate(HISTORY_PAGE);
     ctx.with_sidebar(&snap, Some(&name), &format!("History of {name}"));
@@ -815,10 +767,17 @@ async fn diff(
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
     let name = page_name(&ctx, &raw)?;
-    let (n2, a2, b2) = (name.clone(), a.clone(), b.clone());
-    let (snap, files) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.diff(wiki, &n2, &a2, &b2)?)))
-        .await?;
+    let files = reads::diff(
+        &state,
+        &ctx.caller,
+        &ctx.wiki,
+        name.clone(),
+        a.clone(),
+        b.clone(),
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, Some(&name), &format!("Diff of {name}"));
     Ok(render(&Diff {
         l: ctx.layout,
@@ -846,10 +805,10 @@ async fn blame(
     )
     .await?;
     let name = page_name(&ctx, &raw)?;
-    let n2 = name.clone();
-    let (snap, lines) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.blame(wiki, &n2, rev.as_deref())?)))
-        .await?;
+    let lines = reads::blame(&state, &ctx.caller, &ctx.wiki, name.clone(), rev)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, Some(&name), &format!("Blame of {name}"));
     Ok(render(&Blame {
         l: ctx.layout,
@@ -875,7 +834,7 @@ async fn rename_form(
     )
     .await?;
     let name = page_name(&ctx, &raw)?;
-    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let snap = ctx.tree().await?;
     let entry = snap
         .page(&name.file_path())
         .ok_or_else(|| ctx.fail(Error::not_found(format!("Page not found: {name}"))))?;
@@ -908,7 +867,7 @@ async fn rename_submit(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::for_operation(&state, wiki.clone(), caller.clone(), Action::Write, "/").await?;
+    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Write, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let old = page_name(&ctx, &raw)?;
     let new_raw = form.get("new_pagename").cloned().unwrap_or_default();
@@ -953,7 +912,7 @@ async fn delete_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -
     )
     .await?;
     let name = page_name(&ctx, &raw)?;
-    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let snap = ctx.tree().await?;
     let entry = snap
         .page(&name.file_path())
         .ok_or_else(|| ctx.fail(Error::not_found(format!("Page not found: {name}"))))?;
@@ -988,7 +947,7 @@ async fn delete_submit(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Write, "/").await?;
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let input = pages::Delete {
         name: page_name(&ctx, &raw)?,
@@ -1017,14 +976,10 @@ async fn attachments(
     )
     .await?;
     let name = page_name(&ctx, &raw)?;
-    let n2 = name.clone();
-    let (snap, files) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.list_attachments(wiki, &n2)?)))
-        .await?;
-    let name = snap
-        .page(&name.file_path())
-        .map(|e| e.name.clone())
-        .unwrap_or(name);
+    let (name, files) = reads::attachments(&state, &ctx.caller, &ctx.wiki, name)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, Some(&name), &format!("Attachments of {name}"));
     ctx.layout.can_write = ctx.grant.can(Action::Upload);
     Ok(render(&Attachments {
@@ -1044,7 +999,7 @@ async fn upload(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> WebResult {
-    let ctx = Ctx::for_operation(&state, wiki.clone(), caller.clone(), Action::Upload, "/").await?;
+    let ctx = Ctx::new(&state, wiki.clone(), caller.clone(), Action::Upload, "/").await?;
     let name = page_name(&ctx, &raw)?;
     let limit = state.cfg.limits.max_attachment_bytes;
     // The body limit layer allows the largest attachment plus form overhead; each part
@@ -1130,7 +1085,7 @@ async fn attachment_action(
     form: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> WebResult {
-    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Upload, "/").await?;
+    let ctx = Ctx::new(&state, wiki, caller, Action::Upload, "/").await?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let name = page_name(&ctx, &raw)?;
     if form.get("action").map(String::as_str) != Some("delete") {
@@ -1162,10 +1117,9 @@ async fn download(
     let ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
     let name = page_name(&ctx, &raw)?;
     let immutable = rev.is_some();
-    let f2 = file.clone();
-    let (bytes, _) = ctx
-        .run(move |w, wiki| w.read_attachment(wiki, &name, &f2, rev.as_deref()))
-        .await?;
+    let (bytes, _) = reads::attachment(&state, &ctx.caller, &ctx.wiki, name, file.clone(), rev)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     // Uploaded files share the wiki's origin: never let one run script there. One
@@ -1209,7 +1163,7 @@ async fn create_form(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, "/-/create").await?;
-    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, None, "Create a page");
     Ok(render(&create_page_form(
         ctx.layout,
@@ -1252,17 +1206,13 @@ async fn create_submit(
     let raw = form.get("pagename").cloned().unwrap_or_default();
     match PageName::parse(&raw) {
         Ok(name) => {
-            let n2 = name.clone();
-            let exists = ctx
-                .run(move |w, wiki| Ok(w.snapshot(wiki)?.has_page(&n2.file_path())))
-                .await?;
-            if exists {
+            if ctx.tree().await?.has_page(&name.file_path()) {
                 return Ok(Redirect::to(&name.url()).into_response());
             }
             Ok(Redirect::to(&format!("{}/edit", name.url())).into_response())
         }
         Err(e) => {
-            let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+            let snap = ctx.tree().await?;
             ctx.with_sidebar(&snap, None, "Create a page");
             let mut r = render(&create_page_form(ctx.layout, raw, Some(e.public_message())));
             *r.status_mut() = StatusCode::BAD_REQUEST;
@@ -1277,7 +1227,7 @@ async fn page_index(
     caller: Caller,
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/index").await?;
-    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let snap = ctx.tree().await?;
     let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut pages: Vec<_> = snap.pages.values().collect();
     pages.sort_by_key(|p| p.name.as_str().to_lowercase());
@@ -1317,14 +1267,10 @@ async fn changelog(
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Read, "/-/changelog").await?;
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-    let (snap, (entries, total)) = ctx
-        .run(move |w, wiki| {
-            Ok((
-                w.snapshot(wiki)?,
-                w.changelog(wiki, offset, CHANGELOG_PAGE)?,
-            ))
-        })
-        .await?;
+    let (entries, total) = reads::changelog(&state, &ctx.caller, &ctx.wiki, offset, CHANGELOG_PAGE)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     let entries = entries
         .into_iter()
         .map(|(c, paths)| {
@@ -1368,10 +1314,10 @@ async fn commit_view(
         &format!("/-/commit/{rev}"),
     )
     .await?;
-    let r2 = rev.clone();
-    let (snap, (info, files)) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.commit(wiki, &r2)?)))
-        .await?;
+    let (info, files) = reads::commit(&state, &ctx.caller, &ctx.wiki, rev)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, None, &format!("Commit {}", info.short));
     let can_revert = ctx.grant.can(Action::Write) && info.parents.len() == 1;
     Ok(render(&Diff {
@@ -1398,10 +1344,10 @@ async fn revert_form(
         &format!("/-/revert/{rev}"),
     )
     .await?;
-    let r2 = rev.clone();
-    let (snap, (info, _)) = ctx
-        .run(move |w, wiki| Ok((w.snapshot(wiki)?, w.commit(wiki, &r2)?)))
-        .await?;
+    let (info, _) = reads::commit(&state, &ctx.caller, &ctx.wiki, rev)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, None, "Revert a commit");
     Ok(render(&Form {
         l: ctx.layout,
@@ -1429,7 +1375,7 @@ async fn revert_submit(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> WebResult {
-    let ctx = Ctx::for_operation(&state, wiki, caller, Action::Write, "/").await?;
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
     let form = read_form(request, 16 * 1024)
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -1494,7 +1440,7 @@ async fn search(
             .collect();
         (found.mode, found.notice, found.total, results)
     };
-    let snap = ctx.run(|w, wiki| w.snapshot(wiki)).await?;
+    let snap = ctx.tree().await?;
     ctx.with_sidebar(&snap, None, "Search");
     let more = offset + SEARCH_PAGE < total;
     Ok(render(&Search {
