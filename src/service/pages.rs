@@ -121,9 +121,12 @@ pub async fn read(
     .await
 }
 
-/// A page as a reader sees it: as [`read`], and rendered (cached per blob).
+/// A page as a reader sees it: rendered (cached per blob), with the snapshot it was read
+/// from and its last change at the revision read.
 pub struct Shown {
-    pub read: PageRead,
+    pub page: Page,
+    pub snapshot: Arc<Snapshot>,
+    pub last_change: Option<CommitInfo>,
     pub rendered: Arc<Rendered>,
 }
 
@@ -137,17 +140,11 @@ pub async fn show(
 ) -> Result<Shown> {
     s.run(caller, wiki, Action::Read, move |w, wiki, _| {
         let view = w.read_page_view(wiki, &name, revision.as_deref())?;
-        let rendered = w.render(wiki, &view.snapshot, &view.page);
-        let (links_to, linked_from) = view.snapshot.link_names(&view.page.path);
         Ok(Shown {
-            read: PageRead {
-                page: view.page,
-                snapshot: view.snapshot,
-                last_change: view.last_change,
-                links_to,
-                linked_from,
-            },
-            rendered,
+            rendered: w.render(wiki, &view.snapshot, &view.page),
+            page: view.page,
+            snapshot: view.snapshot,
+            last_change: view.last_change,
         })
     })
     .await

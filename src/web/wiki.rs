@@ -453,14 +453,14 @@ async fn show_page(
     let found = if raw {
         pages::read(&state, caller, wiki, name.clone(), rev.clone())
             .await
-            .map(|read| (read, None))
+            .map(|read| (read.snapshot, read.page, read.last_change, None))
     } else {
         pages::show(&state, caller, wiki, name.clone(), rev.clone())
             .await
-            .map(|shown| (shown.read, Some(shown.rendered)))
+            .map(|s| (s.snapshot, s.page, s.last_change, Some(s.rendered)))
     };
     let (snap, page, rendered) = match found {
-        Ok((read, rendered)) => (read.snapshot, Some((read.page, read.last_change)), rendered),
+        Ok((snap, page, last_change, rendered)) => (snap, Some((page, last_change)), rendered),
         Err(Error::NotFound(_)) => (ctx.tree().await?, None, None),
         Err(e) => return Err(ctx.fail(e)),
     };
