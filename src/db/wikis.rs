@@ -174,14 +174,10 @@ pub fn collaborators(conn: &Connection, wiki_id: i64) -> Result<Vec<Collaborator
 
 /// The wikis `did` collaborates on (not those they own), with their role, by slug.
 pub fn shared_with(conn: &Connection, did: &str) -> Result<Vec<(Wiki, Role)>> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("w.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // No column of `collaborators` shares a name with one of `wikis`, so COLUMNS serve.
     let mut stmt = conn.prepare(&format!(
-        "SELECT {cols}, c.role FROM collaborators c JOIN wikis w ON w.id = c.wiki_id
-         WHERE c.did = ?1 ORDER BY w.slug"
+        "SELECT {COLUMNS}, role FROM wikis JOIN collaborators ON wiki_id = id
+         WHERE did = ?1 ORDER BY slug"
     ))?;
     let rows = stmt.query_map([did], |r| {
         let role: String = r.get(8)?;
@@ -239,4 +235,52 @@ pub fn remove_collaborator(conn: &Connection, wiki_id: i64, did: &str) -> Result
         "DELETE FROM collaborators WHERE wiki_id = ?1 AND did = ?2",
         params![wiki_id, did],
     )? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_with_lists_collaborations_not_ownership() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("t.db")).unwrap();
+        let conn = db.conn().unwrap();
+        for did in ["did:plc:a", "did:plc:b"] {
+            crate::db::users::upsert(&conn, did, &format!("{}.test", &did[8..]), None).unwrap();
+        }
+        let wiki = |slug, owner| {
+            insert(
+                &conn,
+                &NewWiki {
+                    slug,
+                    owner_did: owner,
+                    title: "T",
+                    description: "",
+                    is_public: false,
+                },
+            )
+            .unwrap()
+        };
+        let (zed, mine, yak) = (
+            wiki("zed", "did:plc:a"),
+            wiki("mine", "did:plc:b"),
+            wiki("yak", "did:plc:a"),
+        );
+        set_collaborator(&conn, zed.id, "did:plc:b", Role::Viewer).unwrap();
+        set_collaborator(&conn, yak.id, "did:plc:b", Role::Editor).unwrap();
+        let shared: Vec<(String, i64, Role)> = shared_with(&conn, "did:plc:b")
+            .unwrap()
+            .into_iter()
+            .map(|(w, r)| (w.slug, w.id, r))
+            .collect();
+        assert_eq!(
+            shared,
+            [
+                ("yak".to_string(), yak.id, Role::Editor),
+                ("zed".to_string(), zed.id, Role::Viewer)
+            ]
+        );
+        assert!(mine.id != 0 && shared_with(&conn, "did:plc:a").unwrap().is_empty());
+    }
 }
