@@ -709,6 +709,61 @@ async fn delete() {
     }
 }
 
+/// Reverting a commit is offered by the web UI only: the reference robot replaces has no
+/// revert on REST or MCP (`robotwtf.md` lists their tools and endpoints), and Otterwiki
+/// offers it in the browser. On the web it is a write like any other; the REST and MCP
+/// columns check that neither surface grew a route or tool that bypasses that rule.
+#[tokio::test]
+async fn revert() {
+    let w = World::new(|_| {}).await;
+    for surface in SURFACES {
+        for who in WHO {
+            let page = page_for("Undone", who, surface);
+            w.put(&page, "first words\n");
+            let rev = w.put(&page, "second words\n");
+            let before = commit_count(&w.repo());
+            let got = match surface {
+                Surface::Web => {
+                    outcome_of_status(w.form(who, &format!("/-/revert/{rev}"), &[]).await)
+                }
+                Surface::Rest => {
+                    let (st, _) = w
+                        .rest(who, Method::POST, &format!("/revert/{rev}"), None)
+                        .await;
+                    assert!(
+                        st == 404 || st == 405 || st == 401 || st == 403,
+                        "{who:?}: {st}"
+                    );
+                    Outcome::Refused
+                }
+                Surface::Mcp => {
+                    let r = w.mcp(who, "revert_commit", json!({"revision": rev})).await;
+                    assert_eq!(outcome_of_mcp(&r), Outcome::Refused, "{who:?}");
+                    Outcome::Refused
+                }
+            };
+            let want = match surface {
+                Surface::Web => expected(&WRITE, who, surface),
+                Surface::Rest | Surface::Mcp => Outcome::Refused,
+            };
+            assert_eq!(got, want, "{who:?} on {surface:?}");
+            let file = format!("{}.md", page.to_lowercase());
+            let made = if got == Outcome::Done { 1 } else { 0 };
+            assert_eq!(
+                commit_count(&w.repo()),
+                before + made,
+                "{who:?} on {surface:?}"
+            );
+            let want_text = if got == Outcome::Done {
+                "first words\n"
+            } else {
+                "second words\n"
+            };
+            assert_eq!(show(&w.repo(), &file), want_text, "{who:?} on {surface:?}");
+        }
+    }
+}
+
 /// Attachments are an upload right on every surface: viewers are refused everywhere.
 #[tokio::test]
 async fn upload_an_attachment() {

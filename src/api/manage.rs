@@ -61,23 +61,10 @@ async fn not_found() -> ApiError {
 
 async fn me(State(state): State<Services>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
     bearer(&caller)?;
-    let (did, handle) = manage::user_of(&caller)?;
-    let d = did.to_string();
-    let user = state
-        .db
-        .run(move |c| crate::db::users::get(c, &d))
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    let username: Option<String> = {
-        let d = did.to_string();
-        state
-            .db
-            .run(move |c| crate::db::users::username(c, &d))
-            .await?
-    };
+    let me = manage::me(&state, &caller).await?;
     Ok(Json(serde_json::json!({
-        "did": user.did, "handle": handle, "display_name": user.display_name, "username": username,
-        "is_admin": state.cfg.is_admin(did),
+        "did": me.did, "handle": me.handle, "display_name": me.display_name,
+        "username": me.username, "is_admin": me.is_admin,
     })))
 }
 

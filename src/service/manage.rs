@@ -103,6 +103,216 @@ pub async fn my_wikis(state: &Services, caller: &Caller) -> Result<Vec<WikiView>
         .collect())
 }
 
+/// The signed-in person, as the app's dashboard and `/api/me` show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    pub did: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+    /// Claimed with the first wiki; `None` before it.
+    pub username: Option<String>,
+    pub is_admin: bool,
+    /// Whether [`create_wiki`] would accept a new wiki from them (one per account).
+    pub can_create_wiki: bool,
+}
+
+/// Who the signed-in caller is, and what the account may still do.
+pub async fn me(state: &Services, caller: &Caller) -> Result<Me> {
+    let (did, handle) = user_of(caller)?;
+    let d = did.to_string();
+    let (user, username, owns) = state
+        .db
+        .run(move |c| {
+            Ok((
+                users::get(c, &d)?,
+                users::username(c, &d)?,
+                !wikis::owned_by(c, &d)?.is_empty(),
+            ))
+        })
+        .await?;
+    // A session whose account was deleted meanwhile is no one.
+    let user = user.ok_or(Error::Unauthorized)?;
+    let is_admin = state.cfg.is_admin(did);
+    Ok(Me {
+        did: user.did,
+        handle: handle.to_string(),
+        display_name: user.display_name,
+        username,
+        is_admin,
+        can_create_wiki: !owns || is_admin,
+    })
+}
+
+/// Everything a wiki's settings page shows its owner.
+#[derive(Debug, Clone)]
+pub struct WikiSettings {
+    pub wiki: WikiView,
+    pub collaborators: Vec<Collaborator>,
+    /// Applications connected through OAuth.
+    pub clients: Vec<crate::db::oauth::Grant>,
+    /// When the wiki token was last made, if it has one.
+    pub token_created: Option<i64>,
+    /// The most recent entries of the wiki's activity log.
+    pub audit: Vec<audit::Entry>,
+}
+
+/// A wiki's settings, members, connections and recent activity (owner only).
+pub async fn settings(state: &Services, caller: &Caller, slug: &str) -> Result<WikiSettings> {
+    let (wiki, grant) = wiki_for(state, caller, slug, Action::Admin).await?;
+    let id = wiki.id;
+    let (collaborators, clients, token_created, audit) = state
+        .db
+        .run(move |c| {
+            Ok((
+                wikis::collaborators(c, id)?,
+                crate::db::oauth::grants_for_wiki(c, id)?,
+                crate::db::tokens::created_at(c, id)?,
+                audit::for_wiki(c, id, 50)?,
+            ))
+        })
+        .await?;
+    Ok(WikiSettings {
+        wiki: WikiView::new(state, &wiki, grant.role),
+        collaborators,
+        clients,
+        token_created,
+        audit,
+    })
+}
+
+/// One wiki on the operator's page.
+#[derive(Debug, Clone)]
+pub struct WikiUsage {
+    pub wiki: WikiView,
+    /// `@handle` of the owner, or their DID when the account is gone.
+    pub owner: String,
+    /// Bytes the repository takes on disk.
+    pub bytes: u64,
+}
+
+/// A page whose indexing keeps failing, for the operator.
+#[derive(Debug, Clone)]
+pub struct IndexFailure {
+    pub slug: String,
+    pub path: String,
+    pub attempts: i64,
+    pub error: String,
+}
+
+/// What the operator's page shows: accounts, wikis and their disk use, the indexer.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub users: Vec<User>,
+    pub wikis: Vec<WikiUsage>,
+    pub total_bytes: u64,
+    /// Free space where the data directory lives, as `df -h` says it.
+    pub free_disk: String,
+    pub health: crate::search::semantic::Health,
+    pub failures: Vec<IndexFailure>,
+}
+
+/// The operator's view of the whole service (configured `admin_dids` only).
+pub async fn overview(state: &Services, caller: &Caller) -> Result<Overview> {
+    let (did, _) = user_of(caller)?;
+    if !state.cfg.is_admin(did) {
+        return Err(Error::Forbidden(
+            "This page is for the operator (admin_dids).".into(),
+        ));
+    }
+    let sem = state.semantic.clone();
+    let (users, all, health, failures) = state
+        .db
+        .run(move |c| {
+            Ok((
+                users::list(c)?,
+                wikis::list(c)?,
+                sem.health(c)?,
+                crate::search::queue::failures(c, 20)?,
+            ))
+        })
+        .await?;
+    let (wikis_dir, data_dir) = (state.cfg.wikis_dir(), state.cfg.data_dir.clone());
+    // Sizing repositories and asking `df` touch the disk: off the async runtime.
+    let (sizes, free_disk) = tokio::task::spawn_blocking({
+        let slugs: Vec<String> = all.iter().map(|w| w.slug.clone()).collect();
+        move || {
+            let sizes: Vec<u64> = slugs.iter().map(|s| dir_size(&wikis_dir.join(s))).collect();
+            (sizes, free_disk(&data_dir))
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("disk usage: {e}")))?;
+    let wikis: Vec<WikiUsage> = all
+        .iter()
+        .zip(sizes)
+        .map(|(w, bytes)| WikiUsage {
+            wiki: WikiView::new(state, w, None),
+            owner: users
+                .iter()
+                .find(|u| u.did == w.owner_did)
+                .map(|u| format!("@{}", u.handle))
+                .unwrap_or_else(|| w.owner_did.clone()),
+            bytes,
+        })
+        .collect();
+    let failures = failures
+        .into_iter()
+        .map(|i| IndexFailure {
+            slug: all
+                .iter()
+                .find(|w| w.id == i.wiki_id)
+                .map(|w| w.slug.clone())
+                .unwrap_or_default(),
+            path: i.path,
+            attempts: i.attempts,
+            error: i.last_error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(Overview {
+        total_bytes: wikis.iter().map(|w| w.bytes).sum(),
+        users,
+        wikis,
+        free_disk,
+        health,
+        failures,
+    })
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+fn free_disk(p: &std::path::Path) -> String {
+    let out = std::process::Command::new("df")
+        .arg("-h")
+        .arg("--output=avail")
+        .arg(p)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .unwrap_or("?")
+            .trim()
+            .to_string(),
+        _ => "unknown".into(),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct NewWiki {
     pub slug: String,
@@ -508,6 +718,12 @@ pub async fn audit_log(state: &Services, caller: &Caller, slug: &str) -> Result<
         .db
         .run(move |c| audit::for_wiki(c, wiki.id, 200))
         .await
+}
+
+/// What the signed-in person did recently, on any wiki.
+pub async fn my_activity(state: &Services, caller: &Caller) -> Result<Vec<audit::Entry>> {
+    let did = user_of(caller)?.0.to_string();
+    state.db.run(move |c| audit::for_actor(c, &did, 50)).await
 }
 
 /// Deletes the signed-in account: its wikis (repositories included), sessions, tokens and

@@ -9,6 +9,8 @@ pub mod op;
 pub mod pages;
 pub mod reads;
 pub mod search;
+pub mod signin;
+pub mod status;
 
 use std::sync::Arc;
 

@@ -60,6 +60,7 @@ struct ManageWiki {
     l: Layout,
     w: WikiView,
     collaborators: Vec<Collaborator>,
+    max_collaborators: usize,
     /// Applications connected through OAuth.
     clients: Vec<crate::db::oauth::Grant>,
     token_created: Option<i64>,
@@ -83,15 +84,10 @@ struct Account {
 #[template(path = "admin.html")]
 struct Admin {
     l: Layout,
-    users: Vec<crate::db::users::User>,
-    wikis: Vec<(WikiView, String, u64)>,
-    total_bytes: u64,
-    free_disk: String,
+    o: manage::Overview,
     queue: String,
     /// "on", or why semantic search is off.
     semantic: String,
-    /// (wiki slug, page, attempts, error) of pages whose indexing keeps failing.
-    failures: Vec<(String, String, i64, String)>,
 }
 
 fn layout(caller: &Caller, title: &str) -> Layout {
@@ -149,29 +145,21 @@ async fn dashboard_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let (did, handle) = match manage::user_of(caller) {
-        Ok(x) => x,
+    let me = match manage::me(state, caller).await {
+        Ok(me) => me,
         Err(e) => return fail(caller, e),
     };
     let wikis = match manage::my_wikis(state, caller).await {
         Ok(w) => w,
         Err(e) => return fail(caller, e),
     };
-    let is_admin = state.cfg.is_admin(did);
-    let owns = wikis
-        .iter()
-        .any(|w| w.role == Some(crate::access::Role::Owner));
-    let d = did.to_string();
-    let username: Option<String> = state
-        .db
-        .run(move |c| crate::db::users::username(c, &d))
-        .await
-        .unwrap_or(None);
-    let suggested = username.unwrap_or_else(|| crate::wiki::slug::suggest_from_handle(handle));
+    let suggested = me
+        .username
+        .unwrap_or_else(|| crate::wiki::slug::suggest_from_handle(&me.handle));
     let mut r = render(&Dashboard {
         l: layout(caller, "Your wikis"),
-        can_create: !owns || is_admin,
-        is_admin,
+        can_create: me.can_create_wiki,
+        is_admin: me.is_admin,
         example_url: state.cfg.wiki_url(if suggested.is_empty() {
             "name"
         } else {
@@ -233,35 +221,19 @@ async fn wiki_page_with(
     error: Option<String>,
     new_token: Option<String>,
 ) -> Response {
-    let (wiki, grant) =
-        match manage::wiki_for(state, caller, slug, crate::access::Action::Admin).await {
-            Ok(x) => x,
-            Err(e) => return fail(caller, e),
-        };
-    let id = wiki.id;
-    let loaded = state
-        .db
-        .run(move |c| {
-            let collaborators = crate::db::wikis::collaborators(c, id)?;
-            Ok((
-                (collaborators, crate::db::oauth::grants_for_wiki(c, id)?),
-                crate::db::tokens::created_at(c, id)?,
-                audit::for_wiki(c, id, 50)?,
-            ))
-        })
-        .await;
-    let ((collaborators, clients), token_created, audit) = match loaded {
-        Ok(x) => x,
+    let s = match manage::settings(state, caller, slug).await {
+        Ok(s) => s,
         Err(e) => return fail(caller, e),
     };
     let has_error = error.is_some();
     let mut r = render(&ManageWiki {
-        l: layout(caller, &wiki.title),
-        w: WikiView::new(state, &wiki, grant.role),
-        collaborators,
-        clients,
-        token_created,
-        audit,
+        l: layout(caller, &s.wiki.title),
+        w: s.wiki,
+        collaborators: s.collaborators,
+        max_collaborators: manage::MAX_COLLABORATORS,
+        clients: s.clients,
+        token_created: s.token_created,
+        audit: s.audit,
         flash,
         error,
         new_token,
@@ -488,12 +460,10 @@ async fn account_page(state: &Services, caller: &Caller, error: Option<String>) 
         Ok(x) => x,
         Err(e) => return fail(caller, e),
     };
-    let d = did.to_string();
-    let audit = state
-        .db
-        .run(move |c| audit::for_actor(c, &d, 50))
-        .await
-        .unwrap_or_default();
+    let audit = match manage::my_activity(state, caller).await {
+        Ok(a) => a,
+        Err(e) => return fail(caller, e),
+    };
     let has_error = error.is_some();
     let mut r = render(&Account {
         l: layout(caller, "Account"),
@@ -550,114 +520,24 @@ async fn delete_account(
 
 /// The operator's page: users, wikis with their disk use, free disk.
 async fn admin(State(state): State<Services>, caller: Caller) -> Response {
-    let did = match manage::user_of(&caller) {
-        Ok((d, _)) => d.to_string(),
+    let o = match manage::overview(&state, &caller).await {
+        Ok(o) => o,
         Err(e) => return fail(&caller, e),
     };
-    if !state.cfg.is_admin(&did) {
-        return fail(
-            &caller,
-            Error::Forbidden("This page is for the operator (admin_dids).".into()),
-        );
-    }
-    let data = state
-        .db
-        .run(|c| Ok((crate::db::users::list(c)?, crate::db::wikis::list(c)?)))
-        .await;
-    let (users, wikis) = match data {
-        Ok(x) => x,
-        Err(e) => return fail(&caller, e),
-    };
-    let wikis_dir = state.cfg.wikis_dir();
-    let rows: Vec<(WikiView, String, u64)> = wikis
-        .iter()
-        .map(|w| {
-            let owner = users
-                .iter()
-                .find(|u| u.did == w.owner_did)
-                .map(|u| format!("@{}", u.handle))
-                .unwrap_or_else(|| w.owner_did.clone());
-            (
-                WikiView::new(&state, w, None),
-                owner,
-                dir_size(&wikis_dir.join(&w.slug)),
-            )
-        })
-        .collect();
-    let sem = state.semantic.clone();
-    let (health, failures) = match state
-        .db
-        .run(move |c| Ok((sem.health(c)?, crate::search::queue::failures(c, 20)?)))
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return fail(&caller, e),
-    };
-    let depth = &health.queue;
+    let (depth, worker) = (&o.health.queue, &o.health.worker);
     let queue = format!(
         "{} page(s) waiting, oldest {} s, {} failing; {} pages and {} chunks embedded since start",
         depth.items,
         depth.oldest_age_secs,
         depth.failing,
-        health.worker.pages_indexed,
-        health.worker.chunks_embedded
+        worker.pages_indexed,
+        worker.chunks_embedded
     );
-    let semantic = health.reason.clone().unwrap_or_else(|| "on".into());
-    let failures = failures
-        .into_iter()
-        .map(|i| {
-            let slug = wikis
-                .iter()
-                .find(|w| w.id == i.wiki_id)
-                .map(|w| w.slug.clone())
-                .unwrap_or_default();
-            (slug, i.path, i.attempts, i.last_error.unwrap_or_default())
-        })
-        .collect();
-    let total_bytes = rows.iter().map(|r| r.2).sum();
+    let semantic = o.health.reason.clone().unwrap_or_else(|| "on".into());
     render(&Admin {
         l: layout(&caller, "Administration"),
-        users,
-        wikis: rows,
-        total_bytes,
-        free_disk: free_disk(&state.cfg.data_dir),
+        o,
         queue,
         semantic,
-        failures,
     })
-}
-
-fn dir_size(p: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(e.path()),
-                Ok(_) => total += e.metadata().map(|m| m.len()).unwrap_or(0),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
-fn free_disk(p: &std::path::Path) -> String {
-    let out = std::process::Command::new("df")
-        .arg("-h")
-        .arg("--output=avail")
-        .arg(p)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .nth(1)
-            .unwrap_or("?")
-            .trim()
-            .to_string(),
-        _ => "unknown".into(),
-    }
 }

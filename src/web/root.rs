@@ -7,7 +7,7 @@
 //! that the wiki host exchanges for its own host-only session cookie.
 //!
 //! A hand-off code is bound to the host it was minted for and to the browser that asked
-//! for it ([`sessions::HandoffBinding`]), so nobody can sign someone else's browser in as
+//! for it ([`HandoffBinding`]), so nobody can sign someone else's browser in as
 //! themselves with a code of their own: the wiki host's `/-/login` sets a host-only nonce
 //! cookie ([`HANDOFF_NONCE`]) and passes the nonce to the root, which binds the code to
 //! its hash; `/-/session` redeems it only with that cookie. An ATProto sign-in is bound the
@@ -26,11 +26,10 @@ use axum::routing::{get, post};
 use super::templates::{Landing, Layout, Message};
 use super::{Caller, CurrentWiki, check_csrf, render, safe_local_path, session_cookie};
 use crate::access::Principal;
-use crate::access::session::{self, hash_secret, random_token};
-use crate::db::sessions::{HandoffBinding, HandoffRefused};
-use crate::db::{sessions, users};
+use crate::access::session::{hash_secret, random_token};
 use crate::error::Error;
 use crate::service::Services;
+use crate::service::signin::{self, HandoffBinding, HandoffRefused};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -69,33 +68,20 @@ async fn health() -> Json<serde_json::Value> {
 /// Readiness: the database answers, there is disk space, and the state of semantic
 /// search and its queue. 503 when robot cannot serve writes (database or disk).
 async fn ready(State(state): State<Services>) -> Response {
-    let sem = state.semantic.clone();
-    let db = state
-        .db
-        .run(move |c| {
-            crate::db::ping(c)?;
-            sem.health(c)
-        })
-        .await;
-    let disk_free = crate::ops::disk_free_bytes(&state.cfg.data_dir);
-    let disk_ok = disk_free.is_none_or(|b| b > 100 * 1024 * 1024);
-    let (db_ok, queue, worker) = match db {
-        Ok(h) => (
-            true,
+    let r = crate::service::status::readiness(&state).await;
+    let (queue, worker) = match &r.health {
+        Some(h) => (
             serde_json::to_value(&h.queue).unwrap_or_default(),
             serde_json::to_value(&h.worker).unwrap_or_default(),
         ),
-        Err(e) => {
-            e.log();
-            (false, serde_json::Value::Null, serde_json::Value::Null)
-        }
+        None => (serde_json::Value::Null, serde_json::Value::Null),
     };
-    let ok = db_ok && disk_ok;
+    let ok = r.ok();
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "unavailable" },
-        "database": if db_ok { "ok" } else { "error" },
-        "disk_free_bytes": disk_free,
-        "disk": if disk_ok { "ok" } else { "low" },
+        "database": if r.database_ok() { "ok" } else { "error" },
+        "disk_free_bytes": r.disk_free,
+        "disk": if r.disk_ok() { "ok" } else { "low" },
         // Off is not "unavailable": everything else works without the model.
         "semantic_search": {
             "enabled": state.semantic.enabled(),
@@ -134,29 +120,7 @@ async fn metrics(State(state): State<Services>, req: axum::extract::Request) -> 
         )
             .into_response();
     }
-    let sem = state.semantic.clone();
-    let gauges = state
-        .db
-        .run(move |c| {
-            let totals = crate::db::totals(c)?;
-            let health = sem.health(c)?;
-            Ok(vec![
-                ("robot_wikis", "Wikis.", totals.wikis as f64),
-                ("robot_pages", "Pages in all wikis (full-text index).", totals.pages as f64),
-                ("robot_users", "User accounts.", totals.users as f64),
-                ("robot_sessions_active", "Live browser sessions.", totals.live_sessions as f64),
-                ("robot_reindex_queue_depth", "Pages waiting for the embedding worker.", health.queue.items as f64),
-                ("robot_reindex_queue_oldest_seconds", "Age of the oldest queued page.", health.queue.oldest_age_secs as f64),
-                ("robot_reindex_queue_failing", "Queued pages whose last attempt failed.", health.queue.failing as f64),
-                ("robot_semantic_enabled", "1 when the embedding model is loaded.", if health.enabled { 1.0 } else { 0.0 }),
-                ("robot_embedding_seconds_total", "Time spent embedding since start.", health.worker.embed_seconds),
-                ("robot_embedded_chunks_total", "Chunks embedded since start.", health.worker.chunks_embedded as f64),
-                ("robot_embedded_pages_total", "Pages indexed since start.", health.worker.pages_indexed as f64),
-                ("robot_pages_degraded_total", "Pages rendered with a limit applied (front matter dropped, nesting cut) since start.", crate::wiki::renders::degraded_total() as f64),
-                ("robot_pages_failed_total", "Pages that could not be rendered or indexed at all since start.", crate::wiki::renders::failed_total() as f64),
-            ])
-        })
-        .await;
+    let gauges = crate::service::status::gauges(&state).await;
     match gauges {
         Ok(g) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -193,14 +157,6 @@ async fn landing(State(state): State<Services>, caller: Caller) -> Response {
     })
 }
 
-/// What a single-use code redeemed by [`redeem`] is.
-enum LinkKind {
-    /// The operator's sign-in link: unbound, it is handed to a person.
-    Login,
-    /// A cross-host hand-off: valid only for this host and this browser.
-    Handoff(HandoffBinding),
-}
-
 /// Refusal of a hand-off code minted for another host or another browser.
 const WRONG_PLACE: &str =
     "This sign-in hand-off was not started in this browser for this site. Please sign in again.";
@@ -211,22 +167,14 @@ const WRONG_PLACE: &str =
 async fn redeem(
     state: &Services,
     q: &BTreeMap<String, String>,
-    kind: LinkKind,
+    kind: signin::Code,
     host_only: bool,
     default_to: &str,
     expired: &str,
 ) -> Response {
-    let hash = hash_secret(q.get("token").map(String::as_str).unwrap_or(""));
+    let code = q.get("token").map(String::as_str).unwrap_or("");
     let anon = Caller::anonymous();
-    let consumed = state
-        .db
-        .run(move |c| match kind {
-            LinkKind::Login => {
-                Ok(sessions::consume_link(c, &hash, "login")?.ok_or(HandoffRefused::Gone))
-            }
-            LinkKind::Handoff(binding) => sessions::consume_handoff(c, &hash, &binding),
-        })
-        .await;
+    let consumed = signin::redeem(state, code, kind).await;
     match consumed {
         Ok(Ok(did)) => match start_session(state, &did, host_only).await {
             Ok(cookie) => {
@@ -307,21 +255,6 @@ pub fn wiki_binding_host(state: &Services, slug: &str) -> String {
     format!("{}.{}", slug.to_ascii_lowercase(), state.cfg.domain_host())
 }
 
-/// Mints a 60-second hand-off code for `did`, bound to `binding`.
-async fn mint_handoff(
-    state: &Services,
-    did: &str,
-    binding: HandoffBinding,
-) -> Result<String, Error> {
-    let code = random_token();
-    let (hash, did) = (hash_secret(&code), did.to_string());
-    state
-        .db
-        .run(move |c| sessions::create_handoff(c, &hash, &did, &binding, 60))
-        .await?;
-    Ok(code)
-}
-
 /// Signs the user in on the root host from an operator's single-use link.
 async fn login_link(
     State(state): State<Services>,
@@ -330,7 +263,7 @@ async fn login_link(
     redeem(
         &state,
         &q,
-        LinkKind::Login,
+        signin::Code::Login,
         false,
         "/",
         "This sign-in link is invalid, expired or already used. Ask the operator for a new one (robot admin login-link).",
@@ -350,35 +283,17 @@ fn error_page(caller: &Caller, e: Error) -> Response {
     r
 }
 
-/// Creates a session row and returns the `Set-Cookie` value.
+/// Starts a session and returns its `Set-Cookie` value.
 async fn start_session(
     state: &Services,
     did: &str,
     host_only: bool,
 ) -> Result<axum::http::HeaderValue, Error> {
-    let did2 = did.to_string();
-    let user = state
-        .db
-        .run(move |c| users::get(c, &did2))
-        .await?
-        .ok_or_else(|| Error::Forbidden("That account no longer exists.".into()))?;
-    let claims = session::issue(
-        &state.cfg.root_url(),
-        &user.did,
-        &user.handle,
-        state.cfg.session_hours,
-    )?;
-    let token = session::encode(&state.keys, &claims)?;
-    let (jti, did3, exp) = (claims.jti.clone(), user.did.clone(), claims.exp);
-    state
-        .db
-        .run(move |c| sessions::create(c, &jti, &did3, exp))
-        .await?;
-    tracing::info!(did = %user.did, "session started");
+    let started = signin::start_session(state, did).await?;
     Ok(session_cookie(
         state,
-        &token,
-        state.cfg.session_hours * 3600,
+        &started.token,
+        started.max_age_secs,
         host_only,
     ))
 }
@@ -406,7 +321,7 @@ async fn login(
                 host: w.host,
                 browser_hash: browser_hash(Some(nonce)),
             };
-            let code = match mint_handoff(&state, did, binding).await {
+            let code = match signin::mint_handoff(&state, did, binding).await {
                 Ok(c) => c,
                 Err(e) => return error_page(&caller, e),
             };
@@ -557,14 +472,13 @@ async fn callback(
         Ok(i) => i,
         Err(e) => return error_page(&anon, e),
     };
-    let (did, handle) = (identity.did.clone(), identity.handle.clone());
-    let rid = super::request_id(&headers);
-    let _ = state
-        .db
-        .run(move |c| {
-            crate::ops::audit::record(c, Some(&did), None, "login", &handle, rid.as_deref())
-        })
-        .await;
+    signin::record_sign_in(
+        &state,
+        &identity.did,
+        &identity.handle,
+        super::request_id(&headers),
+    )
+    .await;
     let target = post_login_target(&state, &identity.return_to);
     if !on_root {
         // The loopback client's callback lands on 127.0.0.1: hand the session over to the
@@ -574,7 +488,7 @@ async fn callback(
             host: state.cfg.domain_host(),
             browser_hash: identity.browser_hash.clone(),
         };
-        let code = match mint_handoff(&state, &identity.did, binding).await {
+        let code = match signin::mint_handoff(&state, &identity.did, binding).await {
             Ok(c) => c,
             Err(e) => return error_page(&anon, e),
         };
@@ -621,7 +535,7 @@ async fn accept_root_handoff(
     redeem(
         &state,
         &q,
-        LinkKind::Handoff(binding),
+        signin::Code::Handoff(binding),
         false,
         "/app",
         "This sign-in hand-off has expired. Please sign in again.",
@@ -689,7 +603,7 @@ pub async fn accept_handoff(
     redeem(
         &state,
         &q,
-        LinkKind::Handoff(binding),
+        signin::Code::Handoff(binding),
         true,
         "/",
         "This sign-in hand-off has expired. Go back and try again.",
@@ -718,18 +632,7 @@ pub async fn logout(
         return error_page(&caller, e);
     }
     if let Some(did) = caller.principal.did().map(String::from) {
-        state.atproto.sign_out(&did).await;
-        let (d2, rid) = (did.clone(), super::request_id(&headers));
-        let _ = state
-            .db
-            .run(move |c| {
-                crate::ops::audit::record(c, Some(&d2), None, "logout", "", rid.as_deref())
-            })
-            .await;
-        let res = state
-            .db
-            .run(move |c| crate::db::sessions::revoke_all(c, &did))
-            .await;
+        let res = signin::sign_out(&state, &did, super::request_id(&headers)).await;
         if let Err(e) = res {
             return error_page(&caller, e);
         }

@@ -132,6 +132,18 @@ impl Ctx {
         check_csrf(&self.state.keys, &self.caller, token, headers).map_err(|e| self.fail(e))
     }
 
+    /// Reads the page tree and frames the page in it: the sidebar with `current`
+    /// highlighted, and the title. Returns the tree for handlers that list pages.
+    async fn frame(
+        &mut self,
+        current: Option<&PageName>,
+        title: &str,
+    ) -> Result<Arc<Snapshot>, WebError> {
+        let snap = self.tree().await?;
+        self.with_sidebar(&snap, current, title);
+        Ok(snap)
+    }
+
     /// The layout with the page tree for this snapshot, the current page highlighted.
     fn with_sidebar(&mut self, snap: &Snapshot, current: Option<&PageName>, title: &str) {
         self.layout.sidebar = sidebar_html(&SIDEBARS, self.wiki.id, snap, current);
@@ -139,6 +151,17 @@ impl Ctx {
         if let Some(c) = current {
             self.layout.page = c.as_str().to_string();
         }
+    }
+}
+
+/// An operation's error, shown as this page's error page.
+trait OrPage<T> {
+    fn or_page(self, ctx: &Ctx) -> Result<T, WebError>;
+}
+
+impl<T> OrPage<T> for Result<T, Error> {
+    fn or_page(self, ctx: &Ctx) -> Result<T, WebError> {
+        self.map_err(|e| ctx.fail(e))
     }
 }
 
@@ -417,7 +440,7 @@ async fn read_form(
 }
 
 fn page_name(ctx: &Ctx, raw: &str) -> Result<PageName, WebError> {
-    PageName::parse(raw).map_err(|e| ctx.fail(e))
+    PageName::parse(raw).or_page(ctx)
 }
 
 fn query_map(q: &Option<String>) -> BTreeMap<String, String> {
@@ -595,12 +618,11 @@ async fn save(
     };
     let outcome = pages::save(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
-        .map_err(|e| ctx.fail(e));
+        .or_page(&ctx);
     match outcome {
         Ok(pages::Saved::Written(w)) => Ok(Redirect::to(&w.name.url()).into_response()),
         Ok(pages::Saved::Stale { conflict, .. }) => {
-            let snap = ctx.tree().await?;
-            ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
+            ctx.frame(Some(&name), &format!("Edit {name}")).await?;
             let editor_text = conflict
                 .merged
                 .clone()
@@ -625,8 +647,7 @@ async fn save(
             if matches!(we.error, Error::Internal(_)) {
                 return Err(we);
             }
-            let snap = ctx.tree().await?;
-            ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
+            ctx.frame(Some(&name), &format!("Edit {name}")).await?;
             let mut resp = render(&Edit {
                 l: ctx.layout,
                 name: name.to_string(),
@@ -664,7 +685,7 @@ async fn preview(
     let content = form.get("content").cloned().unwrap_or_default();
     let rendered = pages::preview(&state, &ctx.caller, &ctx.wiki, name, content)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
     Ok(Json(serde_json::json!({
         "html": rendered.html,
         "toc": rendered.toc,
@@ -693,9 +714,8 @@ async fn source(
     let name = page_name(&ctx, &raw)?;
     let (page, html) = pages::source(&state, &ctx.caller, &ctx.wiki, name.clone(), rev.clone())
         .await
-        .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, Some(&name), &format!("Source of {name}"));
+        .or_page(&ctx)?;
+    ctx.frame(Some(&name), &format!("Source of {name}")).await?;
     Ok(render(&Source {
         l: ctx.layout,
         name: page.name.to_string(),
@@ -740,11 +760,11 @@ async fn history(
         HISTORY_PAGE + 1,
     )
     .await
-    .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
+    .or_page(&ctx)?;
+    ctx.frame(Some(&name), &format!("History of {name}"))
+        .await?;
     let has_more = commits.len() > HISTORY_PAGE;
     commits.truncate(HISTORY_PAGE);
-    ctx.with_sidebar(&snap, Some(&name), &format!("History of {name}"));
     Ok(render(&History {
         l: ctx.layout,
         name: name.to_string(),
@@ -776,9 +796,8 @@ async fn diff(
         b.clone(),
     )
     .await
-    .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, Some(&name), &format!("Diff of {name}"));
+    .or_page(&ctx)?;
+    ctx.frame(Some(&name), &format!("Diff of {name}")).await?;
     Ok(render(&Diff {
         l: ctx.layout,
         heading: format!("{name}: {a} → {b}"),
@@ -807,9 +826,8 @@ async fn blame(
     let name = page_name(&ctx, &raw)?;
     let lines = reads::blame(&state, &ctx.caller, &ctx.wiki, name.clone(), rev)
         .await
-        .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, Some(&name), &format!("Blame of {name}"));
+        .or_page(&ctx)?;
+    ctx.frame(Some(&name), &format!("Blame of {name}")).await?;
     Ok(render(&Blame {
         l: ctx.layout,
         name: name.to_string(),
@@ -883,7 +901,7 @@ async fn rename_submit(
     };
     match pages::rename(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
-        .map_err(|e| ctx.fail(e))
+        .or_page(&ctx)
     {
         Ok(r) => Ok(Redirect::to(&r.to.url()).into_response()),
         Err(we) if !matches!(we.error, Error::Internal(_)) => {
@@ -956,7 +974,7 @@ async fn delete_submit(
     };
     pages::delete(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -978,9 +996,9 @@ async fn attachments(
     let name = page_name(&ctx, &raw)?;
     let (name, files) = reads::attachments(&state, &ctx.caller, &ctx.wiki, name)
         .await
-        .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, Some(&name), &format!("Attachments of {name}"));
+        .or_page(&ctx)?;
+    ctx.frame(Some(&name), &format!("Attachments of {name}"))
+        .await?;
     ctx.layout.can_write = ctx.grant.can(Action::Upload);
     Ok(render(&Attachments {
         l: ctx.layout,
@@ -1059,7 +1077,7 @@ async fn upload(
     };
     match attachments::upload(&state, &ctx.caller, &ctx.wiki, Surface::Web, input)
         .await
-        .map_err(|e| ctx.fail(e))
+        .or_page(&ctx)
     {
         Ok(_) => Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response()),
         Err(we) if !matches!(we.error, Error::Internal(_)) => {
@@ -1102,7 +1120,7 @@ async fn attachment_action(
         message,
     )
     .await
-    .map_err(|e| ctx.fail(e))?;
+    .or_page(&ctx)?;
     Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response())
 }
 
@@ -1119,7 +1137,7 @@ async fn download(
     let immutable = rev.is_some();
     let (bytes, _) = reads::attachment(&state, &ctx.caller, &ctx.wiki, name, file.clone(), rev)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     // Uploaded files share the wiki's origin: never let one run script there. One
@@ -1163,8 +1181,7 @@ async fn create_form(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, "/-/create").await?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, None, "Create a page");
+    ctx.frame(None, "Create a page").await?;
     Ok(render(&create_page_form(
         ctx.layout,
         q.get("pagename").cloned().unwrap_or_default(),
@@ -1199,9 +1216,7 @@ async fn create_submit(
     request: axum::extract::Request,
 ) -> WebResult {
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, "/-/create").await?;
-    let form = read_form(request, 64 * 1024)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let form = read_form(request, 64 * 1024).await.or_page(&ctx)?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let raw = form.get("pagename").cloned().unwrap_or_default();
     match PageName::parse(&raw) {
@@ -1212,8 +1227,7 @@ async fn create_submit(
             Ok(Redirect::to(&format!("{}/edit", name.url())).into_response())
         }
         Err(e) => {
-            let snap = ctx.tree().await?;
-            ctx.with_sidebar(&snap, None, "Create a page");
+            ctx.frame(None, "Create a page").await?;
             let mut r = render(&create_page_form(ctx.layout, raw, Some(e.public_message())));
             *r.status_mut() = StatusCode::BAD_REQUEST;
             Ok(r)
@@ -1269,7 +1283,7 @@ async fn changelog(
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let (entries, total) = reads::changelog(&state, &ctx.caller, &ctx.wiki, offset, CHANGELOG_PAGE)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
     let snap = ctx.tree().await?;
     let entries = entries
         .into_iter()
@@ -1316,9 +1330,8 @@ async fn commit_view(
     .await?;
     let (info, files) = reads::commit(&state, &ctx.caller, &ctx.wiki, rev)
         .await
-        .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, None, &format!("Commit {}", info.short));
+        .or_page(&ctx)?;
+    ctx.frame(None, &format!("Commit {}", info.short)).await?;
     let can_revert = ctx.grant.can(Action::Write) && info.parents.len() == 1;
     Ok(render(&Diff {
         l: ctx.layout,
@@ -1346,9 +1359,8 @@ async fn revert_form(
     .await?;
     let (info, _) = reads::commit(&state, &ctx.caller, &ctx.wiki, rev)
         .await
-        .map_err(|e| ctx.fail(e))?;
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, None, "Revert a commit");
+        .or_page(&ctx)?;
+    ctx.frame(None, "Revert a commit").await?;
     Ok(render(&Form {
         l: ctx.layout,
         heading: format!("Revert commit {}", info.short),
@@ -1376,13 +1388,11 @@ async fn revert_submit(
     request: axum::extract::Request,
 ) -> WebResult {
     let ctx = Ctx::new(&state, wiki, caller, Action::Write, "/").await?;
-    let form = read_form(request, 16 * 1024)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let form = read_form(request, 16 * 1024).await.or_page(&ctx)?;
     ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
     let commit = pages::revert(&state, &ctx.caller, &ctx.wiki, rev)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
     Ok(Redirect::to(&format!("/-/commit/{commit}")).into_response())
 }
 
@@ -1432,7 +1442,7 @@ async fn search(
             offset,
         )
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .or_page(&ctx)?;
         let results = found
             .hits
             .into_iter()
@@ -1440,8 +1450,7 @@ async fn search(
             .collect();
         (found.mode, found.notice, found.total, results)
     };
-    let snap = ctx.tree().await?;
-    ctx.with_sidebar(&snap, None, "Search");
+    ctx.frame(None, "Search").await?;
     let more = offset + SEARCH_PAGE < total;
     Ok(render(&Search {
         l: ctx.layout,
