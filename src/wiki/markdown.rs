@@ -25,7 +25,7 @@ use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
 use super::front_matter;
-use super::links::{parse_wikilink, target_path};
+use super::links::parse_wikilink;
 use super::names::{PageName, slugify};
 use super::nesting;
 use super::sanitize;
@@ -161,7 +161,10 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         ));
     }
     let page_url = page.url();
-    let opts = options(&page_url);
+    let mut opts = options(&page_url);
+    // comrak's footnote pass walks the whole tree after parsing, a tenth of a render;
+    // a footnote reference always starts with `[^`.
+    opts.extension.footnotes = body.contains("[^");
     let arena = Arena::new();
     let root = comrak::parse_document(&arena, &body, &opts);
 
@@ -210,26 +213,24 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             _ => continue,
         };
         let link = parse_wikilink(&url, None);
-        let (href, class) = match (
-            target_path(link.target),
-            PageName::parse(
-                link.target
-                    .split('#')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches('/'),
-            ),
-        ) {
-            (Some(path), Ok(name)) => {
+        // `Folder/Page#frag`: the page's name, parsed once (a page of links is mostly
+        // this), and the fragment.
+        let (page_part, frag) = match link.target.trim().split_once('#') {
+            Some((p, f)) => (p, Some(f)),
+            None => (link.target.trim(), None),
+        };
+        let page_part = page_part.trim_start_matches('/');
+        let name = Some(page_part)
+            .filter(|p| !p.is_empty())
+            .and_then(|p| PageName::parse(p).ok());
+        let (href, class) = match (name, frag) {
+            (Some(name), _) => {
+                let path = name.file_path();
                 let found = exists(&path);
                 if seen_targets.insert(path.clone()) {
                     out.link_targets.push((path, found));
                 }
-                let frag = link
-                    .target
-                    .split_once('#')
-                    .map(|(_, f)| format!("#{}", slugify(f)))
-                    .unwrap_or_default();
+                let frag = frag.map(|f| format!("#{}", slugify(f))).unwrap_or_default();
                 (
                     format!("{}{frag}", name.url()),
                     if found {
@@ -239,10 +240,8 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
                     },
                 )
             }
-            _ => match link.target.strip_prefix('#') {
-                Some(f) => (format!("#{}", slugify(f)), "wikilink"),
-                None => ("#".to_string(), "wikilink missing"),
-            },
+            (None, Some(f)) if page_part.is_empty() => (format!("#{}", slugify(f)), "wikilink"),
+            (None, _) => ("#".to_string(), "wikilink missing"),
         };
         let open = arena.alloc(
             NodeValue::HtmlInline(format!(

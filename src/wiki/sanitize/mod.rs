@@ -34,7 +34,10 @@
 //! memory (1.2 s for a 1 MB page of headings), and quadratic in nesting depth.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
+use html5ever::LocalName;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
@@ -46,8 +49,7 @@ mod prepass;
 /// Open elements below which a new element is shown as text. Real pages nest a handful.
 pub const MAX_HTML_DEPTH: usize = 128;
 
-/// Elements that may appear: ammonia's safe defaults plus what our Markdown writes. Sorted,
-/// for [`allowed_element`].
+/// Elements that may appear: ammonia's safe defaults plus what our Markdown writes.
 const ELEMENTS: &[&str] = &[
     "a",
     "abbr",
@@ -218,6 +220,49 @@ const OPTIONAL_END: &[&str] = &[
     "rtc",
 ];
 
+/// What the lists above say about one allowed element, looked up once per tag.
+struct Element {
+    /// Never holds content ([`VOID`]).
+    void: bool,
+    /// Closes itself ([`OPTIONAL_END`]).
+    optional_end: bool,
+    /// What it may carry beyond [`GENERIC_ATTRIBUTES`].
+    attributes: &'static [&'static str],
+}
+
+impl Element {
+    /// Kept open until its end tag, and counted against [`MAX_HTML_DEPTH`].
+    fn stays_open(&self) -> bool {
+        !self.void && !self.optional_end
+    }
+}
+
+/// The allow-list by the tokenizer's own tag names: a page has a tag every few dozen
+/// bytes, and an interned name is found by its precomputed hash, where comparing
+/// strings against the lists was a sixth of a render.
+static ALLOWED: LazyLock<HashMap<LocalName, Element>> = LazyLock::new(|| {
+    ELEMENTS
+        .iter()
+        .map(|&name| {
+            let attributes = ELEMENT_ATTRIBUTES
+                .iter()
+                .find(|(e, _)| *e == name)
+                .map_or(&[][..], |&(_, a)| a);
+            let element = Element {
+                void: VOID.contains(&name),
+                optional_end: OPTIONAL_END.contains(&name),
+                attributes,
+            };
+            (LocalName::from(name), element)
+        })
+        .collect()
+});
+
+/// The allow-list's entry for an element, if it is allowed.
+fn allowed_element(name: &LocalName) -> Option<&'static Element> {
+    ALLOWED.get(name)
+}
+
 /// How the tokenizer reads what follows an element's start tag, for the elements whose
 /// content a browser reads as text, not markup. We read it the same way: the sink
 /// switches the tokenizer on these, and `prepass` follows the same switches.
@@ -300,10 +345,10 @@ struct Writer {
 struct State {
     html: String,
     /// Allowed elements written and not yet closed, innermost last.
-    open: Vec<String>,
+    open: Vec<LocalName>,
     /// Elements opened past the depth cap and shown as text, innermost last; their end
     /// tags are shown as text too.
-    shown_as_text: Vec<String>,
+    shown_as_text: Vec<LocalName>,
     /// Inside `script` or `style`, whose content is dropped.
     dropping: bool,
     capped: bool,
@@ -328,36 +373,34 @@ impl TokenSink for Writer {
 
 impl State {
     fn start_tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
-        let name: &str = &tag.name;
-        // Raw-text elements: the tokenizer must read their content as a browser does.
-        if let Some(kind) = raw_text(name.as_bytes()) {
-            return match kind {
-                RawText::Dropped => {
+        let Some(element) = allowed_element(&tag.name) else {
+            // Raw-text elements (none of them allowed): the tokenizer must read their
+            // content as a browser does.
+            return match raw_text(tag.name.as_bytes()) {
+                Some(RawText::Dropped) => {
                     self.dropping = true;
                     TokenSinkResult::RawData(RawKind::Rawtext)
                 }
-                RawText::Kept => TokenSinkResult::RawData(RawKind::Rawtext),
-                RawText::KeptEscapable => TokenSinkResult::RawData(RawKind::Rcdata),
-                RawText::ToTheEnd => TokenSinkResult::Plaintext,
+                Some(RawText::Kept) => TokenSinkResult::RawData(RawKind::Rawtext),
+                Some(RawText::KeptEscapable) => TokenSinkResult::RawData(RawKind::Rcdata),
+                Some(RawText::ToTheEnd) => TokenSinkResult::Plaintext,
+                None => TokenSinkResult::Continue,
             };
-        }
-        if !allowed_element(name) {
-            return TokenSinkResult::Continue;
-        }
-        let stays_open = !VOID.contains(&name) && !OPTIONAL_END.contains(&name);
-        if stays_open && self.open.len() >= MAX_HTML_DEPTH {
+        };
+        let name: &str = &tag.name;
+        if element.stays_open() && self.open.len() >= MAX_HTML_DEPTH {
             self.capped = true;
             self.html.push_str("&lt;");
             self.html.push_str(name);
             self.html.push_str("&gt;");
-            self.shown_as_text.push(name.to_string());
+            self.shown_as_text.push(tag.name.clone());
             return TokenSinkResult::Continue;
         }
         self.html.push('<');
         self.html.push_str(name);
         for attr in &tag.attrs {
             let attr_name: &str = &attr.name.local;
-            if allowed_attribute(name, attr_name, &attr.value) {
+            if allowed_attribute(name, element, attr_name, &attr.value) {
                 self.html.push(' ');
                 self.html.push_str(attr_name);
                 self.html.push_str("=\"");
@@ -371,37 +414,38 @@ impl State {
             self.html.push('"');
         }
         self.html.push('>');
-        if stays_open {
-            self.open.push(name.to_string());
+        if element.stays_open() {
+            self.open.push(tag.name.clone());
         }
         TokenSinkResult::Continue
     }
 
     fn end_tag(&mut self, tag: &Tag) {
-        let name: &str = &tag.name;
-        if raw_text(name.as_bytes()) == Some(RawText::Dropped) {
-            self.dropping = false;
-            return;
-        }
-        if self.shown_as_text.last().is_some_and(|n| n == name) {
+        if self.shown_as_text.last() == Some(&tag.name) {
             self.shown_as_text.pop();
             self.html.push_str("&lt;/");
-            self.html.push_str(name);
+            self.html.push_str(&tag.name);
             self.html.push_str("&gt;");
             return;
         }
-        if !allowed_element(name) || VOID.contains(&name) {
+        let Some(element) = allowed_element(&tag.name) else {
+            if raw_text(tag.name.as_bytes()) == Some(RawText::Dropped) {
+                self.dropping = false;
+            }
+            return;
+        };
+        if element.void {
             return;
         }
-        if OPTIONAL_END.contains(&name) {
+        if element.optional_end {
             self.html.push_str("</");
-            self.html.push_str(name);
+            self.html.push_str(&tag.name);
             self.html.push('>');
             return;
         }
         // An end tag closes the innermost element it names and everything inside it; one
         // that names nothing open is dropped.
-        if let Some(at) = self.open.iter().rposition(|n| n == name) {
+        if let Some(at) = self.open.iter().rposition(|n| *n == tag.name) {
             while self.open.len() > at {
                 self.close_innermost();
             }
@@ -423,22 +467,15 @@ impl State {
     }
 }
 
-fn allowed_element(name: &str) -> bool {
-    ELEMENTS.binary_search(&name).is_ok()
-}
-
-fn allowed_attribute(element: &str, attribute: &str, value: &str) -> bool {
-    let listed = GENERIC_ATTRIBUTES.contains(&attribute)
-        || ELEMENT_ATTRIBUTES
-            .iter()
-            .any(|(e, attrs)| *e == element && attrs.contains(&attribute));
+fn allowed_attribute(name: &str, element: &Element, attribute: &str, value: &str) -> bool {
+    let listed = GENERIC_ATTRIBUTES.contains(&attribute) || element.attributes.contains(&attribute);
     if !listed {
         return false;
     }
     match attribute {
         "href" | "src" => allowed_url(value),
         // Task-list checkboxes are the only inputs.
-        "type" if element == "input" => value.eq_ignore_ascii_case("checkbox"),
+        "type" if name == "input" => value.eq_ignore_ascii_case("checkbox"),
         _ => true,
     }
 }
@@ -447,6 +484,11 @@ fn allowed_attribute(element: &str, attribute: &str, value: &str) -> bool {
 /// standard strips the tabs, newlines and leading controls that hide `javascript:`);
 /// character references were already decoded by the tokenizer.
 fn allowed_url(value: &str) -> bool {
+    // A path, query or fragment has no scheme (a scheme starts with a letter, and the
+    // URL parser strips nothing before a `/`, `?` or `#`): the common case, without a parse.
+    if value.starts_with(['/', '?', '#']) {
+        return true;
+    }
     match url::Url::parse(value) {
         Ok(url) => URL_SCHEMES.contains(&url.scheme()),
         Err(url::ParseError::RelativeUrlWithoutBase) => true,
@@ -468,20 +510,28 @@ fn escape_attribute(out: &mut String, value: &str) {
 /// escaping them there too means no `<` in our output ever starts anything but a tag we
 /// wrote, for whatever reads it next.
 fn escape(out: &mut String, s: &str, attribute: bool) {
+    // Bytewise: every character replaced is ASCII but the no-break space, C2 A0 in UTF-8,
+    // and a C2 byte always starts a character, so slicing at these bytes is sound.
+    let bytes = s.as_bytes();
     let mut done = 0;
-    for (i, c) in s.char_indices() {
-        let replacement = match c {
-            '&' => "&amp;",
-            '\u{a0}' => "&nbsp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' if attribute => "&quot;",
-            '\r' => "&#13;",
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let (replacement, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' if attribute => ("&quot;", 1),
+            b'\r' => ("&#13;", 1),
+            0xC2 if bytes.get(i + 1) == Some(&0xA0) => ("&nbsp;", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[done..i]);
         out.push_str(replacement);
-        done = i + c.len_utf8();
+        i += len;
+        done = i;
     }
     out.push_str(&s[done..]);
 }
@@ -495,13 +545,18 @@ mod tests {
     }
 
     #[test]
-    fn the_element_list_is_sorted() {
+    fn the_allow_list_is_read_by_tag_name() {
+        let get = |n: &str| allowed_element(&LocalName::from(n));
+        assert!(ELEMENTS.iter().all(|e| get(e).is_some()));
+        assert!(get("script").is_none() && get("zzz").is_none() && get("A").is_none());
+        assert!(get("br").is_some_and(|e| e.void && !e.stays_open()));
+        assert!(get("li").is_some_and(|e| e.optional_end && !e.stays_open()));
+        assert!(get("div").is_some_and(|e| e.stays_open()));
+        assert!(get("a").is_some_and(|e| e.attributes.contains(&"href")));
         assert!(
-            ELEMENTS.is_sorted(),
-            "allowed_element searches it by halves"
+            RAW_TEXT_ELEMENTS.iter().all(|(n, _)| get(n).is_none()),
+            "a raw-text element is never allowed, so the sink asks only for the others"
         );
-        assert!(ELEMENTS.iter().all(|e| allowed_element(e)));
-        assert!(!allowed_element("script") && !allowed_element("zzz"));
     }
 
     #[test]
