@@ -13,8 +13,7 @@ const CAROL: &str = "did:plc:carol";
 
 /// A platform JWT for `did` (what a signed-in browser holds), as a bearer header value.
 fn bearer(s: &TestServer, did: &str) -> String {
-    let (cookie, _) = s.session_for(did);
-    format!("Bearer {}", cookie.split_once('=').unwrap().1)
+    s.jwt_bearer(did)
 }
 
 async fn api(

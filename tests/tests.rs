@@ -24,6 +24,7 @@ mod markdown;
 mod mcp;
 mod oauth;
 mod ops;
+mod personal_tokens;
 mod search;
 mod semantic;
 mod signin_binding;

@@ -168,7 +168,7 @@ pub fn resolve_caller(
                 None => caller.bad_bearer = true,
             }
         }
-        Credential::Basic(password) => match wiki_token_principal(conn, password)? {
+        Credential::Basic(password) => match token_principal(conn, password)? {
             Some(p) => {
                 caller.principal = p;
                 caller.bearer = true;
@@ -195,8 +195,9 @@ fn principal_from_bearer(
     token: &str,
     resource: Option<&str>,
 ) -> Result<Option<Principal>> {
-    if token.starts_with(super::tokens::PREFIX) {
-        return wiki_token_principal(conn, token);
+    if token.starts_with(super::tokens::PREFIX) || token.starts_with(super::tokens::PERSONAL_PREFIX)
+    {
+        return token_principal(conn, token);
     }
     if token.starts_with(super::resource::ACCESS_TOKEN_PREFIX) {
         let Some(resource) = resource else {
@@ -207,8 +208,21 @@ fn principal_from_bearer(
     Ok(principal_from_jwt(conn, keys, cfg, token)?.map(|(p, _)| p))
 }
 
-/// The principal of a wiki token (`None` when no wiki has it).
-fn wiki_token_principal(conn: &rusqlite::Connection, token: &str) -> Result<Option<Principal>> {
+/// The principal of a wiki token or a personal token (`None` when it is unknown, or a
+/// personal token that expired).
+fn token_principal(conn: &rusqlite::Connection, token: &str) -> Result<Option<Principal>> {
+    if token.starts_with(super::tokens::PERSONAL_PREFIX) {
+        return Ok(
+            super::tokens::holder_of(conn, token)?.map(|h| Principal::PersonalToken {
+                did: h.did,
+                handle: h.handle,
+                wiki_id: h.wiki_id,
+                token_id: h.token_id,
+                name: h.name,
+                can_write: h.can_write,
+            }),
+        );
+    }
     let Some(wiki_id) = super::tokens::wiki_of(conn, token)? else {
         return Ok(None);
     };

@@ -52,6 +52,17 @@ pub enum Principal {
         wiki_id: i64,
         slug: String,
     },
+    /// A person's own token for one wiki: at most their current role there, and only
+    /// a reader unless it was made read-write.
+    PersonalToken {
+        did: String,
+        handle: String,
+        wiki_id: i64,
+        token_id: i64,
+        /// The name its owner gave it, shown as the client of their commits.
+        name: String,
+        can_write: bool,
+    },
     /// An OAuth access token: a person acting through a client on one wiki, within the
     /// scopes they consented to. Their role is read afresh on every request.
     OAuth {
@@ -88,7 +99,9 @@ impl Principal {
         match self {
             Principal::User { did, .. } => Some(format!("user:{did}")),
             Principal::WikiToken { wiki_id, .. } => Some(format!("token:{wiki_id}")),
-            Principal::OAuth { did, .. } => Some(format!("user:{did}")),
+            Principal::OAuth { did, .. } | Principal::PersonalToken { did, .. } => {
+                Some(format!("user:{did}"))
+            }
             Principal::Anonymous => None,
         }
     }
@@ -111,6 +124,12 @@ impl Principal {
                 ..
             } => Author {
                 name: format!("{handle} (via {client_name})"),
+                email: did.clone(),
+            },
+            Principal::PersonalToken {
+                did, handle, name, ..
+            } => Author {
+                name: format!("{handle} (via token {name})"),
                 email: did.clone(),
             },
             Principal::Anonymous => Author {
@@ -143,8 +162,7 @@ pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<
     match principal {
         Principal::Anonymous => Ok(None),
         Principal::WikiToken { wiki_id, .. } => Ok((*wiki_id == wiki.id).then_some(Role::Editor)),
-        Principal::User { did, .. } if *did == wiki.owner_did => Ok(Some(Role::Owner)),
-        Principal::User { did, .. } => wikis::collaborator_role(conn, wiki.id, did),
+        Principal::User { did, .. } => person_role(conn, did, wiki),
         Principal::OAuth {
             did,
             wiki_id,
@@ -154,11 +172,7 @@ pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<
             if *wiki_id != wiki.id {
                 return Ok(None);
             }
-            let role = if *did == wiki.owner_did {
-                Some(Role::Owner)
-            } else {
-                wikis::collaborator_role(conn, wiki.id, did)?
-            };
+            let role = person_role(conn, did, wiki)?;
             // A token without `wiki:write` reads, whatever the person may do.
             Ok(if *can_write {
                 role
@@ -166,7 +180,34 @@ pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<
                 role.map(|r| r.min(Role::Viewer))
             })
         }
+        Principal::PersonalToken {
+            did,
+            wiki_id,
+            can_write,
+            ..
+        } => {
+            if *wiki_id != wiki.id {
+                return Ok(None);
+            }
+            let role = person_role(conn, did, wiki)?;
+            // A token writes at most (it never administers the wiki), and a read-only
+            // one reads, whatever the person may do.
+            let cap = if *can_write {
+                Role::Editor
+            } else {
+                Role::Viewer
+            };
+            Ok(role.map(|r| r.min(cap)))
+        }
     }
+}
+
+/// A person's own role on `wiki`: owner, a collaborator's role, or none.
+fn person_role(conn: &Connection, did: &str, wiki: &Wiki) -> Result<Option<Role>> {
+    if did == wiki.owner_did {
+        return Ok(Some(Role::Owner));
+    }
+    wikis::collaborator_role(conn, wiki.id, did)
 }
 
 /// The only ACL decision. Owner: everything; editor: read, write, upload; viewer: read;

@@ -15,7 +15,7 @@ use crate::access::Action;
 use crate::access::Caller;
 use crate::error::Error;
 use crate::service::Services;
-use crate::service::manage::{self, NewWiki, WikiPatch, WikiView};
+use crate::service::manage::{self, NewPersonalToken, NewWiki, WikiPatch, WikiView};
 
 /// The API's routes, to merge into the root router (its 404s stay JSON under `/api`).
 pub fn router_nested() -> Router<Services> {
@@ -37,6 +37,14 @@ pub fn router_nested() -> Router<Services> {
         .route(
             "/api/wikis/{slug}/clients/{id}",
             axum::routing::delete(revoke_client),
+        )
+        .route(
+            "/api/tokens",
+            get(personal_tokens).post(create_personal_token),
+        )
+        .route(
+            "/api/tokens/{id}",
+            axum::routing::delete(revoke_personal_token),
         )
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
@@ -247,4 +255,44 @@ async fn audit(
     Ok(Json(
         serde_json::json!({ "entries": manage::audit_log(&state, &caller, &slug).await? }),
     ))
+}
+
+/// The caller's personal tokens (never their secrets).
+async fn personal_tokens(
+    State(state): State<Services>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    bearer(&caller)?;
+    Ok(Json(
+        serde_json::json!({ "tokens": manage::personal_tokens(&state, &caller).await? }),
+    ))
+}
+
+/// Makes a personal token; its secret is in this answer and nowhere else, ever.
+async fn create_personal_token(
+    State(state): State<Services>,
+    caller: Caller,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bearer(&caller)?;
+    let req: NewPersonalToken = body(&bytes)?;
+    let (token, secret) =
+        manage::create_personal_token(&state, &caller, req, request_id(&headers)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": token, "secret": secret })),
+    )
+        .into_response())
+}
+
+async fn revoke_personal_token(
+    State(state): State<Services>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    bearer(&caller)?;
+    manage::revoke_personal_token(&state, &caller, id, request_id(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

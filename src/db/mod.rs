@@ -5,6 +5,7 @@
 
 pub mod atproto;
 pub mod oauth;
+pub mod personal_tokens;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -46,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "signin_binding",
         include_str!("../../migrations/0007_signin_binding.sql"),
+    ),
+    (
+        8,
+        "personal_tokens",
+        include_str!("../../migrations/0008_personal_tokens.sql"),
     ),
 ];
 

@@ -100,7 +100,10 @@ async fn guard(
         return challenge(Some("invalid_token"));
     }
     let for_this_wiki = match &caller.principal {
-        Principal::WikiToken { wiki_id, .. } => *wiki_id == wiki.id,
+        // A personal token's role is decided by each tool's operation, as on REST.
+        Principal::WikiToken { wiki_id, .. } | Principal::PersonalToken { wiki_id, .. } => {
+            *wiki_id == wiki.id
+        }
         // An OAuth token's audience was checked where it was resolved (only a token
         // for this wiki's /mcp is a principal here, `web::resolve_caller`); its user
         // must still have access (a removed collaborator's token stops at once).

@@ -498,6 +498,139 @@ pub async fn regenerate_token(
         .await
 }
 
+pub use crate::db::personal_tokens::PersonalToken;
+
+/// Personal tokens one person may hold, over all their wikis.
+pub const MAX_PERSONAL_TOKENS: usize = 20;
+
+/// The longest a personal token may live, in days.
+pub const MAX_TOKEN_DAYS: i64 = 3650;
+
+/// A personal token to make, as the app's form and `POST /api/tokens` ask for it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewPersonalToken {
+    /// The wiki's slug.
+    pub wiki: String,
+    pub name: String,
+    /// `read` or `write`.
+    pub access: String,
+    /// Days until it expires; `None` (or 0): never.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+}
+
+/// The signed-in person's personal tokens, newest first.
+pub async fn personal_tokens(state: &Services, caller: &Caller) -> Result<Vec<PersonalToken>> {
+    let did = user_of(caller)?.0.to_string();
+    state
+        .db
+        .run(move |c| crate::db::personal_tokens::of_person(c, &did))
+        .await
+}
+
+/// Makes a personal token for a wiki the signed-in person has a role on; returns it and
+/// its plaintext, shown once. A read-write token needs the editor role at least (and
+/// stays at most the person's role: `access::role_of` reads it on every use).
+pub async fn create_personal_token(
+    state: &Services,
+    caller: &Caller,
+    req: NewPersonalToken,
+    request_id: Option<String>,
+) -> Result<(PersonalToken, String)> {
+    let did = user_of(caller)?.0.to_string();
+    let name = req.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "A token's name is 1 to 64 characters, without control characters.".into(),
+        ));
+    }
+    let can_write = match req.access.as_str() {
+        "read" => false,
+        "write" => true,
+        _ => return Err(Error::Invalid("access must be read or write".into())),
+    };
+    let expires_at = match req.expires_in_days {
+        None | Some(0) => None,
+        Some(d @ 1..=MAX_TOKEN_DAYS) => Some(crate::db::now() + d * 86_400),
+        Some(_) => {
+            return Err(Error::Invalid(format!(
+                "expires_in_days is between 1 and {MAX_TOKEN_DAYS} (or 0: never)"
+            )));
+        }
+    };
+    let (wiki, grant) = wiki_for(state, caller, &req.wiki, Action::Read).await?;
+    match grant.role {
+        None => {
+            return Err(Error::Forbidden(
+                "You can make tokens only for wikis you own or collaborate on.".into(),
+            ));
+        }
+        Some(Role::Viewer) if can_write => {
+            return Err(Error::Forbidden(
+                "You are a viewer of this wiki: your tokens can only read.".into(),
+            ));
+        }
+        Some(_) => {}
+    }
+    state
+        .db
+        .run(move |c| {
+            if crate::db::personal_tokens::of_person(c, &did)?.len() >= MAX_PERSONAL_TOKENS {
+                return Err(Error::LimitReached(format!(
+                    "You have {MAX_PERSONAL_TOKENS} tokens, the most one person may hold; revoke one first."
+                )));
+            }
+            let spec = tokens::PersonalSpec {
+                wiki_id: wiki.id,
+                did: &did,
+                name: &name,
+                can_write,
+                expires_at,
+            };
+            let made = tokens::create_personal(c, &spec)?.ok_or_else(|| Error::Conflict {
+                message: format!("You already have a token named {name:?} for this wiki."),
+                current: None,
+            })?;
+            audit::record(
+                c,
+                Some(&did),
+                Some(&wiki),
+                "token.personal.create",
+                &format!("{name} ({})", made.0.access),
+                request_id.as_deref(),
+            )?;
+            Ok(made)
+        })
+        .await
+}
+
+/// Revokes one of the signed-in person's personal tokens: it stops working at once.
+pub async fn revoke_personal_token(
+    state: &Services,
+    caller: &Caller,
+    id: i64,
+    request_id: Option<String>,
+) -> Result<PersonalToken> {
+    let did = user_of(caller)?.0.to_string();
+    state
+        .db
+        .run(move |c| {
+            let token = crate::db::personal_tokens::delete(c, &did, id)?
+                .ok_or_else(|| Error::not_found("You have no such token."))?;
+            let wiki = wikis::by_id(c, token.wiki_id)?;
+            audit::record(
+                c,
+                Some(&did),
+                wiki.as_ref(),
+                "token.personal.revoke",
+                &token.name,
+                request_id.as_deref(),
+            )?;
+            Ok(token)
+        })
+        .await
+}
+
 /// The applications connected to a wiki through OAuth (owner only).
 pub async fn connected_clients(
     state: &Services,

@@ -35,6 +35,8 @@ pub fn router() -> Router<Services> {
         .route("/app/wikis/{slug}/delete", post(delete_wiki))
         .route("/app/account", get(account))
         .route("/app/account/delete", post(delete_account))
+        .route("/app/account/tokens", post(create_token))
+        .route("/app/account/tokens/{id}/revoke", post(revoke_token))
         .route("/app/admin", get(admin))
 }
 
@@ -78,6 +80,18 @@ struct Account {
     handle: String,
     audit: Vec<audit::Entry>,
     error: Option<String>,
+    flash: Option<String>,
+    /// The wikis a token can be made for.
+    wikis: Vec<WikiView>,
+    tokens: Vec<manage::PersonalToken>,
+    /// A token just made: its secret (shown this once) and the clone URL of its wiki.
+    new_token: Option<NewToken>,
+}
+
+struct NewToken {
+    secret: String,
+    name: String,
+    clone_url: String,
 }
 
 #[derive(askama::Template)]
@@ -226,7 +240,7 @@ async fn wiki_page_with(
         Err(e) => return fail(caller, e),
     };
     let has_error = error.is_some();
-    let mut r = render(&ManageWiki {
+    let r = render(&ManageWiki {
         l: layout(caller, &s.wiki.title),
         w: s.wiki,
         collaborators: s.collaborators,
@@ -238,10 +252,14 @@ async fn wiki_page_with(
         error,
         new_token,
     });
+    showing_a_secret(r, has_error)
+}
+
+/// A page that may show a token once: never cached; 422 when it shows a form's error.
+fn showing_a_secret(mut r: Response, has_error: bool) -> Response {
     if has_error {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
-    // The page may show a token once: never cache it.
     r.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
@@ -455,31 +473,147 @@ async fn delete_wiki(
     }
 }
 
-async fn account_page(state: &Services, caller: &Caller, error: Option<String>) -> Response {
+/// What the account page shows besides the person and their activity.
+#[derive(Default)]
+struct AccountNotes {
+    error: Option<String>,
+    flash: Option<String>,
+    new_token: Option<NewToken>,
+}
+
+async fn account_page(state: &Services, caller: &Caller, notes: AccountNotes) -> Response {
     let (did, handle) = match manage::user_of(caller) {
         Ok(x) => x,
         Err(e) => return fail(caller, e),
     };
-    let audit = match manage::my_activity(state, caller).await {
-        Ok(a) => a,
+    let loaded = async {
+        Ok::<_, Error>((
+            manage::my_activity(state, caller).await?,
+            manage::my_wikis(state, caller).await?,
+            manage::personal_tokens(state, caller).await?,
+        ))
+    };
+    let (audit, wikis, tokens) = match loaded.await {
+        Ok(x) => x,
         Err(e) => return fail(caller, e),
     };
-    let has_error = error.is_some();
-    let mut r = render(&Account {
+    let has_error = notes.error.is_some();
+    let r = render(&Account {
         l: layout(caller, "Account"),
         did: did.into(),
         handle: handle.into(),
         audit,
-        error,
+        error: notes.error,
+        flash: notes.flash,
+        wikis,
+        tokens,
+        new_token: notes.new_token,
     });
-    if has_error {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    showing_a_secret(r, has_error)
 }
 
-async fn account(State(state): State<Services>, caller: Caller) -> Response {
-    account_page(&state, &caller, None).await
+async fn account(
+    State(state): State<Services>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    let flash = match q.get("done").map(String::as_str) {
+        Some("token-revoked") => Some("Token revoked.".to_string()),
+        _ => None,
+    };
+    let notes = AccountNotes {
+        flash,
+        ..Default::default()
+    };
+    account_page(&state, &caller, notes).await
+}
+
+/// Shown beside the form, on the account page: what was wrong with it.
+fn form_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Invalid(_)
+            | Error::NotFound(_)
+            | Error::UnknownWiki(_)
+            | Error::Conflict { .. }
+            | Error::Forbidden(_)
+            | Error::LimitReached(_)
+    )
+}
+
+async fn create_token(
+    State(state): State<Services>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = super::parse_form(&body);
+    if let Err(e) = guard(&state, &caller, &f, &headers) {
+        return fail(&caller, e);
+    }
+    let field = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let days = field("expires_in_days");
+    let expires_in_days = match days.trim() {
+        "" => None,
+        d => match d.parse::<i64>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let error = Some("The expiry is a number of days.".to_string());
+                let notes = AccountNotes {
+                    error,
+                    ..Default::default()
+                };
+                return account_page(&state, &caller, notes).await;
+            }
+        },
+    };
+    let req = manage::NewPersonalToken {
+        wiki: field("wiki"),
+        name: field("name"),
+        access: field("access"),
+        expires_in_days,
+    };
+    let notes =
+        match manage::create_personal_token(&state, &caller, req, request_id(&headers)).await {
+            Ok((token, secret)) => AccountNotes {
+                new_token: Some(NewToken {
+                    secret,
+                    clone_url: state.cfg.wiki_url(&token.wiki_slug) + "/repo.git",
+                    name: token.name,
+                }),
+                ..Default::default()
+            },
+            Err(e) if form_error(&e) => AccountNotes {
+                error: Some(e.public_message()),
+                ..Default::default()
+            },
+            Err(e) => return fail(&caller, e),
+        };
+    account_page(&state, &caller, notes).await
+}
+
+async fn revoke_token(
+    State(state): State<Services>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = super::parse_form(&body);
+    if let Err(e) = guard(&state, &caller, &f, &headers) {
+        return fail(&caller, e);
+    }
+    match manage::revoke_personal_token(&state, &caller, id, request_id(&headers)).await {
+        Ok(_) => Redirect::to("/app/account?done=token-revoked").into_response(),
+        Err(e) if form_error(&e) => {
+            let notes = AccountNotes {
+                error: Some(e.public_message()),
+                ..Default::default()
+            };
+            account_page(&state, &caller, notes).await
+        }
+        Err(e) => fail(&caller, e),
+    }
 }
 
 async fn delete_account(
@@ -513,7 +647,13 @@ async fn delete_account(
             *r.status_mut() = StatusCode::SEE_OTHER;
             r
         }
-        Err(e @ Error::Invalid(_)) => account_page(&state, &caller, Some(e.public_message())).await,
+        Err(e @ Error::Invalid(_)) => {
+            let notes = AccountNotes {
+                error: Some(e.public_message()),
+                ..Default::default()
+            };
+            account_page(&state, &caller, notes).await
+        }
         Err(e) => fail(&caller, e),
     }
 }

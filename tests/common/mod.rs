@@ -292,6 +292,12 @@ impl TestServer {
         )
     }
 
+    /// A platform JWT for `did` (what a signed-in browser holds), as a bearer header value.
+    pub fn jwt_bearer(&self, did: &str) -> String {
+        let (cookie, _) = self.session_for(did);
+        format!("Bearer {}", cookie.split_once('=').unwrap().1)
+    }
+
     /// Sends a request byte for byte (no URL normalisation), returning (status, body).
     pub async fn raw(
         &self,
