@@ -15,8 +15,8 @@
 //! - [`search`]: full-text and semantic search: the indexes (the core's `Indexer`), the
 //!   embedder, the queue and its worker.
 //! - [`access`]: who is calling (decided once per request from the session cookie, a wiki
-//!   token, an OAuth token at its resource, or a platform JWT), roles, the one
-//!   `authorize`, rate limits.
+//!   token or a person's own token, an OAuth token at its resource, or a platform
+//!   JWT), roles, the one `authorize`, rate limits.
 //! - [`atproto`]: the ATProto OAuth client and identity resolution, for sign-in.
 //! - [`ops`]: the audit log, backup and restore, the janitor, `/metrics`.
 //! - [`service`]: the operation layer every surface calls: the shared state, the

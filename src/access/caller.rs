@@ -1,8 +1,8 @@
 //! Who is calling: the one place a request's credentials become a [`Caller`] — the
-//! session cookie (with its CSRF token), a wiki token (Bearer, or Basic for git), an OAuth
-//! access token at the resource it was issued for, or a platform JWT — and the wiki the
-//! request is for. The server resolves both once per request, before any surface sees
-//! it; surfaces read them from the request's extensions.
+//! session cookie (with its CSRF token), a wiki or personal token (Bearer, or Basic for
+//! git), an OAuth access token at the resource it was issued for, or a platform JWT — and
+//! the wiki the request is for. The server resolves both once per request, before any
+//! surface sees it; surfaces read them from the request's extensions.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -96,10 +96,11 @@ impl OAuthRole {
 #[derive(Clone)]
 pub enum Credential {
     None,
-    /// `Authorization: Bearer …` (a wiki token, an OAuth access token or a platform JWT).
+    /// `Authorization: Bearer …` (a wiki or personal token, an OAuth access token or a
+    /// platform JWT).
     Bearer(String),
     /// The password of `Authorization: Basic …`, read only on git's paths: git sends a
-    /// wiki token that way. (Elsewhere it is a bad header: browsers resend Basic
+    /// wiki or personal token that way. (Elsewhere it is a bad header: browsers resend Basic
     /// credentials on their own, so they could not be trusted without a CSRF check.)
     Basic(String),
     /// An `Authorization` header that is not a usable bearer token.
