@@ -163,43 +163,51 @@ pub fn role_of(conn: &Connection, principal: &Principal, wiki: &Wiki) -> Result<
         Principal::Anonymous => Ok(None),
         Principal::WikiToken { wiki_id, .. } => Ok((*wiki_id == wiki.id).then_some(Role::Editor)),
         Principal::User { did, .. } => person_role(conn, did, wiki),
+        // A token without `wiki:write` reads, whatever the person may do.
         Principal::OAuth {
             did,
             wiki_id,
             can_write,
             ..
         } => {
-            if *wiki_id != wiki.id {
-                return Ok(None);
-            }
-            let role = person_role(conn, did, wiki)?;
-            // A token without `wiki:write` reads, whatever the person may do.
-            Ok(if *can_write {
-                role
+            let cap = if *can_write {
+                Role::Owner
             } else {
-                role.map(|r| r.min(Role::Viewer))
-            })
+                Role::Viewer
+            };
+            token_role(conn, did, *wiki_id, wiki, cap)
         }
+        // A personal token writes at most (it never administers the wiki), and a
+        // read-only one reads, whatever the person may do.
         Principal::PersonalToken {
             did,
             wiki_id,
             can_write,
             ..
         } => {
-            if *wiki_id != wiki.id {
-                return Ok(None);
-            }
-            let role = person_role(conn, did, wiki)?;
-            // A token writes at most (it never administers the wiki), and a read-only
-            // one reads, whatever the person may do.
             let cap = if *can_write {
                 Role::Editor
             } else {
                 Role::Viewer
             };
-            Ok(role.map(|r| r.min(cap)))
+            token_role(conn, did, *wiki_id, wiki, cap)
         }
     }
+}
+
+/// The role of a token a person holds for the wiki `token_wiki`: none elsewhere, and on
+/// its own wiki the person's current role, at most `cap`.
+fn token_role(
+    conn: &Connection,
+    did: &str,
+    token_wiki: i64,
+    wiki: &Wiki,
+    cap: Role,
+) -> Result<Option<Role>> {
+    if token_wiki != wiki.id {
+        return Ok(None);
+    }
+    Ok(person_role(conn, did, wiki)?.map(|r| r.min(cap)))
 }
 
 /// A person's own role on `wiki`: owner, a collaborator's role, or none.

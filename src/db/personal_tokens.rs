@@ -41,8 +41,9 @@ pub struct NewToken<'a> {
     pub expires_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "t.id, t.wiki_id, w.slug, t.name, t.can_write, t.created_at, t.expires_at, t.last_used_at";
+/// Tokens as [`listed`] reads them; callers add the `WHERE`.
+const SELECT_LISTED: &str = "SELECT t.id, t.wiki_id, w.slug, t.name, t.can_write, t.created_at, t.expires_at, t.last_used_at
+     FROM personal_tokens t JOIN wikis w ON w.id = t.wiki_id";
 
 fn listed(r: &Row) -> rusqlite::Result<PersonalToken> {
     Ok(PersonalToken {
@@ -73,19 +74,14 @@ pub fn insert(conn: &Connection, t: &NewToken, now: i64) -> Result<Option<Person
     }
     let id = conn.last_insert_rowid();
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM personal_tokens t JOIN wikis w ON w.id = t.wiki_id WHERE t.id = ?1"),
-            [id],
-            listed,
-        )
+        .query_row(&format!("{SELECT_LISTED} WHERE t.id = ?1"), [id], listed)
         .optional()?)
 }
 
 /// A person's tokens on every wiki, newest first.
 pub fn of_person(conn: &Connection, did: &str) -> Result<Vec<PersonalToken>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM personal_tokens t JOIN wikis w ON w.id = t.wiki_id
-         WHERE t.did = ?1 ORDER BY t.created_at DESC, t.id DESC"
+        "{SELECT_LISTED} WHERE t.did = ?1 ORDER BY t.created_at DESC, t.id DESC"
     ))?;
     let rows = st.query_map([did], listed)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -95,7 +91,7 @@ pub fn of_person(conn: &Connection, did: &str) -> Result<Vec<PersonalToken>> {
 pub fn delete(conn: &Connection, did: &str, id: i64) -> Result<Option<PersonalToken>> {
     let token = conn
         .query_row(
-            &format!("SELECT {COLUMNS} FROM personal_tokens t JOIN wikis w ON w.id = t.wiki_id WHERE t.id = ?1 AND t.did = ?2"),
+            &format!("{SELECT_LISTED} WHERE t.id = ?1 AND t.did = ?2"),
             params![id, did],
             listed,
         )

@@ -481,6 +481,16 @@ struct AccountNotes {
     new_token: Option<NewToken>,
 }
 
+impl AccountNotes {
+    /// What was wrong with a form, shown beside it.
+    fn error(message: String) -> AccountNotes {
+        AccountNotes {
+            error: Some(message),
+            ..Default::default()
+        }
+    }
+}
+
 async fn account_page(state: &Services, caller: &Caller, notes: AccountNotes) -> Response {
     let (did, handle) = match manage::user_of(caller) {
         Ok(x) => x,
@@ -558,11 +568,7 @@ async fn create_token(
         d => match d.parse::<i64>() {
             Ok(d) => Some(d),
             Err(_) => {
-                let error = Some("The expiry is a number of days.".to_string());
-                let notes = AccountNotes {
-                    error,
-                    ..Default::default()
-                };
+                let notes = AccountNotes::error("The expiry is a number of days.".into());
                 return account_page(&state, &caller, notes).await;
             }
         },
@@ -583,10 +589,7 @@ async fn create_token(
                 }),
                 ..Default::default()
             },
-            Err(e) if form_error(&e) => AccountNotes {
-                error: Some(e.public_message()),
-                ..Default::default()
-            },
+            Err(e) if form_error(&e) => AccountNotes::error(e.public_message()),
             Err(e) => return fail(&caller, e),
         };
     account_page(&state, &caller, notes).await
@@ -606,10 +609,7 @@ async fn revoke_token(
     match manage::revoke_personal_token(&state, &caller, id, request_id(&headers)).await {
         Ok(_) => Redirect::to("/app/account?done=token-revoked").into_response(),
         Err(e) if form_error(&e) => {
-            let notes = AccountNotes {
-                error: Some(e.public_message()),
-                ..Default::default()
-            };
+            let notes = AccountNotes::error(e.public_message());
             account_page(&state, &caller, notes).await
         }
         Err(e) => fail(&caller, e),
@@ -648,10 +648,7 @@ async fn delete_account(
             r
         }
         Err(e @ Error::Invalid(_)) => {
-            let notes = AccountNotes {
-                error: Some(e.public_message()),
-                ..Default::default()
-            };
+            let notes = AccountNotes::error(e.public_message());
             account_page(&state, &caller, notes).await
         }
         Err(e) => fail(&caller, e),

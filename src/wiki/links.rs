@@ -36,13 +36,18 @@ pub fn parse_wikilink<'a>(inner_left: &'a str, inner_right: Option<&'a str>) -> 
 /// The file path a link target names (`Folder/Page#frag` → `folder/page.md`), if it can
 /// name a page at all.
 pub fn target_path(target: &str) -> Option<String> {
+    target_name(target).map(|n| n.file_path())
+}
+
+/// The page a link target names (`/Folder/Page#frag` → `Folder/Page`), if it can name one.
+pub fn target_name(target: &str) -> Option<PageName> {
     let t = target.trim();
     let t = t.split('#').next().unwrap_or("");
     let t = t.trim_start_matches('/');
     if t.is_empty() {
         return None;
     }
-    PageName::parse(t).ok().map(|n| n.file_path())
+    PageName::parse(t).ok()
 }
 
 /// Splits Markdown into (is_code, text) runs: fenced code blocks and inline code spans are

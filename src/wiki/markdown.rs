@@ -25,7 +25,7 @@ use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
 use super::front_matter;
-use super::links::parse_wikilink;
+use super::links::{parse_wikilink, target_name};
 use super::names::{PageName, slugify};
 use super::nesting;
 use super::sanitize;
@@ -215,15 +215,9 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         let link = parse_wikilink(&url, None);
         // `Folder/Page#frag`: the page's name, parsed once (a page of links is mostly
         // this), and the fragment.
-        let (page_part, frag) = match link.target.trim().split_once('#') {
-            Some((p, f)) => (p, Some(f)),
-            None => (link.target.trim(), None),
-        };
-        let page_part = page_part.trim_start_matches('/');
-        let name = Some(page_part)
-            .filter(|p| !p.is_empty())
-            .and_then(|p| PageName::parse(p).ok());
-        let (href, class) = match (name, frag) {
+        let target = link.target.trim();
+        let frag = target.split_once('#').map(|(_, f)| f);
+        let (href, class) = match (target_name(link.target), frag) {
             (Some(name), _) => {
                 let path = name.file_path();
                 let found = exists(&path);
@@ -240,7 +234,10 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
                     },
                 )
             }
-            (None, Some(f)) if page_part.is_empty() => (format!("#{}", slugify(f)), "wikilink"),
+            // Only a fragment (`#frag`, `/#frag`): a heading of this page.
+            (None, Some(f)) if target.trim_start_matches('/').starts_with('#') => {
+                (format!("#{}", slugify(f)), "wikilink")
+            }
             (None, _) => ("#".to_string(), "wikilink missing"),
         };
         let open = arena.alloc(
