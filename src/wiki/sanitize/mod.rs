@@ -1,8 +1,9 @@
 //! The HTML allow-list every rendered page, and every highlighted source, passes through.
 //!
 //! A page's HTML is comrak's output plus whatever raw HTML its author wrote. We read it
-//! with html5ever's tokenizer (the HTML standard's, so tags, attributes and character
-//! references read as a browser reads them) and write a new document from the tokens:
+//! as tokens ([`tokenizer`]: the HTML standard's tokenizer, so tags, attributes and
+//! character references read as a browser reads them) and write a new document from the
+//! tokens:
 //!
 //! - only the elements and attributes below, and URLs only of the schemes below;
 //! - every text and attribute value escaped by us, every attribute value double-quoted;
@@ -11,14 +12,15 @@
 //! - elements balanced: an end tag closes what it matches or is dropped, and what is left
 //!   open is closed at the end;
 //! - no element opened below [`MAX_HTML_DEPTH`] open ones, and no tag with more than
-//!   [`prepass::MAX_ATTRIBUTES`] attributes: those are shown as text.
+//!   [`tokenizer::MAX_ATTRIBUTES`] attributes: those are shown as text.
 //!
 //! **Why this is safe.** We write every byte of the output, and none of the elements we
 //! write switches a browser's tokenizer out of its data state (no `script`, `style`,
 //! `textarea`, `title`, `noscript`, `plaintext`, `svg` or `math`). So a browser reads our
 //! output as exactly the tokens we wrote, and its tree builder makes elements only from
 //! those tokens (plus implied `tbody`, `p` and copies of open formatting elements, all on
-//! the list). The tests check the output against the list by tokenizing it again.
+//! the list). The tests check the output against the list by reading it again with
+//! html5ever's tokenizer ([`browser`]), and check that ours reads as that one does.
 //!
 //! **Why a page stays in its box.** A browser's tree builder closes and keeps open
 //! elements on its own (a `</li>` closes what is open inside the list item, a second
@@ -33,18 +35,15 @@
 //! whole page and serialising it: three quarters of a render's time and most of its
 //! memory (1.2 s for a 1 MB page of headings), and quadratic in nesting depth.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use html5ever::LocalName;
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, StartTag, Tag, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+#[cfg(test)]
+pub(crate) mod browser;
+mod references;
+pub mod tokenizer;
 
-mod prepass;
+use tokenizer::{Tag, Token, Tokenizer};
 
 /// Open elements below which a new element is shown as text. Real pages nest a handful.
 pub const MAX_HTML_DEPTH: usize = 128;
@@ -222,6 +221,7 @@ const OPTIONAL_END: &[&str] = &[
 
 /// What the lists above say about one allowed element, looked up once per tag.
 struct Element {
+    name: &'static str,
     /// Never holds content ([`VOID`]).
     void: bool,
     /// Closes itself ([`OPTIONAL_END`]).
@@ -237,10 +237,9 @@ impl Element {
     }
 }
 
-/// The allow-list by the tokenizer's own tag names: a page has a tag every few dozen
-/// bytes, and an interned name is found by its precomputed hash, where comparing
-/// strings against the lists was a sixth of a render.
-static ALLOWED: LazyLock<HashMap<LocalName, Element>> = LazyLock::new(|| {
+/// The allow-list by tag name: a page has a tag every few dozen bytes, and comparing
+/// names against the lists one by one was a sixth of a render.
+static ALLOWED: LazyLock<HashMap<&'static str, Element>> = LazyLock::new(|| {
     ELEMENTS
         .iter()
         .map(|&name| {
@@ -249,58 +248,27 @@ static ALLOWED: LazyLock<HashMap<LocalName, Element>> = LazyLock::new(|| {
                 .find(|(e, _)| *e == name)
                 .map_or(&[][..], |&(_, a)| a);
             let element = Element {
+                name,
                 void: VOID.contains(&name),
                 optional_end: OPTIONAL_END.contains(&name),
                 attributes,
             };
-            (LocalName::from(name), element)
+            (name, element)
         })
         .collect()
 });
 
-/// The allow-list's entry for an element, if it is allowed.
-fn allowed_element(name: &LocalName) -> Option<&'static Element> {
+/// The allow-list's entry for an element (by its lowercase name), if it is allowed.
+fn allowed_element(name: &str) -> Option<&'static Element> {
     ALLOWED.get(name)
 }
 
-/// How the tokenizer reads what follows an element's start tag, for the elements whose
-/// content a browser reads as text, not markup. We read it the same way: the sink
-/// switches the tokenizer on these, and `prepass` follows the same switches.
-#[derive(Clone, Copy, PartialEq)]
-enum RawText {
-    /// Text up to the end tag, dropped with the element (`script`, `style`).
-    Dropped,
-    /// Text up to the end tag, kept as text.
-    Kept,
-    /// The same, with character references decoded.
-    KeptEscapable,
-    /// Text to the end of the input.
-    ToTheEnd,
-}
-
-const RAW_TEXT_ELEMENTS: &[(&str, RawText)] = &[
-    ("script", RawText::Dropped),
-    ("style", RawText::Dropped),
-    ("xmp", RawText::Kept),
-    ("iframe", RawText::Kept),
-    ("noembed", RawText::Kept),
-    ("noframes", RawText::Kept),
-    ("noscript", RawText::Kept),
-    ("textarea", RawText::KeptEscapable),
-    ("title", RawText::KeptEscapable),
-    ("plaintext", RawText::ToTheEnd),
-];
-
-/// How the content of the element `name` (any ASCII case) is read, if it is raw text.
-fn raw_text(name: &[u8]) -> Option<RawText> {
-    RAW_TEXT_ELEMENTS
-        .iter()
-        .find(|(n, _)| name.eq_ignore_ascii_case(n.as_bytes()))
-        .map(|&(_, kind)| kind)
-}
+/// Elements dropped with their content (raw text, which the tokenizer reads to their
+/// end tag).
+const DROPPED_WITH_CONTENT: &[&str] = &["script", "style"];
 
 /// Sanitised HTML, and whether tags were shown as text: nested past [`MAX_HTML_DEPTH`],
-/// or carrying more than [`prepass::MAX_ATTRIBUTES`].
+/// or carrying more than [`tokenizer::MAX_ATTRIBUTES`].
 pub struct Clean {
     pub html: String,
     pub capped: bool,
@@ -308,103 +276,66 @@ pub struct Clean {
 
 /// Rewrites `html` to the allow-list (see the module comment).
 pub fn clean(html: &str) -> Clean {
-    let writer = Writer {
-        state: RefCell::new(State {
-            html: String::with_capacity(html.len() + html.len() / 8),
-            open: Vec::new(),
-            shown_as_text: Vec::new(),
-            dropping: false,
-            capped: false,
-        }),
+    let mut writer = Writer {
+        html: String::with_capacity(html.len() + html.len() / 8),
+        open: Vec::new(),
+        shown_as_text: Vec::new(),
+        dropping: false,
+        capped: false,
     };
-    let opts = TokenizerOpts {
-        // A byte-order mark is text here, not the start of a file: keeping it keeps the
-        // output a fixed point.
-        discard_bom: false,
-        ..TokenizerOpts::default()
-    };
-    let tokenizer = Tokenizer::new(writer, opts);
-    let (html, too_many_attributes) = prepass::prepare(html);
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from(&*html));
-    // The writer never asks the tokenizer to pause for a script.
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    let mut state = tokenizer.sink.state.into_inner();
-    state.close_all();
+    let mut tokens = Tokenizer::new(html);
+    for token in tokens.by_ref() {
+        match token {
+            Token::StartTag(tag) => writer.start_tag(&tag),
+            Token::EndTag(name) => writer.end_tag(&name),
+            Token::Text(text) if !writer.dropping => escape_text(&mut writer.html, &text),
+            Token::Text(_) => {}
+        }
+    }
+    writer.close_all();
     Clean {
-        html: state.html,
-        capped: state.capped || too_many_attributes,
+        html: writer.html,
+        capped: writer.capped || tokens.capped,
     }
 }
 
 struct Writer {
-    state: RefCell<State>,
-}
-
-struct State {
     html: String,
     /// Allowed elements written and not yet closed, innermost last.
-    open: Vec<LocalName>,
+    open: Vec<&'static str>,
     /// Elements opened past the depth cap and shown as text, innermost last; their end
     /// tags are shown as text too.
-    shown_as_text: Vec<LocalName>,
+    shown_as_text: Vec<&'static str>,
     /// Inside `script` or `style`, whose content is dropped.
     dropping: bool,
     capped: bool,
 }
 
-impl TokenSink for Writer {
-    type Handle = ();
-
-    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        let mut st = self.state.borrow_mut();
-        match token {
-            Token::TagToken(tag) if tag.kind == StartTag => return st.start_tag(&tag),
-            Token::TagToken(tag) => st.end_tag(&tag),
-            Token::CharacterTokens(text) if !st.dropping => escape_text(&mut st.html, &text),
-            Token::EOFToken => st.close_all(),
-            // Comments, doctypes, NUL characters, parse errors and dropped content.
-            _ => {}
-        }
-        TokenSinkResult::Continue
-    }
-}
-
-impl State {
-    fn start_tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
+impl Writer {
+    fn start_tag(&mut self, tag: &Tag) {
         let Some(element) = allowed_element(&tag.name) else {
-            // Raw-text elements (none of them allowed): the tokenizer must read their
-            // content as a browser does.
-            return match raw_text(tag.name.as_bytes()) {
-                Some(RawText::Dropped) => {
-                    self.dropping = true;
-                    TokenSinkResult::RawData(RawKind::Rawtext)
-                }
-                Some(RawText::Kept) => TokenSinkResult::RawData(RawKind::Rawtext),
-                Some(RawText::KeptEscapable) => TokenSinkResult::RawData(RawKind::Rcdata),
-                Some(RawText::ToTheEnd) => TokenSinkResult::Plaintext,
-                None => TokenSinkResult::Continue,
-            };
+            if DROPPED_WITH_CONTENT.contains(&&*tag.name) {
+                self.dropping = true;
+            }
+            return;
         };
-        let name: &str = &tag.name;
+        let name = element.name;
         if element.stays_open() && self.open.len() >= MAX_HTML_DEPTH {
             self.capped = true;
             self.html.push_str("&lt;");
             self.html.push_str(name);
             self.html.push_str("&gt;");
-            self.shown_as_text.push(tag.name.clone());
-            return TokenSinkResult::Continue;
+            self.shown_as_text.push(name);
+            return;
         }
         self.html.push('<');
         self.html.push_str(name);
-        for attr in &tag.attrs {
-            let attr_name: &str = &attr.name.local;
-            if allowed_attribute(name, element, attr_name, &attr.value) {
+        for (attr_name, value) in &tag.attributes {
+            if allowed_attribute(name, element, attr_name, value) {
                 self.html.push(' ');
                 self.html.push_str(attr_name);
                 self.html.push_str("=\"");
-                escape_attribute(&mut self.html, &attr.value);
+                escape_attribute(&mut self.html, value);
                 self.html.push('"');
             }
         }
@@ -415,21 +346,20 @@ impl State {
         }
         self.html.push('>');
         if element.stays_open() {
-            self.open.push(tag.name.clone());
+            self.open.push(name);
         }
-        TokenSinkResult::Continue
     }
 
-    fn end_tag(&mut self, tag: &Tag) {
-        if self.shown_as_text.last() == Some(&tag.name) {
+    fn end_tag(&mut self, name: &str) {
+        if self.shown_as_text.last() == Some(&name) {
             self.shown_as_text.pop();
             self.html.push_str("&lt;/");
-            self.html.push_str(&tag.name);
+            self.html.push_str(name);
             self.html.push_str("&gt;");
             return;
         }
-        let Some(element) = allowed_element(&tag.name) else {
-            if raw_text(tag.name.as_bytes()) == Some(RawText::Dropped) {
+        let Some(element) = allowed_element(name) else {
+            if DROPPED_WITH_CONTENT.contains(&name) {
                 self.dropping = false;
             }
             return;
@@ -439,13 +369,13 @@ impl State {
         }
         if element.optional_end {
             self.html.push_str("</");
-            self.html.push_str(&tag.name);
+            self.html.push_str(element.name);
             self.html.push('>');
             return;
         }
         // An end tag closes the innermost element it names and everything inside it; one
         // that names nothing open is dropped.
-        if let Some(at) = self.open.iter().rposition(|n| *n == tag.name) {
+        if let Some(at) = self.open.iter().rposition(|n| *n == element.name) {
             while self.open.len() > at {
                 self.close_innermost();
             }
@@ -455,7 +385,7 @@ impl State {
     fn close_innermost(&mut self) {
         if let Some(name) = self.open.pop() {
             self.html.push_str("</");
-            self.html.push_str(&name);
+            self.html.push_str(name);
             self.html.push('>');
         }
     }
@@ -546,7 +476,7 @@ mod tests {
 
     #[test]
     fn the_allow_list_is_read_by_tag_name() {
-        let get = |n: &str| allowed_element(&LocalName::from(n));
+        let get = allowed_element;
         assert!(ELEMENTS.iter().all(|e| get(e).is_some()));
         assert!(get("script").is_none() && get("zzz").is_none() && get("A").is_none());
         assert!(get("br").is_some_and(|e| e.void && !e.stays_open()));
@@ -554,8 +484,10 @@ mod tests {
         assert!(get("div").is_some_and(|e| e.stays_open()));
         assert!(get("a").is_some_and(|e| e.attributes.contains(&"href")));
         assert!(
-            RAW_TEXT_ELEMENTS.iter().all(|(n, _)| get(n).is_none()),
-            "a raw-text element is never allowed, so the sink asks only for the others"
+            tokenizer::RAW_TEXT_ELEMENTS
+                .iter()
+                .all(|(n, _)| get(n).is_none()),
+            "a raw-text element is never allowed: only its end matters"
         );
     }
 
@@ -634,6 +566,49 @@ mod tests {
             200 - MAX_HTML_DEPTH
         );
         assert!(!clean("<p><b>x</b></p>").capped);
+    }
+
+    /// Our tokenizer reads every token as a browser's does (html5ever's): on the
+    /// fixtures, on what we write for them, and on the forms the standard reads specially.
+    #[test]
+    fn reads_as_a_browser_reads() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/markdown");
+        let mut inputs: Vec<String> = std::fs::read_dir(fixtures)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        inputs.extend(
+            [
+                "a<DIV Class=x id='y' title=\"z\" hidden>b</div >c",
+                "<b x=1 X=2 x=3 =4 \"q=5 a<b=6>",
+                "<a href=x/>y</a/><br/ ><img src=\"a\"/ alt=b>",
+                "<a title=\"a>b\" t='c\"d' u=e\"f>x",
+                "<a href=\"?a=1&copy=2&not;x&amp=3&copy\">&copy=2&notit;&#x80;&#0;</a>",
+                "&#65;&#x42;&#X43&#x;&#;&#xD800;&#1114112;&#99999999999;&NotNestedLessLess;",
+                "a\r\nb\rc\0d<b t=\"\r\n\0\" \0=x>\0</b\0>",
+                "a<!-- <b> -->b<!doctype html>c<?x>d</>e<!-->f<!--->g</ x>h<!---->i<!-- --!>j",
+                "<!-- a --->k<!-- -- -->l<!-- --!-->m<!x",
+                "<script><b>&amp;</scriptx></script ><i>&amp;</i><script>x</script",
+                "<textarea>&amp;<b></TEXTAREA x=\">\">t<title>&lt;</title/>",
+                "<style>a</style\n>b<xmp><i></xmp><iframe><b></iframe>c",
+                "<noscript><b></noscript><noembed>a</noembed><noframes>b</noframes>",
+                "a < b <3 <_x <1 </ <",
+                "x</",
+                "x<b title='open",
+                "<plaintext></plaintext><b>&amp;\0",
+                "\u{feff}<b>\u{a0}</b>",
+                "<a\thref=x\nid=y\x0cclass=z>",
+                "<ÿ>x</ÿ><b\u{e9}=1>",
+            ]
+            .map(String::from),
+        );
+        for input in &inputs {
+            let ours = tokenizer::describe(input).expect("no tag past the attribute cap");
+            assert_eq!(ours, browser::describe(input), "{input:?}");
+            let out = c(input);
+            let ours = tokenizer::describe(&out).unwrap();
+            assert_eq!(ours, browser::describe(&out), "{out:?}");
+        }
     }
 
     /// What we write reads back as only allowed elements and attributes, and cleaning it
