@@ -21,6 +21,7 @@
 //! that checking each attribute against the earlier ones of its tag stays linear.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use memchr::memchr;
 
@@ -168,14 +169,14 @@ impl<'a> Tokenizer<'a> {
             return Some(Token::Text(decode(&self.html[lt..end], Context::Data)));
         }
         tag.end?;
-        let name = name(&self.html[lt + 1..name_end]);
-        if let Some((element, kind)) = raw_text(&name) {
+        let tag_name = name(&self.html[lt + 1..name_end]);
+        if let Some((element, kind)) = raw_text(&tag_name) {
             self.mode = Mode::Raw(element, kind);
         }
         let mut attributes: Vec<(Cow<'a, str>, Cow<'a, str>)> =
             Vec::with_capacity(tag.attributes.len());
         for (name_range, value_range) in tag.attributes {
-            let attribute = self::name(&self.html[name_range]);
+            let attribute = name(&self.html[name_range]);
             if attributes.iter().any(|(n, _)| *n == attribute) {
                 continue;
             }
@@ -185,7 +186,10 @@ impl<'a> Tokenizer<'a> {
             };
             attributes.push((attribute, value));
         }
-        Some(Token::StartTag(Tag { name, attributes }))
+        Some(Token::StartTag(Tag {
+            name: tag_name,
+            attributes,
+        }))
     }
 
     /// Inside a raw-text element: its text up to its end tag, then the end tag.
@@ -288,7 +292,7 @@ fn name_end(b: &[u8], start: usize) -> usize {
 /// A tag's attributes as byte ranges of the input, and where it ends.
 struct Scanned {
     /// Names and values (`None`: no `=`), up to [`MAX_ATTRIBUTES`] + 1 of them.
-    attributes: Vec<(std::ops::Range<usize>, Option<std::ops::Range<usize>>)>,
+    attributes: Vec<(Range<usize>, Option<Range<usize>>)>,
     /// How many attributes it starts.
     count: usize,
     /// Just past its `>`; `None` if the input ends inside it.
@@ -314,7 +318,7 @@ fn scan_tag(b: &[u8], mut p: usize, keep: bool) -> Scanned {
         count: 0,
         end: None,
     };
-    fn set_value(scanned: &mut Scanned, range: std::ops::Range<usize>) {
+    fn set_value(scanned: &mut Scanned, range: Range<usize>) {
         if let Some(last) = scanned.attributes.last_mut() {
             last.1 = Some(range);
         }
