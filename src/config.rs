@@ -367,6 +367,16 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("model"))
     }
 
+    /// The hooks `git receive-pack` runs for pushes (written at start-up).
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.data_dir.join("hooks")
+    }
+
+    /// Work directories of requests in progress (pushes); emptied at start-up.
+    pub fn run_dir(&self) -> PathBuf {
+        self.data_dir.join("run")
+    }
+
     pub fn wikis_dir(&self) -> PathBuf {
         self.data_dir.join("wikis")
     }

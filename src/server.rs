@@ -55,29 +55,33 @@ pub fn resolve_site(cfg: &Config, host: &str) -> Site {
 
 /// The whole HTTP application.
 pub fn router(state: Services) -> Router {
-    let root = web::root::router()
-        .merge(web::app::router())
-        .merge(crate::api::manage::router_nested())
-        .with_state(state.clone());
-    let wiki = crate::githttp::router()
-        .merge(crate::mcp::router(state.clone()))
-        .merge(crate::oauth::router())
-        .merge(crate::api::v1::router())
-        .merge(web::wiki::router())
-        .with_state(state.clone());
+    // Bodies are capped as they stream (a declared oversize one is refused before it is
+    // read): a page or an attachment, and some; a push, a whole wiki's pack.
     let limit = state
         .cfg
         .limits
         .max_attachment_bytes
         .max(state.cfg.limits.max_page_bytes)
         + 1024 * 1024;
+    let push_limit = crate::wiki::push::max_request_bytes(&state.cfg) as usize;
+    let root = web::root::router()
+        .merge(web::app::router())
+        .merge(crate::api::manage::router_nested())
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(state.clone());
+    let wiki = crate::githttp::router()
+        .merge(crate::mcp::router(state.clone()))
+        .merge(crate::oauth::router())
+        .merge(crate::api::v1::router())
+        .merge(web::wiki::router())
+        .layer(RequestBodyLimitLayer::new(limit))
+        .merge(crate::githttp::push_router().layer(RequestBodyLimitLayer::new(push_limit)))
+        .with_state(state.clone());
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .fallback(move |State(st): State<Services>, req: Request| dispatch(st, root.clone(), wiki.clone(), req))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
-        // Refuses a declared oversize body before reading it, and caps streamed ones.
-        .layer(RequestBodyLimitLayer::new(limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -253,6 +257,8 @@ pub async fn serve(
     state: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // No push is running yet: what a crash left of one goes.
+    crate::wiki::push::clear_leftovers(&state.cfg);
     // Bring every full-text index to its repository's HEAD before serving.
     {
         let (w, db) = (state.wikis.clone(), state.db.clone());

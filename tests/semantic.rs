@@ -482,6 +482,75 @@ async fn a_commit_made_with_plain_git_is_found() {
     fsck(&repo);
 }
 
+/// A push through robot's own git endpoint that renames one page and deletes another:
+/// the semantic index follows both (issue 14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_renames_and_deletes_is_followed_by_meaning() {
+    let s = TestServer::start_semantic().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let token = token_for(&s, "notes");
+    for (page, text) in [
+        ("Whiskers", WHISKERS),
+        (
+            "Gardening",
+            "# Gardening\n\nTomatoes need six hours of sun, deep watering twice a week and a \
+             stake to climb.\n",
+        ),
+    ] {
+        let r = s
+            .client()
+            .put(format!("{}/api/v1/pages/{page}", s.wiki_url("notes")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "content": text }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    eventually(30, "both pages to be indexed", || {
+        let (s, t) = (&s, &token);
+        async move {
+            let names = semantic_names(s, t, WHISKERS_QUERY).await;
+            names.first().filter(|n| *n == "Whiskers").cloned()
+        }
+    })
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let (wd, port, t2) = (work.path().to_path_buf(), s.addr.port(), token.clone());
+    tokio::task::spawn_blocking(move || {
+        let resolve = format!("http.curloptResolve=notes.localhost:{port}:127.0.0.1");
+        let url = format!("http://x:{t2}@notes.localhost:{port}/repo.git");
+        git_in(&wd, &["-c", &resolve, "clone", "-q", &url, "w"]);
+        let w = wd.join("w");
+        git_in(&w, &["mv", "whiskers.md", "our cat.md"]);
+        std::fs::write(
+            w.join("our cat.md"),
+            WHISKERS.replace("# Whiskers", "# Our Cat"),
+        )
+        .unwrap();
+        git_in(&w, &["rm", "-q", "gardening.md"]);
+        git_in(&w, &["add", "-A"]);
+        git_in(&w, &["commit", "-q", "-m", "rename and delete"]);
+        git_in(&w, &["-c", &resolve, "push", "-q", "origin", "main"]);
+    })
+    .await
+    .unwrap();
+    eventually(30, "the renamed page to be found by meaning", || {
+        let (s, t) = (&s, &token);
+        async move {
+            let names = semantic_names(s, t, WHISKERS_QUERY).await;
+            (names.first().map(String::as_str) == Some("Our Cat")).then_some(names)
+        }
+    })
+    .await;
+    let names = semantic_names(&s, &token, WHISKERS_QUERY).await;
+    assert!(!names.contains(&"Whiskers".to_string()), "{names:?}");
+    let garden = semantic_names(&s, &token, "growing vegetables in the backyard").await;
+    assert!(!garden.contains(&"Gardening".to_string()), "{garden:?}");
+    fsck(&s.repo("notes"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_between_commit_and_enqueue_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();

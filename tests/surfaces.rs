@@ -1,5 +1,5 @@
 //! All surfaces agree (issue 13): one table of scenarios, run through the web UI, the
-//! REST API and MCP for every kind of caller, with one expected outcome per (scenario,
+//! REST API and MCP (and git, for reading and writing) for every kind of caller, with one expected outcome per (scenario,
 //! caller) and the committed state checked with `git` after each call. A new surface or
 //! action is a new column or row here, not a new test file.
 //!
@@ -85,6 +85,22 @@ fn expected(row: &[Outcome; 9], who: Who, surface: Surface) -> Outcome {
     }
 }
 
+/// A read-write personal token of `did` on the wiki (capped by their role when used).
+fn personal_token(s: &TestServer, did: &str, wiki_id: i64) -> String {
+    let conn = s.state.db.conn().unwrap();
+    let spec = robot::access::tokens::PersonalSpec {
+        wiki_id,
+        did,
+        name: "git",
+        can_write: true,
+        expires_at: None,
+    };
+    robot::access::tokens::create_personal(&conn, &spec)
+        .unwrap()
+        .unwrap()
+        .1
+}
+
 /// How one caller presents itself on each surface.
 #[derive(Default, Clone)]
 struct Creds {
@@ -94,6 +110,8 @@ struct Creds {
     bearer: Option<String>,
     /// `Authorization` on MCP.
     mcp: Option<String>,
+    /// `Authorization` for git: a person's own (read-write) personal token.
+    git: Option<String>,
 }
 
 /// An OAuth access token of `did` for `resource`, made as the token endpoint makes one.
@@ -175,6 +193,7 @@ impl World {
                 "Bearer {}",
                 oauth_token(&s, did, wiki.id, both, &mcp)
             )),
+            git: Some(format!("Bearer {}", personal_token(&s, did, wiki.id))),
         };
         let token = |id: i64| {
             let conn = s.state.db.conn().unwrap();
@@ -185,6 +204,10 @@ impl World {
         };
         let oauth = |scope: &str| Creds {
             session: None,
+            git: Some(format!(
+                "Bearer {}",
+                oauth_token(&s, EDITOR, wiki.id, scope, &api)
+            )),
             bearer: Some(format!(
                 "Bearer {}",
                 oauth_token(&s, EDITOR, wiki.id, scope, &api)
@@ -205,6 +228,7 @@ impl World {
                 Who::WikiToken,
                 Creds {
                     bearer: Some(this_token.clone()),
+                    git: Some(this_token.clone()),
                     mcp: Some(this_token),
                     ..Default::default()
                 },
@@ -213,6 +237,7 @@ impl World {
                 Who::OtherWikiToken,
                 Creds {
                     bearer: Some(other_token.clone()),
+                    git: Some(other_token.clone()),
                     mcp: Some(other_token),
                     ..Default::default()
                 },
@@ -484,56 +509,76 @@ async fn read_at_a_revision() {
     }
 }
 
-/// Git reads: a real `git clone`, presenting each caller's credential as git would (an
-/// `Authorization` header; git has no browser session). Only this wiki's token reads a
-/// private wiki over git today: people's own tokens for git are issue 14, and an OAuth
-/// token is a credential only at its resource, which git is not.
-const GIT_READ: [Outcome; 9] = [R, R, R, R, D, R, R, R, R];
+/// Git, read and write: a real `git clone` and `git push`, presenting each caller's
+/// credential as git would (an `Authorization` header; git has no browser session):
+/// people their own personal token, tokens themselves. An OAuth token is a credential
+/// only at its resource, which git is not. A push needs the write role.
+const GIT_READ: [Outcome; 9] = [R, D, D, D, D, R, R, R, R];
+const GIT_WRITE: [Outcome; 9] = [R, R, D, D, D, R, R, R, R];
+
+/// `git` against the test server with `header` as the `Authorization`, in `dir`.
+async fn git_as(
+    port: u16,
+    header: Option<String>,
+    dir: std::path::PathBuf,
+    args: &[&str],
+) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new("git");
+        cmd.arg("-c").arg(format!(
+            "http.curloptResolve={SLUG}.localhost:{port}:127.0.0.1"
+        ));
+        if let Some(h) = header {
+            cmd.arg("-c")
+                .arg(format!("http.extraHeader=Authorization: {h}"));
+        }
+        cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(&args)
+            .current_dir(dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "/bin/false")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// What a git command's exit says, checked against the row's expected outcome.
+fn git_outcome(row: &[Outcome; 9], who: Who, out: &std::process::Output) -> Outcome {
+    let got = if out.status.success() {
+        Outcome::Done
+    } else {
+        Outcome::Refused
+    };
+    let i = WHO.iter().position(|x| *x == who).unwrap();
+    assert_eq!(
+        got,
+        row[i],
+        "{who:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    got
+}
 
 #[tokio::test]
 async fn read_over_git() {
     let w = World::new(|_| {}).await;
     let head = w.put("Cloned", "over git marker-git\n");
     let tmp = tempfile::tempdir().unwrap();
+    let port = w.s.addr.port();
     for who in WHO {
-        let c = w.creds(who).clone();
-        let header = c.bearer.or(c.mcp);
-        let port = w.s.addr.port();
         let dir = tmp.path().join(format!("{who:?}"));
-        let out = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || {
-                let mut cmd = std::process::Command::new("git");
-                cmd.arg("-c").arg(format!(
-                    "http.curloptResolve={SLUG}.localhost:{port}:127.0.0.1"
-                ));
-                if let Some(h) = header {
-                    cmd.arg("-c")
-                        .arg(format!("http.extraHeader=Authorization: {h}"));
-                }
-                cmd.args(["clone", "-q"])
-                    .arg(format!("http://{SLUG}.localhost:{port}/repo.git"))
-                    .arg(&dir)
-                    .env("GIT_TERMINAL_PROMPT", "0")
-                    .env("GIT_ASKPASS", "/bin/false")
-                    .output()
-                    .unwrap()
-            }
-        })
-        .await
-        .unwrap();
-        let got = if out.status.success() {
-            Outcome::Done
-        } else {
-            Outcome::Refused
-        };
-        let i = WHO.iter().position(|x| *x == who).unwrap();
-        assert_eq!(
-            got,
-            GIT_READ[i],
-            "{who:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let url = format!("http://{SLUG}.localhost:{port}/repo.git");
+        let out = git_as(
+            port,
+            w.creds(who).git.clone(),
+            tmp.path().to_path_buf(),
+            &["clone", "-q", &url, &format!("{who:?}")],
+        )
+        .await;
+        let got = git_outcome(&GIT_READ, who, &out);
         if got == Outcome::Done {
             assert!(
                 std::fs::read_to_string(dir.join("cloned.md"))
@@ -544,6 +589,56 @@ async fn read_over_git() {
                 crate::common::git(&dir, &["rev-parse", "HEAD"]).trim(),
                 head
             );
+        }
+    }
+}
+
+#[tokio::test]
+async fn write_over_git() {
+    let w = World::new(|c| c.limits.write_burst = 100).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = w.s.addr.port();
+    let url = format!("http://{SLUG}.localhost:{port}/repo.git");
+    let wiki_token = w.creds(Who::WikiToken).git.clone();
+    for who in WHO {
+        let name = format!("pushed {who:?}").to_lowercase();
+        let dir = tmp.path().join(format!("{who:?}"));
+        let cloned = git_as(
+            port,
+            wiki_token.clone(),
+            tmp.path().to_path_buf(),
+            &["clone", "-q", &url, &format!("{who:?}")],
+        )
+        .await;
+        assert!(cloned.status.success());
+        std::fs::write(dir.join(format!("{name}.md")), "pushed marker-push\n").unwrap();
+        crate::common::git(&dir, &["add", "-A"]);
+        crate::common::git(
+            &dir,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "push",
+            ],
+        );
+        let before = commit_count(&w.repo());
+        let out = git_as(
+            port,
+            w.creds(who).git.clone(),
+            dir.clone(),
+            &["push", "-q", "origin", "main"],
+        )
+        .await;
+        let got = git_outcome(&GIT_WRITE, who, &out);
+        match got {
+            Outcome::Done => {
+                assert!(show(&w.repo(), &format!("{name}.md")).contains("marker-push"))
+            }
+            _ => assert_eq!(commit_count(&w.repo()), before, "{who:?} changed the wiki"),
         }
     }
 }

@@ -14,6 +14,7 @@ mod durability;
 mod editing;
 mod embed;
 mod git;
+mod git_push;
 mod hostile;
 mod hostile_input;
 mod hostile_requests;

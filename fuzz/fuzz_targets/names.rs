@@ -1,10 +1,12 @@
 //! Page names, attachment names and links on any text. The first line is tried as a page
-//! name and an attachment name, the whole input as a page's Markdown.
+//! name, an attachment name, a pushed file's path and a pushed ref update, the whole input
+//! as a page's Markdown.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use robot::wiki::links::{outgoing, parse_wikilink, rewrite, target_path};
 use robot::wiki::names::{PageName, attachment_name};
+use robot::wiki::push::rules::{RefUpdate, check_path};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -88,5 +90,26 @@ fuzz_target!(|data: &[u8]| {
     let new = PageName::parse("Renamed/Somewhere Else").unwrap();
     if old.file_path() != new.file_path() {
         let _ = rewrite(&text, &old, &new);
+    }
+
+    // A pushed path that passes is one the wiki itself could have written.
+    if check_path(first).is_ok() {
+        assert!(!first.split('/').any(|seg| seg.is_empty()
+            || seg == ".."
+            || seg.to_ascii_lowercase().starts_with(".git")), "{first:?}");
+        match first.strip_suffix(".md") {
+            Some(stem) => {
+                let name = PageName::parse(stem).expect("a pushed page has a name");
+                assert_eq!(name.file_path(), first.to_lowercase());
+            }
+            None => {
+                let (dir, leaf) = first.rsplit_once('/').expect("attachments live in a folder");
+                assert_eq!(PageName::parse(dir).unwrap().dir_path(), dir.to_lowercase());
+                assert_eq!(attachment_name(leaf).unwrap(), leaf);
+            }
+        }
+    }
+    if let Some(u) = RefUpdate::parse(first) {
+        assert!(first.starts_with(&u.name) || first.contains(&u.name));
     }
 });

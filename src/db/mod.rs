@@ -53,6 +53,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "personal_tokens",
         include_str!("../../migrations/0008_personal_tokens.sql"),
     ),
+    (
+        9,
+        "git_push",
+        include_str!("../../migrations/0009_git_push.sql"),
+    ),
+    (
+        10,
+        "fts_contentless",
+        include_str!("../../migrations/0010_fts_contentless.sql"),
+    ),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

@@ -43,10 +43,15 @@ pub struct Wiki {
     pub description: String,
     pub is_public: bool,
     pub git_clone: bool,
+    /// Editors may push (when git access is on).
+    pub git_push: bool,
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, slug, owner_did, title, description, is_public, git_clone, created_at";
+const COLUMNS: &str =
+    "id, slug, owner_did, title, description, is_public, git_clone, created_at, git_push";
+/// How many columns [`COLUMNS`] names (a query's own columns come after them).
+const COLUMN_COUNT: usize = 9;
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Wiki> {
     Ok(Wiki {
@@ -58,6 +63,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Wiki> {
         is_public: r.get(5)?,
         git_clone: r.get(6)?,
         created_at: r.get(7)?,
+        git_push: r.get(8)?,
     })
 }
 
@@ -180,7 +186,7 @@ pub fn shared_with(conn: &Connection, did: &str) -> Result<Vec<(Wiki, Role)>> {
          WHERE did = ?1 ORDER BY slug"
     ))?;
     let rows = stmt.query_map([did], |r| {
-        let role: String = r.get(8)?;
+        let role: String = r.get(COLUMN_COUNT)?;
         Ok((from_row(r)?, role))
     })?;
     let mut out = Vec::new();
@@ -200,14 +206,23 @@ pub struct Settings<'a> {
     pub description: Option<&'a str>,
     pub is_public: Option<bool>,
     pub git_clone: Option<bool>,
+    pub git_push: Option<bool>,
 }
 
 /// Changes the settings given in `s`.
 pub fn update_settings(conn: &Connection, id: i64, s: &Settings) -> Result<()> {
     conn.execute(
         "UPDATE wikis SET title = COALESCE(?2, title), description = COALESCE(?3, description),
-         is_public = COALESCE(?4, is_public), git_clone = COALESCE(?5, git_clone) WHERE id = ?1",
-        params![id, s.title, s.description, s.is_public, s.git_clone],
+         is_public = COALESCE(?4, is_public), git_clone = COALESCE(?5, git_clone),
+         git_push = COALESCE(?6, git_push) WHERE id = ?1",
+        params![
+            id,
+            s.title,
+            s.description,
+            s.is_public,
+            s.git_clone,
+            s.git_push
+        ],
     )?;
     Ok(())
 }

@@ -27,6 +27,8 @@ pub struct Metrics {
     /// (route, status) → requests.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Pushes by outcome (accepted, refused, unchanged, failed).
+    pushes: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The route class of a request path.
@@ -82,6 +84,16 @@ impl Metrics {
         h.total += 1;
     }
 
+    /// Counts one push, by how it ended.
+    pub fn push(&self, outcome: &'static str) {
+        *self
+            .pushes
+            .lock()
+            .expect("metrics lock")
+            .entry(outcome)
+            .or_insert(0) += 1;
+    }
+
     /// The exposition text, with `gauges` (name, help, value) appended.
     pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
@@ -114,6 +126,13 @@ impl Metrics {
             out.push_str(&format!(
                 "robot_http_request_duration_seconds_count{{route=\"{route}\"}} {}\n",
                 h.total
+            ));
+        }
+        out.push_str("# HELP robot_git_pushes_total git pushes by outcome.\n");
+        out.push_str("# TYPE robot_git_pushes_total counter\n");
+        for (outcome, n) in self.pushes.lock().expect("metrics lock").iter() {
+            out.push_str(&format!(
+                "robot_git_pushes_total{{outcome=\"{outcome}\"}} {n}\n"
             ));
         }
         for (name, help, v) in gauges {

@@ -39,6 +39,13 @@ fn item_from(r: &rusqlite::Row) -> rusqlite::Result<Item> {
 
 /// Queues pages of a wiki (a page already queued is refreshed, not duplicated).
 pub fn enqueue(conn: &Connection, wiki_id: i64, paths: &[String], now: i64) -> Result<()> {
+    // One transaction for all of them (a push queues hundreds), unless the caller's
+    // own is open.
+    let tx = if conn.is_autocommit() && paths.len() > 1 {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT INTO reindex_queue (wiki_id, path, enqueued_at, next_attempt_at) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT(wiki_id, path) DO UPDATE SET enqueued_at = excluded.enqueued_at,
@@ -47,6 +54,10 @@ pub fn enqueue(conn: &Connection, wiki_id: i64, paths: &[String], now: i64) -> R
     )?;
     for p in paths {
         stmt.execute(params![wiki_id, p, now])?;
+    }
+    drop(stmt);
+    if let Some(tx) = tx {
+        tx.commit()?;
     }
     Ok(())
 }

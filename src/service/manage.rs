@@ -25,6 +25,7 @@ pub struct WikiView {
     pub description: String,
     pub is_public: bool,
     pub git_clone: bool,
+    pub git_push: bool,
     pub role: Option<Role>,
     pub owner_did: String,
     pub url: String,
@@ -42,6 +43,7 @@ impl WikiView {
             description: w.description.clone(),
             is_public: w.is_public,
             git_clone: w.git_clone,
+            git_push: w.git_push,
             role,
             owner_did: w.owner_did.clone(),
             mcp_url: format!("{url}/mcp"),
@@ -384,6 +386,7 @@ pub struct WikiPatch {
     pub description: Option<String>,
     pub is_public: Option<bool>,
     pub git_clone: Option<bool>,
+    pub git_push: Option<bool>,
 }
 
 pub async fn update_wiki(
@@ -417,12 +420,14 @@ pub async fn update_wiki(
                 description: patch.description.as_deref().map(str::trim),
                 is_public: patch.is_public,
                 git_clone: patch.git_clone,
+                git_push: patch.git_push,
             };
             wikis::update_settings(&tx, id, &settings)?;
             let w = wikis::by_slug(&tx, &wiki.slug)?
                 .ok_or_else(|| Error::not_found("wiki vanished"))?;
             let detail =
-                serde_json::json!({"is_public": w.is_public, "git_clone": w.git_clone}).to_string();
+                serde_json::json!({"is_public": w.is_public, "git_clone": w.git_clone, "git_push": w.git_push})
+                    .to_string();
             audit::record(
                 &tx,
                 actor.as_deref(),

@@ -4,6 +4,7 @@
 //! handed to every surface. Surfaces call into it; it knows none of them.
 
 pub mod attachments;
+pub mod git;
 pub mod manage;
 pub mod op;
 pub mod pages;
@@ -34,7 +35,7 @@ pub struct Services {
     pub atproto: Arc<crate::atproto::Atproto>,
     /// The one write rate limiter, shared by every transport.
     pub limiter: Arc<crate::access::ratelimit::RateLimiter>,
-    /// Clones served at once (each is a `git upload-pack` process).
+    /// Clones and pushes served at once (each is a `git upload-pack` or `receive-pack`).
     pub clones: Arc<tokio::sync::Semaphore>,
     /// Search by meaning (off, with its reason, when the model is not installed).
     pub semantic: crate::search::semantic::Semantic,
@@ -59,6 +60,7 @@ impl Services {
             anyhow::anyhow!("cannot create data dir {}: {e}", cfg.data_dir.display())
         })?;
         std::fs::create_dir_all(cfg.wikis_dir())?;
+        crate::wiki::push::hook::install(&cfg.hooks_dir())?;
         let db = Db::open(&cfg.db_path())?;
         // libgit2 re-hashes every object it reads by default; the repositories are ours
         // and `git fsck` (backups, tests) checks them, so skip that on the hot path.

@@ -338,6 +338,7 @@ async fn settings(
                 description: f.get("description").cloned(),
                 is_public: Some(f.contains_key("is_public")),
                 git_clone: Some(f.contains_key("git_clone")),
+                git_push: Some(f.contains_key("git_push")),
             };
             manage::update_wiki(&st, &c, &s, patch, rid)
                 .await

@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod names;
 pub mod nesting;
 pub mod provision;
+pub mod push;
 pub mod query;
 pub mod renders;
 pub mod sanitize;

@@ -195,6 +195,8 @@ pub fn reconcile_all(wikis: &Wikis, db: &Db) -> Result<()> {
         // A process killed while moving a branch leaves its lock, which would refuse every
         // later write on that wiki.
         store::remove_stale_locks(&wikis.repo_path(&wiki.slug), std::time::Duration::ZERO);
+        // And a push killed the same way leaves its quarantined objects.
+        super::push::remove_quarantines(&wikis.repo_path(&wiki.slug));
         match wikis.reconcile(&wiki) {
             Ok(0) => {}
             Ok(n) => tracing::info!(slug = %wiki.slug, pages = n, "full-text index caught up"),
