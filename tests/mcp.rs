@@ -61,7 +61,58 @@ async fn every_tool_over_streamable_http() {
         assert!(t.output_schema.is_some(), "{} has an outputSchema", t.name);
         let a = t.annotations.as_ref().expect("annotations");
         assert!(a.read_only_hint.is_some(), "{}", t.name);
+        // The Claude connector directory asks for a title on every tool.
+        assert!(
+            t.title.as_deref().is_some_and(|x| !x.is_empty()),
+            "{} has a title",
+            t.name
+        );
+        // Standard JSON Schema only: SDKs warn on schemars' integer formats.
+        let schemas = json!([t.input_schema.as_ref(), t.output_schema.as_deref()]).to_string();
+        for f in [
+            "\"uint",
+            "\"int64\"",
+            "\"int32\"",
+            "\"uint8\"",
+            "\"double\"",
+            "\"float\"",
+        ] {
+            assert!(
+                !schemas.contains(&format!("\"format\":{f}")),
+                "{}: {f} in {schemas}",
+                t.name
+            );
+        }
     }
+    let download = tools
+        .iter()
+        .find(|t| t.name == "download_attachment")
+        .unwrap();
+    assert!(
+        !json!(download.input_schema.as_ref())
+            .to_string()
+            .contains("commit_message"),
+        "a download writes nothing"
+    );
+    // The server's title and icon; prompts are not declared, so not listed.
+    let server = info.server_info.clone().expect("server info");
+    assert_eq!(server.title.as_deref(), Some("robot wiki"));
+    let icons = server.icons.clone().unwrap_or_default();
+    assert!(
+        icons.iter().any(|i| i.src.ends_with("/static/robot.svg")),
+        "{icons:?}"
+    );
+    let icon = s
+        .client()
+        .get(format!("{}/static/robot.svg", s.root()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), 200);
+    assert!(
+        c.list_prompts(None).await.is_err(),
+        "prompts/list is not a method here"
+    );
     let read_only = |n: &str| {
         tools
             .iter()
@@ -396,17 +447,42 @@ async fn the_endpoint_demands_a_token_for_this_wiki() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["result"]["protocolVersion"], v);
     }
-    // A foreign Origin is refused; CORS preflight is answered without credentials.
+    // A foreign Origin is refused when a cookie rides along (DNS rebinding, a session)
+    // or no credential is presented; a browser-based client presenting its own bearer
+    // token and no cookie is served whatever its Origin. CORS preflight is answered
+    // without credentials, and allows 2026-07-28's request headers.
     let r = s
         .client()
         .post(format!("{}/mcp", s.wiki_url("notes")))
         .header("Origin", "https://evil.example")
         .header("Authorization", format!("Bearer {token}"))
+        .header("Cookie", "robot_session=x")
         .json(&init)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    let r = s
+        .client()
+        .post(format!("{}/mcp", s.wiki_url("notes")))
+        .header("Origin", "https://evil.example")
+        .header("Accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s
+        .client()
+        .post(format!("{}/mcp", s.wiki_url("notes")))
+        .header("Origin", "https://app.example")
+        .header("Accept", "application/json, text/event-stream")
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a bearer client in a browser");
     let r = s
         .client()
         .request(
@@ -423,6 +499,13 @@ async fn the_endpoint_demands_a_token_for_this_wiki() {
             .unwrap()
             .contains("Mcp-Session-Id")
     );
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for h in ["Mcp-Method", "Mcp-Tool-Name", "Mcp-Resource"] {
+        assert!(allowed.contains(h), "{h} in {allowed}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

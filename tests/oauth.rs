@@ -411,6 +411,49 @@ async fn discovery_registration_consent_tokens_and_mcp() {
     assert_eq!(t["scope"], "wiki:read wiki:write", "unknown scopes dropped");
     let access = t["access_token"].as_str().unwrap().to_string();
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
+
+    // VS Code's flow at `/mcp/`: its challenge names `/mcp/`'s own metadata, whose
+    // resource is the URL as typed, and the token serves it.
+    let r = s
+        .client()
+        .post(format!("{base}/mcp/"))
+        .header("Accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let meta_url = format!("{base}/.well-known/oauth-protected-resource/mcp/");
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{meta_url}\"")),
+        "{challenge}"
+    );
+    let meta: Value = s
+        .client()
+        .get(&meta_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], resource_slash, "{meta}");
+    let r = s
+        .client()
+        .post(format!("{base}/mcp/"))
+        .bearer_auth(&access)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
     let (st, b, _) = token(&s, "notes", &form).await;
     assert_eq!(
         (st, b["error"].as_str()),
@@ -597,6 +640,26 @@ async fn refused_requests_change_nothing() {
         401
     );
 
+    // The resource's scheme and host compare in any case.
+    let client_id = public_client(&s, "notes").await;
+    let (_, challenge) = pkce();
+    let shouted = base
+        .replacen("http://", "HTTP://", 1)
+        .replace("notes.localhost", "NOTES.Localhost")
+        + "/mcp";
+    let q = consent(
+        &s,
+        "notes",
+        OWNER,
+        &client_id,
+        &challenge,
+        &[("resource", &shouted)],
+        "approve",
+    )
+    .await
+    .unwrap();
+    assert!(q.contains_key("code"), "{q:?}");
+
     // Wrong audience: a resource that is not this wiki's /mcp.
     let client_id = public_client(&s, "notes").await;
     let (_, challenge) = pkce();
@@ -631,12 +694,32 @@ async fn refused_requests_change_nothing() {
         json!({"path": "Nope", "content": "x"}),
     )
     .await;
+    // A viewer can never be granted wiki:write: no step-up (authorizing again would ask
+    // for the same scope), but a tool result that says why.
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["result"]["isError"], true, "{b}");
+    let why = b["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("viewer"), "{why}");
+    // An editor who consented to reading only is asked to step up.
+    let (_, tr) = connect(&s, "notes", EDITOR, "wiki:read").await;
+    assert_eq!(tr["scope"], "wiki:read");
+    let ar = tr["access_token"].as_str().unwrap();
+    let (st, b) = mcp(
+        &s,
+        "notes",
+        ar,
+        "write_note",
+        json!({"path": "Nope", "content": "x"}),
+    )
+    .await;
     assert_eq!(st, 403, "a read-only token is asked to step up: {b}");
     assert_eq!(b["error"], "insufficient_scope");
     let r = s
         .client()
         .post(format!("{base}/mcp"))
-        .bearer_auth(av)
+        .bearer_auth(ar)
         .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "delete_note", "arguments": {"path": "Home"}}}))
         .send()
         .await

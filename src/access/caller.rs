@@ -76,19 +76,28 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentWiki {
 }
 
 /// For an OAuth caller on a wiki host: its role on that wiki as [`super::authorize`]
-/// decided it when the request arrived (`None`: no access). Decided together with the
-/// caller and the wiki, so `/mcp`'s check costs no extra trip to the database.
+/// decided it when the request arrived, and the person's own role there. Decided
+/// together with the caller and the wiki, so `/mcp`'s checks cost no extra trip to the
+/// database.
 #[derive(Debug, Clone, Copy)]
-pub struct OAuthRole(pub Option<super::Role>);
+pub struct OAuthRole {
+    /// What the token may do: the person's role capped by its scopes (`None`: no access).
+    pub token: Option<super::Role>,
+    /// What the person may do, and so what a new authorization could grant them.
+    pub person: Option<super::Role>,
+}
 
 impl OAuthRole {
     /// The decision for `caller` on `wiki`; `None` for callers that are not OAuth tokens.
     pub fn of(conn: &rusqlite::Connection, caller: &Caller, wiki: &Wiki) -> Option<OAuthRole> {
-        let Principal::OAuth { .. } = caller.principal else {
+        let Principal::OAuth { did, .. } = &caller.principal else {
             return None;
         };
         let grant = super::authorize(conn, &caller.principal, wiki, super::Action::Read);
-        Some(OAuthRole(grant.ok().and_then(|g| g.role)))
+        Some(OAuthRole {
+            token: grant.ok().and_then(|g| g.role),
+            person: super::person_role(conn, did, wiki).ok().flatten(),
+        })
     }
 }
 

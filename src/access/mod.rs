@@ -18,7 +18,7 @@ use crate::wiki::store::Author;
 pub use crate::db::wikis::Role;
 
 impl Role {
-    fn allows(self, action: Action) -> bool {
+    pub fn allows(self, action: Action) -> bool {
         match action {
             Action::Read => true,
             Action::Write | Action::Upload => self >= Role::Editor,
@@ -211,7 +211,7 @@ fn token_role(
 }
 
 /// A person's own role on `wiki`: owner, a collaborator's role, or none.
-fn person_role(conn: &Connection, did: &str, wiki: &Wiki) -> Result<Option<Role>> {
+pub fn person_role(conn: &Connection, did: &str, wiki: &Wiki) -> Result<Option<Role>> {
     if did == wiki.owner_did {
         return Ok(Some(Role::Owner));
     }

@@ -27,9 +27,19 @@ pub fn api_resource(cfg: &Config, slug: &str) -> String {
     format!("{}/api/v1", cfg.wiki_url(slug))
 }
 
-/// Resource URLs compare without a trailing slash (clients send both).
+/// Resource URLs compare as URLs: scheme and host in any case (RFC 3986 §6.2.2.1), the
+/// default port or none, and without a trailing slash (clients send `/mcp` and `/mcp/`).
 pub fn same_resource(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+    normalized(a) == normalized(b)
+}
+
+fn normalized(s: &str) -> String {
+    let s = match url::Url::parse(s) {
+        // The parser lowercases scheme and host and drops a default port.
+        Ok(u) => u.to_string(),
+        Err(_) => s.to_string(),
+    };
+    s.trim_end_matches('/').to_string()
 }
 
 /// The OAuth protected resource a request on a wiki host is for, from its path: the
@@ -107,6 +117,18 @@ mod tests {
         assert!(target_resource(&cfg, "notes", "/api/v1/pages").is_some());
         assert_eq!(target_resource(&cfg, "notes", "/api/v1"), None);
         assert_eq!(target_resource(&cfg, "notes", "/Home"), None);
+        assert!(same_resource(
+            "HTTPS://Notes.Example.ORG:443/mcp/",
+            "https://notes.example.org/mcp"
+        ));
+        assert!(!same_resource(
+            "https://notes.example.org/MCP",
+            "https://notes.example.org/mcp"
+        ));
+        assert!(!same_resource(
+            "https://notes.example.org:8443/mcp",
+            "https://notes.example.org/mcp"
+        ));
         assert!(is_git_path("/repo.git/info/refs"));
         assert!(is_git_path("/.git/git-upload-pack"));
         assert!(!is_git_path("/repo.gitx/info/refs"));

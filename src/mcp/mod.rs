@@ -63,11 +63,17 @@ async fn guard(
     if req.method() == Method::OPTIONS {
         return with_cors(StatusCode::NO_CONTENT.into_response());
     }
-    // A browser page elsewhere must not reach MCP through this origin.
+    // A browser page elsewhere must not reach MCP through this origin (DNS rebinding,
+    // a session cookie riding along). A request that carries its own bearer token and
+    // no cookie is a browser-based client holding a credential it was given: its
+    // Origin, whatever it is, lends it nothing.
+    let own_credential = req.headers().contains_key(header::AUTHORIZATION)
+        && !req.headers().contains_key(header::COOKIE);
     if let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
+        && !own_credential
         && origin != origin_of_wiki
         && origin != state.cfg.root_url()
     {
@@ -78,7 +84,14 @@ async fn guard(
         .get::<Caller>()
         .cloned()
         .unwrap_or_else(Caller::anonymous);
-    let resource_metadata = format!("{origin_of_wiki}/.well-known/oauth-protected-resource/mcp");
+    // The resource is the URL the client was given: `/mcp/` has metadata of its own.
+    let slash = if req.uri().path().ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let resource_metadata =
+        format!("{origin_of_wiki}/.well-known/oauth-protected-resource/mcp{slash}");
     let challenge = |error: Option<&str>| {
         let mut v = format!("Bearer resource_metadata=\"{resource_metadata}\", scope=\"{SCOPES}\"");
         if let Some(e) = error {
@@ -99,6 +112,7 @@ async fn guard(
     if caller.bad_bearer {
         return challenge(Some("invalid_token"));
     }
+    let oauth_role = req.extensions().get::<OAuthRole>().copied();
     let for_this_wiki = match &caller.principal {
         // A personal token's role is decided by each tool's operation, as on REST.
         Principal::WikiToken { wiki_id, .. } | Principal::PersonalToken { wiki_id, .. } => {
@@ -110,10 +124,7 @@ async fn guard(
         Principal::OAuth { wiki_id, .. } => {
             *wiki_id == wiki.id
                 // Decided by `access::authorize` as the request arrived (app::route).
-                && req
-                    .extensions()
-                    .get::<OAuthRole>()
-                    .is_some_and(|r| r.0.is_some())
+                && oauth_role.is_some_and(|r| r.token.is_some())
         }
         _ => false,
     };
@@ -121,11 +132,17 @@ async fn guard(
         return challenge(caller.bearer.then_some("invalid_token"));
     }
     // A read-only token calling a tool that writes: ask for more scope at the HTTP level
-    // (403 insufficient_scope), which lets clients step up instead of failing.
+    // (403 insufficient_scope), which lets clients step up instead of failing; but only
+    // when the person could be granted `wiki:write`. A viewer never can: asking them to
+    // authorize again would ask for the same scope, so their call goes on to the tool,
+    // whose result says why it was refused (their role on this wiki).
+    let can_step_up = oauth_role
+        .and_then(|r| r.person)
+        .is_some_and(|r| r.allows(crate::access::Action::Write));
     let req = match &caller.principal {
         Principal::OAuth {
             can_write: false, ..
-        } if req.method() == Method::POST => {
+        } if can_step_up && req.method() == Method::POST => {
             let (parts, body) = req.into_parts();
             let limit = state.cfg.limits.max_attachment_bytes * 2 + 1024 * 1024;
             let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
@@ -183,7 +200,8 @@ fn with_cors(mut r: Response) -> Response {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID",
+            "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, \
+             Mcp-Method, Mcp-Tool-Name, Mcp-Resource, Mcp-Prompt-Name, Mcp-Name",
         ),
     );
     h.insert(

@@ -12,7 +12,7 @@ use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
+    CallToolResult, ContentBlock, Icon, Implementation, ListResourceTemplatesResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
@@ -38,7 +38,67 @@ pub struct WikiServer {
 }
 
 /// The tool table, built once.
-static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(WikiServer::tool_router);
+static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(|| {
+    let mut tools = WikiServer::tool_router();
+    for route in tools.map.values_mut() {
+        let tool = &mut route.attr;
+        tool.input_schema = std::sync::Arc::new(standard_schema(&tool.input_schema));
+        if let Some(out) = &tool.output_schema {
+            tool.output_schema = Some(std::sync::Arc::new(standard_schema(out)));
+        }
+    }
+    tools
+});
+
+/// The `format`s JSON Schema (2020-12) defines; schemars also writes its own for Rust's
+/// integer types (`uint`, `int64`, …), which SDKs validating schemas warn about.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// `schema` with only standard JSON Schema keywords' values: non-standard `format`s go
+/// (the bounds schemars writes beside them, such as `minimum: 0`, stay).
+fn standard_schema(schema: &rmcp::model::JsonObject) -> rmcp::model::JsonObject {
+    fn clean(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("format")
+                    .and_then(|f| f.as_str())
+                    .is_some_and(|f| !STANDARD_FORMATS.contains(&f))
+                {
+                    o.remove("format");
+                }
+                o.values_mut().for_each(clean);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::Value::Object(schema.clone());
+    clean(&mut v);
+    match v {
+        serde_json::Value::Object(o) => o,
+        _ => unreachable!("an object stays an object"),
+    }
+}
 
 impl WikiServer {
     pub fn new(state: Services) -> WikiServer {
@@ -180,6 +240,12 @@ pub struct UploadAttachment {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AttachmentRef {
+    pub path: String,
+    pub filename: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteAttachment {
     pub path: String,
     pub filename: String,
     #[serde(default)]
@@ -364,9 +430,16 @@ fn change_of(c: &crate::wiki::store::CommitInfo, pages: Vec<String>) -> Change {
     }
 }
 
+/// A tool's result: the human summary, then (as the spec asks of a structured result,
+/// for clients that read only text) the structured data as JSON, in a block of its own.
 fn ok<T: Serialize>(out: &T, text: String) -> CallToolResult {
-    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
-    r.structured_content = serde_json::to_value(out).ok();
+    let structured = serde_json::to_value(out).ok();
+    let mut content = vec![ContentBlock::text(text)];
+    if let Some(v) = &structured {
+        content.push(ContentBlock::text(v.to_string()));
+    }
+    let mut r = CallToolResult::success(content);
+    r.structured_content = structured;
     r
 }
 
@@ -410,6 +483,7 @@ impl WikiServer {
 #[tool_router]
 impl WikiServer {
     #[tool(
+        title = "Read a note",
         description = "Read a note (page): its metadata, links and Markdown. Optionally a past revision or one section.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<ReadNoteOut>()
@@ -456,6 +530,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Write a note",
         description = "Create a note, or replace its whole content. Updating needs the revision from read_note; a stale one is refused, never overwritten.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<WriteNoteOut>()
@@ -496,6 +571,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Edit a note",
         description = "Replace one exact, unique string in a note (old_string must occur once). Needs the revision from read_note.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false),
         output_schema = schema_for_output::<WriteNoteOut>()
@@ -528,6 +604,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "List notes",
         description = "List notes, optionally filtered by name prefix, front-matter category or tag, or last change date.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<ListNotesOut>()
@@ -575,6 +652,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Search notes",
         description = "Full-text search (all words must match; BM25-ranked) with snippets.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<SearchOut>()
@@ -614,6 +692,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Search by meaning",
         description = "Search by meaning: the passages closest to the query, whatever their words.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<SemanticOut>()
@@ -652,6 +731,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Links of a note",
         description = "The pages a note links to and the pages linking to it.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<LinksOut>()
@@ -676,6 +756,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Recent changes",
         description = "The latest changes across the wiki, newest first.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<ChangesOut>()
@@ -712,6 +793,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "History of a note",
         description = "The revisions of one note, newest first.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<HistoryOut>()
@@ -737,6 +819,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Rename a note",
         description = "Rename (move) a note; links to it in other notes are rewritten in the same commit.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false),
         output_schema = schema_for_output::<RenameOut>()
@@ -768,6 +851,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Delete a note",
         description = "Delete a note (its history stays in git).",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<DoneOut>()
@@ -798,6 +882,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Orphaned notes",
         description = "Notes no other note links to (Home excepted).",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<OrphansOut>()
@@ -814,6 +899,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "List attachments",
         description = "The files attached to a note.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<AttachmentsOut>()
@@ -845,6 +931,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Upload an attachment",
         description = "Attach a file (base64) to an existing note.",
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<DoneOut>()
@@ -880,6 +967,7 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Download an attachment",
         description = "Download a note's attachment (base64).",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<DownloadOut>()
@@ -910,13 +998,14 @@ impl WikiServer {
     }
 
     #[tool(
+        title = "Delete an attachment",
         description = "Delete a note's attachment.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<DoneOut>()
     )]
     async fn delete_attachment(
         &self,
-        Parameters(p): Parameters<AttachmentRef>,
+        Parameters(p): Parameters<DeleteAttachment>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let path = p.path.clone();
@@ -960,7 +1049,15 @@ impl ServerHandler for WikiServer {
                 .enable_logging()
                 .build(),
         )
-        .with_server_info(Implementation::new("robot", env!("CARGO_PKG_VERSION")))
+        .with_server_info(
+            Implementation::new("robot", env!("CARGO_PKG_VERSION"))
+                .with_title("robot wiki")
+                .with_icons(vec![
+                    Icon::new(format!("{}/static/robot.svg", self.state.cfg.root_url()))
+                        .with_mime_type("image/svg+xml")
+                        .with_sizes(vec!["any".into()]),
+                ]),
+        )
         .with_instructions(crate::wiki::provision::AGENT_GUIDE)
     }
 
@@ -974,6 +1071,18 @@ impl ServerHandler for WikiServer {
         _ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<(), ErrorData> {
         Ok(())
+    }
+
+    /// No prompts are declared, so `prompts/list` is not a method here (rmcp would
+    /// answer an empty list).
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListPromptsResult, ErrorData> {
+        Err(ErrorData::method_not_found::<
+            rmcp::model::ListPromptsRequestMethod,
+        >())
     }
 
     async fn list_resource_templates(

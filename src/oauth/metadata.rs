@@ -1,5 +1,5 @@
 //! Discovery documents: protected-resource metadata (RFC 9728) for `/mcp` at both URLs
-//! clients try and for the REST API at `/.well-known/oauth-protected-resource/api/v1`,
+//! clients try, for `/mcp/` as its own resource, and for the REST API at `/.well-known/oauth-protected-resource/api/v1`,
 //! authorization-server metadata (RFC 8414) at the issuer's well-known URL, and a JSON
 //! 404 for every other `/.well-known/` path (never an HTML page or a login redirect).
 //!
@@ -20,6 +20,16 @@ pub async fn protected_resource(
     CurrentWiki(wiki): CurrentWiki,
 ) -> Response {
     let res = crate::access::resource::mcp_resource(&state.cfg, &wiki.slug);
+    resource_document(&state, &wiki, res)
+}
+
+/// The metadata of `/mcp/`, for clients that were given that URL: VS Code requires the
+/// document's `resource` to be the URL the person typed. A token for either serves both.
+pub async fn protected_resource_slash(
+    State(state): State<Services>,
+    CurrentWiki(wiki): CurrentWiki,
+) -> Response {
+    let res = crate::access::resource::mcp_resource(&state.cfg, &wiki.slug) + "/";
     resource_document(&state, &wiki, res)
 }
 

@@ -60,6 +60,10 @@ pub fn router() -> Router<Services> {
             get(metadata::protected_resource).options(metadata::preflight),
         )
         .route(
+            "/.well-known/oauth-protected-resource/mcp/",
+            get(metadata::protected_resource_slash).options(metadata::preflight),
+        )
+        .route(
             "/.well-known/oauth-protected-resource/api/v1",
             get(metadata::protected_resource_api).options(metadata::preflight),
         )

@@ -113,8 +113,11 @@ pub fn validate(meta: &Value) -> std::result::Result<(crate::db::oauth::Client, 
             ));
         }
     }
+    // RFC 7591's default is client_secret_basic, but some MCP clients only handle the
+    // method they are told and only speak client_secret_post; the token endpoint accepts
+    // either for a confidential client, so the omitted method is answered as post.
     let auth_method = match meta.get("token_endpoint_auth_method") {
-        None | Some(Value::Null) => "client_secret_basic".to_string(),
+        None | Some(Value::Null) => "client_secret_post".to_string(),
         Some(Value::String(m))
             if ["client_secret_basic", "client_secret_post", "none"].contains(&m.as_str()) =>
         {
@@ -210,7 +213,10 @@ mod tests {
         assert_eq!(echoed["scope"], "claudeai");
         let (c, _) =
             validate(&json!({"redirect_uris": ["http://127.0.0.1:3000/callback"]})).unwrap();
-        assert_eq!(c.auth_method, "client_secret_basic", "the RFC 7591 default");
+        assert_eq!(
+            c.auth_method, "client_secret_post",
+            "omitted: the method every client speaks"
+        );
         for bad in [
             json!({}),
             json!({"redirect_uris": []}),

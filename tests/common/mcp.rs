@@ -40,12 +40,26 @@ pub fn text(r: &CallToolResult) -> String {
         .join("\n")
 }
 
-/// A successful call: its text and structured output.
+/// A successful call: its summary and structured output. The text content ends with
+/// the structured output as JSON (for clients that read only text).
 pub async fn ok(c: &Client, tool: &'static str, args: Value) -> (String, Value) {
     let r = call(c, tool, args).await;
     assert_ne!(r.is_error, Some(true), "{tool} failed: {}", text(&r));
     let structured = r.structured_content.clone().expect("structuredContent");
-    (text(&r), structured)
+    let texts: Vec<String> = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
+    let [summary, json] = texts.as_slice() else {
+        panic!("{tool}: expected a summary and its JSON, got {texts:?}");
+    };
+    let parsed: Value = serde_json::from_str(json).expect("the second text is JSON");
+    assert_eq!(
+        parsed, structured,
+        "{tool}: the JSON text is the structured output"
+    );
+    (summary.clone(), structured)
 }
 
 /// A failed call: its text.
