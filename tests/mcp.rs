@@ -365,6 +365,81 @@ async fn every_tool_over_streamable_http() {
     c.cancel().await.unwrap();
 }
 
+/// Pages as resources: listed a hundred at a time with a cursor, each readable by its
+/// URI, and the template's `path` completed from the page names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_listed_as_resources_and_their_paths_complete() {
+    let (s, token) = setup().await;
+    let wiki = {
+        let conn = s.state.db.conn().unwrap();
+        robot::db::wikis::by_slug(&conn, "notes").unwrap().unwrap()
+    };
+    let author = robot::wiki::store::Author {
+        name: "owner.test".into(),
+        email: OWNER.into(),
+    };
+    for i in 0..150 {
+        let name = robot::wiki::names::PageName::parse(&format!("Bulk/Page {i:03}")).unwrap();
+        s.state
+            .wikis
+            .save_page(&wiki, &author, &name, "x\n", None, "")
+            .unwrap();
+    }
+    let c = connect(&s, "notes", &token).await;
+    let first = c.list_resources(None).await.unwrap();
+    assert_eq!(first.resources.len(), 100);
+    let cursor = first.next_cursor.clone().expect("a second page");
+    let second = c
+        .list_resources(Some(
+            rmcp::model::PaginatedRequestParams::default().with_cursor(Some(cursor)),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.next_cursor, None);
+    let mut uris: Vec<String> = first
+        .resources
+        .iter()
+        .chain(&second.resources)
+        .map(|r| r.uri.clone())
+        .collect();
+    assert_eq!(uris.len(), 154, "the four pages of a new wiki and the 150");
+    uris.dedup();
+    assert_eq!(uris.len(), 154);
+    let bulk = uris
+        .iter()
+        .find(|u| u.contains("Page%20149"))
+        .expect("{uris:?}");
+    let read = c
+        .read_resource(ReadResourceRequestParams::new(bulk.clone()))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_value(&read)
+            .unwrap()
+            .to_string()
+            .contains("x\\n")
+    );
+
+    let done = c
+        .complete_resource_argument("wiki:///{path}", "path", "bulk/page ", None)
+        .await
+        .unwrap();
+    assert_eq!(done.values.len(), 100, "at most a hundred");
+    assert_eq!((done.total, done.has_more), (Some(150), Some(true)));
+    assert!(
+        done.values.iter().all(|v| v.starts_with("Bulk/Page ")),
+        "{:?}",
+        done.values
+    );
+    let done = c
+        .complete_resource_argument("wiki:///{path}", "path", "Bulk/Page 14", None)
+        .await
+        .unwrap();
+    assert_eq!(done.values.len(), 10);
+    assert_eq!(done.has_more, Some(false));
+    c.cancel().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_demands_a_token_for_this_wiki() {
     let (s, token) = setup().await;

@@ -1037,6 +1037,16 @@ impl WikiServer {
 
 /// The resource URI of a page.
 const RESOURCE_TEMPLATE: &str = "wiki:///{path}";
+/// Pages per `resources/list` result.
+const RESOURCES_PER_PAGE: usize = 100;
+
+/// `wiki:///Folder/Two%20Words`: a page's resource URI (read back by `read_resource`).
+fn page_uri(name: &PageName) -> String {
+    format!(
+        "wiki:///{}",
+        crate::wiki::names::url_path_encode(name.as_str())
+    )
+}
 
 #[tool_handler(router = TOOLS)]
 impl ServerHandler for WikiServer {
@@ -1046,6 +1056,7 @@ impl ServerHandler for WikiServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_completions()
                 .enable_logging()
                 .build(),
         )
@@ -1094,6 +1105,86 @@ impl ServerHandler for WikiServer {
             .with_description("A page of this wiki, as Markdown (path as in read_note)")
             .with_mime_type("text/markdown");
         Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
+    }
+
+    /// Every page as a resource, by name, [`RESOURCES_PER_PAGE`] at a time; the cursor
+    /// is where the next page of the list starts.
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListResourcesResult, ErrorData> {
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => c
+                .parse::<usize>()
+                .map_err(|_| ErrorData::invalid_params("invalid cursor", None))?,
+        };
+        let snap = async {
+            let (caller, wiki) = caller_of(&ctx)?;
+            reads::tree(&self.state, &caller, &wiki).await
+        }
+        .await
+        .map_err(|e| ErrorData::invalid_request(text::error(&e, ""), None))?;
+        let resources: Vec<rmcp::model::Resource> = snap
+            .pages
+            .values()
+            .skip(start)
+            .take(RESOURCES_PER_PAGE)
+            .map(|p| {
+                rmcp::model::Resource::new(page_uri(&p.name), p.name.as_str())
+                    .with_title(p.title.clone())
+                    .with_mime_type("text/markdown")
+                    .with_size(p.size)
+            })
+            .collect();
+        let next = start + resources.len();
+        let mut out = rmcp::model::ListResourcesResult::with_all_items(resources);
+        if next < snap.pages.len() {
+            out.next_cursor = Some(next.to_string());
+        }
+        Ok(out)
+    }
+
+    /// Completes the page template's `path`: the page names that start with what was
+    /// typed (in any case), at most the spec's hundred.
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::CompleteResult, ErrorData> {
+        use rmcp::model::{CompleteResult, CompletionInfo, Reference};
+        let for_pages = matches!(&request.r#ref, Reference::Resource(r) if r.uri == RESOURCE_TEMPLATE)
+            && request.argument.name == "path";
+        if !for_pages {
+            return Ok(CompleteResult::default());
+        }
+        let snap = async {
+            let (caller, wiki) = caller_of(&ctx)?;
+            reads::tree(&self.state, &caller, &wiki).await
+        }
+        .await
+        .map_err(|e| ErrorData::invalid_request(text::error(&e, ""), None))?;
+        let typed = request.argument.value.to_lowercase();
+        let matching: Vec<String> = snap
+            .pages
+            .values()
+            .map(|p| p.name.as_str())
+            .filter(|n| n.to_lowercase().starts_with(&typed))
+            .map(String::from)
+            .collect();
+        let total = matching.len();
+        let values: Vec<String> = matching
+            .into_iter()
+            .take(CompletionInfo::MAX_VALUES)
+            .collect();
+        let info = CompletionInfo::with_pagination(
+            values,
+            Some(total as u32),
+            total > CompletionInfo::MAX_VALUES,
+        )
+        .map_err(|e| ErrorData::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
     }
 
     async fn read_resource(
