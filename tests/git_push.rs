@@ -707,3 +707,51 @@ async fn a_push_larger_than_any_upload_goes_through() {
     assert_eq!(head_of(&s.repo("team")), head_of(&work));
     fsck(&s.repo("team"));
 }
+
+#[tokio::test]
+async fn a_push_counts_as_one_write_against_the_rate_limit() {
+    let Pushing {
+        s,
+        token,
+        work,
+        _tmp,
+        ..
+    } = pushing(
+        |c| {
+            c.limits.write_burst = 2;
+            c.limits.writes_per_minute = 1;
+        },
+        &[],
+    )
+    .await;
+    // Three commits in one push: one write.
+    for i in 0..3 {
+        std::fs::write(work.join(format!("rate {i}.md")), "x\n").unwrap();
+        commit_all(&work, &format!("rate {i}"));
+    }
+    ok(&run(&s, "team", &work, &["push", "origin", "main"]).await);
+    // A REST save is the second write of the burst; the next push is one too many.
+    let r = s
+        .client()
+        .put(format!("{}/api/v1/pages/Rate Rest", s.wiki_url("team")))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"content": "x\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    ok(&run(
+        &s,
+        "team",
+        &work,
+        &["pull", "-q", "--rebase", "origin", "main"],
+    )
+    .await);
+    std::fs::write(work.join("rate 3.md"), "x\n").unwrap();
+    commit_all(&work, "rate 3");
+    let before = head_of(&s.repo("team"));
+    let o = run(&s, "team", &work, &["push", "origin", "main"]).await;
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("429"), "{}", stderr(&o));
+    assert_eq!(head_of(&s.repo("team")), before);
+}
