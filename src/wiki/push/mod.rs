@@ -248,8 +248,12 @@ impl Wikis {
                 _ => malformed = true,
             }
         }
-        let verdict =
-            |accepted: bool, lines: &[String]| hook::send_verdict(&ws.dir, accepted, lines, exited);
+        // The hook waits for exactly one verdict, whatever happens here.
+        let answered = std::cell::Cell::new(false);
+        let verdict = |accepted: bool, lines: &[String]| {
+            answered.set(true);
+            hook::send_verdict(&ws.dir, accepted, lines, exited)
+        };
         if malformed || updates.len() >= MAX_UPDATES {
             verdict(false, &["push fewer refs at once: main alone".into()])?;
             return Ok((
@@ -279,16 +283,16 @@ impl Wikis {
                     verdict(false, &refusal.0)?;
                     Ok((None, Some(refusal)))
                 }
-                Err(e) => {
-                    let _ = verdict(
-                        false,
-                        &["the server could not check this push; try again".into()],
-                    );
-                    Err(e)
-                }
+                Err(e) => Err(e),
             }
-        })?;
-        Ok(outcome)
+        });
+        if outcome.is_err() && !answered.get() {
+            let _ = verdict(
+                false,
+                &["the server could not check this push; try again".into()],
+            );
+        }
+        outcome
     }
 }
 
