@@ -526,38 +526,31 @@ async fn the_endpoint_demands_a_token_for_this_wiki() {
     // or no credential is presented; a browser-based client presenting its own bearer
     // token and no cookie is served whatever its Origin. CORS preflight is answered
     // without credentials, and allows 2026-07-28's request headers.
-    let r = s
-        .client()
-        .post(format!("{}/mcp", s.wiki_url("notes")))
-        .header("Origin", "https://evil.example")
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Cookie", "robot_session=x")
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = s
-        .client()
-        .post(format!("{}/mcp", s.wiki_url("notes")))
-        .header("Origin", "https://evil.example")
-        .header("Accept", "application/json, text/event-stream")
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = s
-        .client()
-        .post(format!("{}/mcp", s.wiki_url("notes")))
-        .header("Origin", "https://app.example")
-        .header("Accept", "application/json, text/event-stream")
-        .header("Authorization", format!("Bearer {token}"))
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "a bearer client in a browser");
+    let bearer = format!("Bearer {token}");
+    for (origin, auth, cookie, status) in [
+        (
+            "https://evil.example",
+            Some(&bearer),
+            Some("robot_session=x"),
+            403,
+        ),
+        ("https://evil.example", None, None, 403),
+        ("https://app.example", Some(&bearer), None, 200),
+    ] {
+        let mut req = s
+            .client()
+            .post(format!("{}/mcp", s.wiki_url("notes")))
+            .header("Origin", origin)
+            .header("Accept", "application/json, text/event-stream");
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        let r = req.json(&init).send().await.unwrap();
+        assert_eq!(r.status(), status, "{origin} {auth:?} {cookie:?}");
+    }
     let r = s
         .client()
         .request(

@@ -640,42 +640,33 @@ async fn refused_requests_change_nothing() {
         401
     );
 
-    // The resource's scheme and host compare in any case.
-    let client_id = public_client(&s, "notes").await;
-    let (_, challenge) = pkce();
+    // The resource's scheme and host compare in any case; another wiki's resource is
+    // not this server's to grant.
     let shouted = base
         .replacen("http://", "HTTP://", 1)
         .replace("notes.localhost", "NOTES.Localhost")
         + "/mcp";
-    let q = consent(
-        &s,
-        "notes",
-        OWNER,
-        &client_id,
-        &challenge,
-        &[("resource", &shouted)],
-        "approve",
-    )
-    .await
-    .unwrap();
-    assert!(q.contains_key("code"), "{q:?}");
-
-    // Wrong audience: a resource that is not this wiki's /mcp.
-    let client_id = public_client(&s, "notes").await;
-    let (_, challenge) = pkce();
     let other_resource = format!("{}/mcp", s.wiki_url("other"));
-    let q = consent(
-        &s,
-        "notes",
-        OWNER,
-        &client_id,
-        &challenge,
-        &[("resource", &other_resource)],
-        "approve",
-    )
-    .await
-    .unwrap();
-    assert_eq!(q["error"], "invalid_target");
+    for (resource, granted) in [(shouted, true), (other_resource, false)] {
+        let client_id = public_client(&s, "notes").await;
+        let (_, challenge) = pkce();
+        let q = consent(
+            &s,
+            "notes",
+            OWNER,
+            &client_id,
+            &challenge,
+            &[("resource", &resource)],
+            "approve",
+        )
+        .await
+        .unwrap();
+        if granted {
+            assert!(q.contains_key("code"), "{resource}: {q:?}");
+        } else {
+            assert_eq!(q["error"], "invalid_target", "{resource}");
+        }
+    }
 
     // A viewer gets read-only tokens: reading works, writing is refused.
     let (_, tv) = connect(&s, "notes", VIEWER, "wiki:read wiki:write").await;
