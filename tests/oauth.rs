@@ -1377,3 +1377,130 @@ async fn the_python_sdk_connects_through_oauth() {
     let log = git(&s.repo("notes"), &["log", "-1", "--format=%an"]);
     assert_eq!(log.trim(), "owner.test (via robot test (python))");
 }
+
+/// A client that registered with a secret, as claude.ai does.
+async fn confidential_client(s: &TestServer, slug: &str) -> (String, String) {
+    let (st, b) = register(
+        s,
+        slug,
+        json!({"redirect_uris": [REDIRECT], "client_name": "Confidential",
+               "token_endpoint_auth_method": "client_secret_post",
+               "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    (
+        b["client_id"].as_str().unwrap().to_string(),
+        b["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Issue 15: a confidential client's refresh token is bound to the client, not rotated,
+/// so ten parallel refreshes and one a day later all work, for every session; the same
+/// token presented by another client yields nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_clients_refreshes_survive_parallel_and_late_use() {
+    let s = std::sync::Arc::new(setup().await);
+    let (client_id, secret) = confidential_client(&s, "notes").await;
+    let (verifier, challenge) = pkce();
+    let q = consent(&s, "notes", EDITOR, &client_id, &challenge, &[], "approve")
+        .await
+        .unwrap();
+    let (st, t, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let refresh_with = |rt: String, id: String, secret: String| {
+        let s = s.clone();
+        async move {
+            token(
+                &s,
+                "notes",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                ],
+            )
+            .await
+        }
+    };
+
+    // Ten sessions refresh the one token at once: each gets an access token, and the
+    // refresh token stays what it was.
+    let parallel: Vec<_> = (0..10)
+        .map(|_| {
+            tokio::spawn(refresh_with(
+                refresh.clone(),
+                client_id.clone(),
+                secret.clone(),
+            ))
+        })
+        .collect();
+    let mut accesses = Vec::new();
+    for h in parallel {
+        let (st, b, _) = h.await.unwrap();
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["refresh_token"], refresh.as_str());
+        accesses.push(b["access_token"].as_str().unwrap().to_string());
+    }
+    for a in &accesses {
+        assert_eq!(mcp(&s, "notes", a, "list_notes", json!({})).await.0, 200);
+    }
+
+    // A day later (every access token has expired): the same refresh token still works.
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE oauth_tokens SET expires_at = expires_at - 86400 WHERE kind = 'access'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        mcp(&s, "notes", &accesses[0], "list_notes", json!({}))
+            .await
+            .0,
+        401
+    );
+    let (st, late, _) = refresh_with(refresh.clone(), client_id.clone(), secret.clone()).await;
+    assert_eq!(st, 200, "{late}");
+    let late_access = late["access_token"].as_str().unwrap();
+    assert_eq!(
+        mcp(&s, "notes", late_access, "list_notes", json!({}))
+            .await
+            .0,
+        200
+    );
+
+    // Another client presenting it (with its own valid credentials) gets no token; a
+    // wrong secret is no client at all.
+    let (other_id, other_secret) = confidential_client(&s, "notes").await;
+    let (st, b, _) = refresh_with(refresh.clone(), other_id, other_secret).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(b.get("access_token").is_none());
+    let (st, b, _) = refresh_with(refresh.clone(), client_id.clone(), "rcs_wrong".into()).await;
+    assert_eq!(
+        (st.as_u16(), b["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // And the person's session still works after all of it.
+    let (st, again, _) = refresh_with(refresh, client_id, secret).await;
+    assert_eq!(st, 200, "{again}");
+}

@@ -131,6 +131,32 @@ fn issue(
     }))
 }
 
+/// A new access token for a refresh that keeps its refresh token (a confidential
+/// client's: see [`refresh_grant`]).
+fn issue_access(
+    conn: &rusqlite::Connection,
+    grant_id: i64,
+    scope: &str,
+    now: i64,
+    refresh: &str,
+) -> crate::error::Result<serde_json::Value> {
+    let access = new_secret(ACCESS_PREFIX);
+    store::insert_token(
+        conn,
+        &hash_secret(&access),
+        grant_id,
+        "access",
+        now + ACCESS_TTL_SECS,
+    )?;
+    Ok(serde_json::json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TTL_SECS,
+        "refresh_token": refresh,
+        "scope": scope,
+    }))
+}
+
 fn tokens_response(body: serde_json::Value) -> Response {
     let mut r = axum::Json(body).into_response();
     no_store(&mut r);
@@ -241,6 +267,18 @@ async fn code_grant(
     }
 }
 
+/// The refresh grant. Which refresh-token policy of RFC 9700 §4.14.2 applies depends on
+/// the client:
+///
+/// - A confidential client proves itself with its own secret on every refresh, so its
+///   refresh token is already bound to it: it is not rotated. Real clients refresh one
+///   token from parallel sessions, and again days later (Claude Code; claude.ai from two
+///   addresses); under rotation each of those looks like a stolen token, and revoking
+///   on it signs the person out of every session. A replay by anyone else fails client
+///   authentication, or names another client and gets `invalid_grant`.
+/// - A public client has nothing but the token: its refresh tokens rotate, a rotated
+///   one is honoured for [`REFRESH_GRACE_SECS`] (parallel refreshes), and one presented
+///   later revokes the grant, as rotation's reuse detection does.
 async fn refresh_grant(
     state: &Services,
     wiki: &crate::db::wikis::Wiki,
@@ -253,6 +291,8 @@ async fn refresh_grant(
     let requested = form.get("scope").cloned();
     let asked_resource = form.get("resource").cloned();
     let (client_id, wiki2) = (client.client_id.clone(), wiki.clone());
+    // `client_auth` has checked the secret of a client that has one.
+    let confidential = client.secret_hash.is_some();
     let outcome = state
         .db
         .run(move |c| {
@@ -285,7 +325,7 @@ async fn refresh_grant(
                     "resource does not match the grant's resource",
                 )));
             }
-            if row.rotated_at.is_some_and(|t| now - t > REFRESH_GRACE_SECS) {
+            if !confidential && row.rotated_at.is_some_and(|t| now - t > REFRESH_GRACE_SECS) {
                 // Reused long after rotation: someone else holds this token.
                 store::revoke_grant(c, g.id, now)?;
                 tracing::warn!(
@@ -312,6 +352,9 @@ async fn refresh_grant(
             let may_write = role >= crate::access::Role::Editor
                 && g.scope.split_whitespace().any(|s| s == SCOPE_WRITE);
             let scope = grant_scopes(requested.as_deref().unwrap_or(&g.scope), may_write);
+            if confidential {
+                return Ok(Ok(issue_access(c, g.id, &scope, now, &refresh)?));
+            }
             let tx = c.unchecked_transaction()?;
             store::mark_rotated(&tx, &hash, now)?;
             let body = issue(&tx, g.id, &scope, now)?;
