@@ -100,6 +100,8 @@ pub fn highlight_css() -> String {
 fn options<'c>(page_url: &str) -> Options<'c> {
     let mut o = Options::default();
     o.extension.strikethrough = true;
+    // Otterwiki's `==mark==`.
+    o.extension.highlight = true;
     o.extension.table = true;
     o.extension.autolink = true;
     o.extension.tasklist = true;
@@ -171,12 +173,17 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     // One walk over the tree finds what the later steps need: wikilinks to rewrite,
     // whether the client must load math or mermaid, and whether the page has a title.
     let mut links = Vec::new();
+    let mut empty_links = Vec::new();
+    let mut marks = Vec::new();
     let mut math = 0;
     let mut math_as_text = Vec::new();
     let mut has_h1 = false;
     for node in root.descendants() {
         match &node.data().value {
             NodeValue::WikiLink(_) => links.push(node),
+            // `[](https://x)`: Otterwiki shows the URL rather than an invisible link.
+            NodeValue::Link(_) if node.first_child().is_none() => empty_links.push(node),
+            NodeValue::Highlight => marks.push(node),
             NodeValue::Math(_) if math >= MAX_MATH => math_as_text.push(node),
             NodeValue::Math(_) => {
                 math += 1;
@@ -203,6 +210,31 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         out.notices.push(format!(
             "This page has more than {MAX_MATH} formulas; the later ones are shown as written."
         ));
+    }
+
+    // Otterwiki marks `==text==` only when the text has no `=` of its own
+    // (`==m=a=r=k==` stays as written).
+    for node in marks {
+        let plain: Option<String> = node
+            .children()
+            .map(|c| match &c.data().value {
+                NodeValue::Text(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect();
+        if let Some(text) = plain.filter(|t| t.contains('=')) {
+            node.data_mut().value = NodeValue::Text(format!("=={text}==").into());
+            for c in node.children().collect::<Vec<_>>() {
+                c.detach();
+            }
+        }
+    }
+    for node in empty_links {
+        let url = match &node.data().value {
+            NodeValue::Link(l) => l.url.clone(),
+            _ => continue,
+        };
+        node.append(arena.alloc(NodeValue::Text(url.into()).into()));
     }
 
     // Wikilinks: resolve targets, mark missing ones, and wrap the link text in our own <a>.
