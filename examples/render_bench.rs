@@ -93,6 +93,12 @@ fn cases() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
             Box::new(|n| format!("{}a{}", "~~".repeat(n / 4), "~~".repeat(n / 4))),
         ),
         (
+            "nested marks",
+            Box::new(|n| format!("{}a{}", "==".repeat(n / 4), "==".repeat(n / 4))),
+        ),
+        ("open marks", Box::new(|n| fill("==a ", n))),
+        ("marks with equals", Box::new(|n| fill("==a=b== ", n))),
+        (
             "nested brackets",
             Box::new(|n| format!("{}{}", "[".repeat(n / 2), "]".repeat(n / 2))),
         ),
