@@ -127,12 +127,7 @@ fn challenge(r: &mut Response, slug: &str) {
 fn git_command(state: &Services, headers: &HeaderMap) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("git");
     cmd.env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
-        )
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", state.cfg.data_dir.as_os_str());
+        .envs(crate::wiki::store::git_env(&state.cfg.data_dir));
     // Protocol v2 is negotiated through this header; pass only well-formed values.
     if let Some(p) = git_protocol(headers.get("git-protocol").and_then(|v| v.to_str().ok())) {
         cmd.env("GIT_PROTOCOL", p);

@@ -4,7 +4,7 @@
 //! the server's instructions. Every tool is a thin call into the domain core, authorized
 //! per call, with writes attributed to the caller.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -42,9 +42,9 @@ static TOOLS: LazyLock<ToolRouter<WikiServer>> = LazyLock::new(|| {
     let mut tools = WikiServer::tool_router();
     for route in tools.map.values_mut() {
         let tool = &mut route.attr;
-        tool.input_schema = std::sync::Arc::new(standard_schema(&tool.input_schema));
+        tool.input_schema = Arc::new(standard_schema(&tool.input_schema));
         if let Some(out) = &tool.output_schema {
-            tool.output_schema = Some(std::sync::Arc::new(standard_schema(out)));
+            tool.output_schema = Some(Arc::new(standard_schema(out)));
         }
     }
     tools
@@ -454,6 +454,19 @@ fn failed(text: String) -> CallToolResult {
 }
 
 impl WikiServer {
+    /// The caller's wiki as they may read it, for the resource list and completion.
+    async fn pages_of(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> std::result::Result<Arc<crate::wiki::snapshot::Snapshot>, ErrorData> {
+        let read = async {
+            let (caller, wiki) = caller_of(ctx)?;
+            reads::tree(&self.state, &caller, &wiki).await
+        };
+        read.await
+            .map_err(|e| ErrorData::invalid_request(text::error(&e, ""), None))
+    }
+
     /// Runs a service operation for the caller on this wiki and turns its result (or
     /// error, in the reference's words) into the tool result: the one tool skeleton.
     async fn serve<T, Fut>(
@@ -1120,12 +1133,7 @@ impl ServerHandler for WikiServer {
                 .parse::<usize>()
                 .map_err(|_| ErrorData::invalid_params("invalid cursor", None))?,
         };
-        let snap = async {
-            let (caller, wiki) = caller_of(&ctx)?;
-            reads::tree(&self.state, &caller, &wiki).await
-        }
-        .await
-        .map_err(|e| ErrorData::invalid_request(text::error(&e, ""), None))?;
+        let snap = self.pages_of(&ctx).await?;
         let resources: Vec<rmcp::model::Resource> = snap
             .pages
             .values()
@@ -1159,12 +1167,7 @@ impl ServerHandler for WikiServer {
         if !for_pages {
             return Ok(CompleteResult::default());
         }
-        let snap = async {
-            let (caller, wiki) = caller_of(&ctx)?;
-            reads::tree(&self.state, &caller, &wiki).await
-        }
-        .await
-        .map_err(|e| ErrorData::invalid_request(text::error(&e, ""), None))?;
+        let snap = self.pages_of(&ctx).await?;
         let typed = request.argument.value.to_lowercase();
         let matching: Vec<String> = snap
             .pages

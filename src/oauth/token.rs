@@ -106,15 +106,7 @@ fn issue(
     scope: &str,
     now: i64,
 ) -> crate::error::Result<serde_json::Value> {
-    let access = new_secret(ACCESS_PREFIX);
     let refresh = new_secret(REFRESH_PREFIX);
-    store::insert_token(
-        conn,
-        &hash_secret(&access),
-        grant_id,
-        "access",
-        now + ACCESS_TTL_SECS,
-    )?;
     store::insert_token(
         conn,
         &hash_secret(&refresh),
@@ -122,17 +114,11 @@ fn issue(
         "refresh",
         now + REFRESH_TTL_SECS,
     )?;
-    Ok(serde_json::json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TTL_SECS,
-        "refresh_token": refresh,
-        "scope": scope,
-    }))
+    issue_access(conn, grant_id, scope, now, &refresh)
 }
 
-/// A new access token for a refresh that keeps its refresh token (a confidential
-/// client's: see [`refresh_grant`]).
+/// Issues an access token under `grant_id`, answered beside `refresh` (a new one from
+/// [`issue`], or the one a confidential client keeps: see [`refresh_grant`]).
 fn issue_access(
     conn: &rusqlite::Connection,
     grant_id: i64,

@@ -65,6 +65,20 @@ pub enum Change {
 }
 
 /// Creates a bare repository whose HEAD names `main`. Fails if `path` exists.
+/// The whole environment a `git` process of ours runs with (it starts from an empty
+/// one): a `PATH` to find git's helpers, no system-wide configuration, and the data
+/// directory as `HOME`, so no user's configuration applies either.
+pub fn git_env(data_dir: &Path) -> [(&'static str, std::ffi::OsString); 3] {
+    [
+        (
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        ),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("HOME", data_dir.as_os_str().to_owned()),
+    ]
+}
+
 pub fn init(path: &Path) -> Result<Repository> {
     if path.exists() {
         return Err(Error::Internal(anyhow::anyhow!(

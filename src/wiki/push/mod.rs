@@ -139,12 +139,7 @@ impl Wikis {
         let body = std::fs::File::open(ws.request_path())?;
         let mut child = Command::new("git")
             .env_clear()
-            .env(
-                "PATH",
-                std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
-            )
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &cfg.data_dir)
+            .envs(super::store::git_env(&cfg.data_dir))
             .env("ROBOT_PUSH_DIR", &ws.dir)
             .args(receive_pack_config(cfg))
             .arg("receive-pack")
