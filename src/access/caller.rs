@@ -90,14 +90,19 @@ pub struct OAuthRole {
 impl OAuthRole {
     /// The decision for `caller` on `wiki`; `None` for callers that are not OAuth tokens.
     pub fn of(conn: &rusqlite::Connection, caller: &Caller, wiki: &Wiki) -> Option<OAuthRole> {
-        let Principal::OAuth { did, .. } = &caller.principal else {
+        let Principal::OAuth { did, can_write, .. } = &caller.principal else {
             return None;
         };
         let grant = super::authorize(conn, &caller.principal, wiki, super::Action::Read);
-        Some(OAuthRole {
-            token: grant.ok().and_then(|g| g.role),
-            person: super::person_role(conn, did, wiki).ok().flatten(),
-        })
+        let token = grant.ok().and_then(|g| g.role);
+        // A token with `wiki:write` is capped at nothing less than the person's role, so
+        // its role is theirs; only a read-only token needs the person's looked up.
+        let person = if *can_write {
+            token
+        } else {
+            super::person_role(conn, did, wiki).ok().flatten()
+        };
+        Some(OAuthRole { token, person })
     }
 }
 
