@@ -140,6 +140,15 @@ pub enum AdminCommand {
         #[arg(long, default_value = "/")]
         return_to: String,
     },
+    /// Seed an OAuth client's metadata document from a file, for a client whose
+    /// `client_id` is an https URL this server cannot fetch (bot protection, a firewall).
+    /// The copy is checked as a fetched one would be, and used whenever a fetch fails.
+    ClientDocument {
+        /// The client's `client_id`: the URL its document is published at.
+        client_id: String,
+        /// The document (JSON), as the client publishes it.
+        file: PathBuf,
+    },
 }
 
 /// `robot reindex`: queues every page of the chosen wikis and drains their queue here,
@@ -343,6 +352,17 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
                 u.handle
             );
             println!("{url}");
+        }
+        Command::Admin(AdminCommand::ClientDocument { client_id, file }) => {
+            let body = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let client = crate::oauth::client_document::seed(&conn, &client_id, &body)?;
+            println!(
+                "stored the metadata document of {:?} ({}), redirecting to {}",
+                client.client_name,
+                client.client_id,
+                client.redirect_uris.join(", ")
+            );
         }
     }
     Ok(())

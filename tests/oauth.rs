@@ -11,19 +11,19 @@ use sha2::{Digest, Sha256};
 
 use crate::common::*;
 
-const OWNER: &str = "did:plc:owner";
+pub(crate) const OWNER: &str = "did:plc:owner";
 const EDITOR: &str = "did:plc:editor";
-const VIEWER: &str = "did:plc:viewer";
+pub(crate) const VIEWER: &str = "did:plc:viewer";
 const STRANGER: &str = "did:plc:stranger";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = format!("v{}", robot::access::session::random_token());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
-async fn setup() -> TestServer {
+pub(crate) async fn setup() -> TestServer {
     let s = TestServer::start().await;
     for (did, h) in [
         (OWNER, "owner.test"),
@@ -65,7 +65,7 @@ async fn public_client(s: &TestServer, slug: &str) -> String {
 }
 
 /// Runs authorize and consent as `did`; returns the redirect's query (code, state, iss…).
-async fn consent(
+pub(crate) async fn consent(
     s: &TestServer,
     slug: &str,
     did: &str,
@@ -133,7 +133,7 @@ fn query_of(url: &str) -> std::collections::BTreeMap<String, String> {
     m
 }
 
-async fn token(
+pub(crate) async fn token(
     s: &TestServer,
     slug: &str,
     form: &[(&str, &str)],
@@ -150,7 +150,7 @@ async fn token(
 }
 
 /// A tools/call over raw HTTP with a bearer token.
-async fn mcp(
+pub(crate) async fn mcp(
     s: &TestServer,
     slug: &str,
     bearer: &str,
@@ -531,7 +531,8 @@ async fn discovery_registration_consent_tokens_and_mcp() {
     )
     .await;
     assert_eq!(st, 200, "concurrent reuse within the grace period");
-    // After the grace period, reuse revokes the whole grant.
+    // After the grace period, the stale token yields nothing, and the newest tokens of
+    // the grant keep working (issue 15: a stale copy must not end the other sessions).
     s.state
         .db
         .conn()
@@ -557,7 +558,18 @@ async fn discovery_registration_consent_tokens_and_mcp() {
     );
     let new_access = t2["access_token"].as_str().unwrap();
     let (st, _) = mcp(&s, "notes", new_access, "list_notes", json!({})).await;
-    assert_eq!(st, 401, "the grant is revoked");
+    assert_eq!(st, 200, "the newest access token still works");
+    let (st, t4, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t2["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "the newest refresh token still works: {t4}");
 
     // Revocation (RFC 7009) ends a grant.
     let (client2, t3) = connect(&s, "notes", OWNER, "").await;
@@ -1200,8 +1212,10 @@ async fn malformed_redirect_uris_are_refused_not_a_server_error() {
             auth_method: "none".into(),
             client_name: "Legacy".into(),
             redirect_uris: vec![uri.into()],
+            metadata: json!({}),
+            document_fresh_until: None,
         };
-        robot::db::oauth::insert_client(&conn, &row, &json!({}), robot::db::now()).unwrap();
+        robot::db::oauth::insert_client(&conn, &row, robot::db::now()).unwrap();
     };
     legacy("rc_legacy_encoded", "http://127.0.0.1:1234/cb%01");
     legacy("rc_legacy_raw", "http://127.0.0.1/\u{1}");
@@ -1503,4 +1517,91 @@ async fn a_confidential_clients_refreshes_survive_parallel_and_late_use() {
     // And the person's session still works after all of it.
     let (st, again, _) = refresh_with(refresh, client_id, secret).await;
     assert_eq!(st, 200, "{again}");
+}
+
+/// Issue 15: a public client's refresh tokens rotate, and what real clients do with them
+/// (ten sessions refreshing one token at once, one retrying a day late with its stale
+/// copy) ends no session that holds a current token; the stale copy, or a replay of it,
+/// yields nothing, and another client presenting a current one gets nothing either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_clients_stale_refresh_token_ends_no_other_session() {
+    let s = std::sync::Arc::new(setup().await);
+    let client_id = public_client(&s, "notes").await;
+    let (verifier, challenge) = pkce();
+    let q = consent(&s, "notes", EDITOR, &client_id, &challenge, &[], "approve")
+        .await
+        .unwrap();
+    let (st, t, _) = token(
+        &s,
+        "notes",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let refresh_with = |rt: String, id: String| {
+        let s = s.clone();
+        async move {
+            token(
+                &s,
+                "notes",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                    ("client_id", &id),
+                ],
+            )
+            .await
+        }
+    };
+    let parallel: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(refresh_with(refresh.clone(), client_id.clone())))
+        .collect();
+    let mut sessions = Vec::new();
+    for h in parallel {
+        let (st, b, _) = h.await.unwrap();
+        assert_eq!(st, 200, "parallel refresh within the grace period: {b}");
+        sessions.push((
+            b["access_token"].as_str().unwrap().to_string(),
+            b["refresh_token"].as_str().unwrap().to_string(),
+        ));
+    }
+    // A day later, one session retries with the original, long rotated token.
+    s.state
+        .db
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE oauth_tokens SET rotated_at = rotated_at - 86400 WHERE rotated_at IS NOT NULL",
+            [],
+        )
+        .unwrap();
+    let (st, b, _) = refresh_with(refresh.clone(), client_id.clone()).await;
+    assert_eq!(
+        (st, b["error"].as_str(), b.get("access_token")),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"), None),
+        "the stale copy yields nothing"
+    );
+    // Every session holding a current token goes on: its access token works, and so does
+    // its refresh token.
+    for (access, rt) in &sessions {
+        assert_eq!(
+            mcp(&s, "notes", access, "list_notes", json!({})).await.0,
+            200
+        );
+        let (st, b, _) = refresh_with(rt.clone(), client_id.clone()).await;
+        assert_eq!(st, 200, "{b}");
+    }
+    // Another client presenting a current token gets nothing.
+    let other = public_client(&s, "notes").await;
+    let (st, b, _) = refresh_with(sessions[0].1.clone(), other).await;
+    assert_eq!(
+        (st, b["error"].as_str(), b.get("access_token")),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"), None)
+    );
 }

@@ -128,8 +128,9 @@ fn oauth_token(s: &TestServer, did: &str, wiki_id: i64, scope: &str, resource: &
             auth_method: "none".into(),
             client_name: "Surface Test".into(),
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            metadata: json!({}),
+            document_fresh_until: None,
         },
-        &json!({}),
         now,
     )
     .unwrap();

@@ -8,6 +8,7 @@ mod api_v1;
 mod atproto;
 mod backup;
 mod cli;
+mod client_documents;
 mod conformance;
 mod corpus;
 mod durability;

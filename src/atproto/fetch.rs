@@ -88,6 +88,17 @@ impl Fetcher {
 
     /// GET returning (status, body) with the body capped at [`MAX_BODY`].
     pub async fn get(&self, url: &str, accept: &str) -> Result<(u16, Vec<u8>), FetchError> {
+        self.get_with_headers(url, accept)
+            .await
+            .map(|(s, _, b)| (s, b))
+    }
+
+    /// GET returning (status, headers, body) with the body capped at [`MAX_BODY`].
+    pub async fn get_with_headers(
+        &self,
+        url: &str,
+        accept: &str,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), FetchError> {
         let u = self.check_url(url)?;
         let resp = self
             .client
@@ -96,7 +107,12 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| failed(url, e))?;
-        read_capped(url, resp).await.map(|(s, _, b)| (s, b))
+        read_capped(url, resp).await
+    }
+
+    /// Whether this is the test client that may reach private and loopback hosts.
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
     }
 
     /// POST of a form with extra headers, returning (status, headers, body).

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "fts_contentless",
         include_str!("../../migrations/0010_fts_contentless.sql"),
     ),
+    (
+        11,
+        "client_documents",
+        include_str!("../../migrations/0011_client_documents.sql"),
+    ),
 ];
 
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;

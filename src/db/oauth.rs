@@ -14,14 +14,15 @@ pub struct Client {
     pub auth_method: String,
     pub client_name: String,
     pub redirect_uris: Vec<String>,
+    /// What the client said of itself: its registration as echoed, or its metadata
+    /// document (`jwks`, `jwks_uri` for `private_key_jwt`).
+    pub metadata: serde_json::Value,
+    /// For a client known by its metadata document (its `client_id` is the document's
+    /// URL): until when the stored copy is fresh. `None` for a registered client.
+    pub document_fresh_until: Option<i64>,
 }
 
-pub fn insert_client(
-    conn: &Connection,
-    c: &Client,
-    metadata: &serde_json::Value,
-    now: i64,
-) -> Result<()> {
+pub fn insert_client(conn: &Connection, c: &Client, now: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, redirect_uris, metadata, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -31,7 +32,7 @@ pub fn insert_client(
             c.auth_method,
             c.client_name,
             serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into()),
-            metadata.to_string(),
+            c.metadata.to_string(),
             now
         ],
     )?;
@@ -41,20 +42,62 @@ pub fn insert_client(
 pub fn client(conn: &Connection, client_id: &str) -> Result<Option<Client>> {
     Ok(conn
         .query_row(
-            "SELECT client_id, secret_hash, auth_method, client_name, redirect_uris FROM oauth_clients WHERE client_id = ?1",
+            "SELECT client_id, secret_hash, auth_method, client_name, redirect_uris, metadata, document_fresh_until
+             FROM oauth_clients WHERE client_id = ?1",
             [client_id],
             |r| {
                 let uris: String = r.get(4)?;
+                let metadata: String = r.get(5)?;
                 Ok(Client {
                     client_id: r.get(0)?,
                     secret_hash: r.get(1)?,
                     auth_method: r.get(2)?,
                     client_name: r.get(3)?,
                     redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                    document_fresh_until: r.get(6)?,
                 })
             },
         )
         .optional()?)
+}
+
+/// Stores a client's metadata document as its last good copy, fresh until
+/// `c.document_fresh_until`. An update in place, never a delete: the client's grants and
+/// tokens hang off the row.
+pub fn upsert_document_client(conn: &Connection, c: &Client, now: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, redirect_uris, metadata, created_at, document_fresh_until)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (client_id) DO UPDATE SET
+             auth_method = excluded.auth_method, client_name = excluded.client_name,
+             redirect_uris = excluded.redirect_uris, metadata = excluded.metadata,
+             document_fresh_until = excluded.document_fresh_until",
+        params![
+            c.client_id,
+            c.auth_method,
+            c.client_name,
+            serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into()),
+            c.metadata.to_string(),
+            now,
+            c.document_fresh_until,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records a client assertion's `jti`; `false` when this client already used it (a replay).
+pub fn use_assertion(
+    conn: &Connection,
+    client_id: &str,
+    jti: &str,
+    expires_at: i64,
+) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO oauth_assertions (client_id, jti, expires_at) VALUES (?1, ?2, ?3)",
+        params![client_id, jti, expires_at],
+    )?;
+    Ok(inserted == 1)
 }
 
 /// What a code is bound to.
@@ -235,6 +278,7 @@ pub const UNUSED_CLIENT_SECS: i64 = 24 * 3600;
 /// `unused_client_secs`. Returns the rows removed.
 pub fn sweep(conn: &Connection, now: i64, unused_client_secs: i64) -> Result<usize> {
     let mut n = conn.execute("DELETE FROM oauth_codes WHERE expires_at < ?1", [now])?;
+    n += conn.execute("DELETE FROM oauth_assertions WHERE expires_at < ?1", [now])?;
     n += conn.execute("DELETE FROM oauth_tokens WHERE expires_at < ?1", [now])?;
     n += conn.execute(
         "DELETE FROM oauth_grants WHERE revoked_at IS NOT NULL

@@ -28,6 +28,9 @@ use crate::http::{Layout, Message, parse_form, render};
 struct OAuthConsent {
     l: Layout,
     client_name: String,
+    /// For a client known by its metadata document: the host that publishes it (the
+    /// person's only evidence of who this is; nobody registered it).
+    client_host: Option<String>,
     wiki_title: String,
     wiki_host: String,
     handle: String,
@@ -141,14 +144,9 @@ async fn check(
             "The application did not say who it is (no client_id).",
         ));
     };
-    let cid = client_id.clone();
-    let client = match state
-        .db
-        .run(move |c| crate::db::oauth::client(c, &cid))
-        .await
-    {
-        Ok(Some(c)) => c,
-        Ok(None) => {
+    let client = match find_client(state, &client_id).await {
+        Ok(c) => c,
+        Err(UnknownClient::Unregistered) => {
             return Err(page(
                 state,
                 caller,
@@ -157,8 +155,18 @@ async fn check(
                 "This application is not registered here (unknown client_id). Connect it again from the application.",
             ));
         }
-        Err(e) => {
-            e.log();
+        Err(UnknownClient::Refused(why)) => {
+            return Err(page(
+                state,
+                caller,
+                StatusCode::BAD_REQUEST,
+                "Application not accepted",
+                &format!(
+                    "This application's description was not accepted (invalid_client): {why}."
+                ),
+            ));
+        }
+        Err(UnknownClient::Internal) => {
             return Err(page(
                 state,
                 caller,
@@ -343,6 +351,11 @@ pub async fn authorize(
     render(&OAuthConsent {
         l,
         client_name: req.client.client_name.clone(),
+        client_host: req
+            .client
+            .document_fresh_until
+            .and_then(|_| reqwest::Url::parse(&req.client.client_id).ok())
+            .and_then(|u| u.host_str().map(String::from)),
         wiki_title: wiki.title.clone(),
         wiki_host: state.cfg.wiki_host(&wiki.slug),
         handle: handle.to_string(),

@@ -8,12 +8,17 @@
 //!
 //! - `metadata`: protected-resource (RFC 9728) and server (RFC 8414) metadata;
 //! - `register`: open dynamic client registration (RFC 7591);
+//! - `client_document`: clients known by a Client ID Metadata Document (an https
+//!   `client_id`), fetched, validated and cached;
+//! - `client_assertion`: `private_key_jwt` client authentication (RFC 7523) for them;
 //! - `authorize`: the authorization endpoint and the consent page;
 //! - `token`: code and refresh-token grants, client authentication, revocation (RFC 7009).
 //!
 //! Secrets (client secrets, codes, tokens) are random 256-bit strings stored as SHA-256.
 
 pub mod authorize;
+mod client_assertion;
+pub mod client_document;
 mod metadata;
 pub mod register;
 mod token;
@@ -30,8 +35,8 @@ use crate::service::Services;
 pub const ACCESS_TTL_SECS: i64 = 3600;
 /// Refresh tokens live 30 days from their issue (each refresh issues a new one).
 pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
-/// An exchanged refresh token still works this long, for clients that refresh twice at
-/// once; reused later, it revokes the whole grant (token theft).
+/// A public client's exchanged refresh token still works this long, for clients that
+/// refresh twice at once; presented later, it is refused (see `token::refresh_grant`).
 pub const REFRESH_GRACE_SECS: i64 = 60;
 /// Authorization codes live 10 minutes.
 pub const CODE_TTL_SECS: i64 = 600;
@@ -85,6 +90,41 @@ pub fn router() -> Router<Services> {
             REVOKE_PATH,
             post(token::revoke).options(metadata::preflight),
         )
+}
+
+/// Why a `client_id` names no client this server can work with.
+pub enum UnknownClient {
+    /// Neither registered here nor a document URL.
+    Unregistered,
+    /// A document URL whose document was refused or could not be fetched.
+    Refused(String),
+    Internal,
+}
+
+/// The client a `client_id` names: a registration, or (an https URL) the client's metadata
+/// document, fetched or from the cache. The authorization and token endpoints both ask.
+pub async fn find_client(
+    state: &Services,
+    client_id: &str,
+) -> std::result::Result<crate::db::oauth::Client, UnknownClient> {
+    if client_document::is_document_id(client_id) {
+        return client_document::resolve(state, client_id)
+            .await
+            .map_err(|r| UnknownClient::Refused(r.0));
+    }
+    let id = client_id.to_string();
+    match state
+        .db
+        .run(move |c| crate::db::oauth::client(c, &id))
+        .await
+    {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(UnknownClient::Unregistered),
+        Err(e) => {
+            e.log();
+            Err(UnknownClient::Internal)
+        }
+    }
 }
 
 /// The issuer: the wiki's origin, no trailing slash.

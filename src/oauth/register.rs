@@ -52,10 +52,9 @@ pub async fn register(State(state): State<Services>, caller: Caller, body: Bytes
         ..client
     };
     let now = crate::db::now();
-    let echoed2 = echoed.clone();
     if let Err(e) = state
         .db
-        .run(move |c| crate::db::oauth::insert_client(c, &row, &echoed2, now))
+        .run(move |c| crate::db::oauth::insert_client(c, &row, now))
         .await
     {
         e.log();
@@ -192,6 +191,8 @@ pub fn validate(meta: &Value) -> std::result::Result<(crate::db::oauth::Client, 
             auth_method,
             client_name,
             redirect_uris,
+            metadata: echoed.clone(),
+            document_fresh_until: None,
         },
         echoed,
     ))

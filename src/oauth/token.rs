@@ -1,9 +1,10 @@
 //! The token endpoint (authorization code with PKCE, refresh token) and revocation.
 //!
-//! Clients authenticate as they registered: HTTP Basic, `client_secret` in the form, or
-//! not at all (public clients, which PKCE protects). Refresh tokens are always issued and
-//! rotate on every use; the exchanged one keeps working for a short grace period (clients
-//! that refresh twice at once), and a reuse after that revokes the whole grant.
+//! Clients authenticate as they registered or as their metadata document says: HTTP
+//! Basic, `client_secret` in the form, a signed `client_assertion` (`private_key_jwt`),
+//! or not at all (public clients, which PKCE protects). Refresh tokens are always issued;
+//! an authenticated client keeps its refresh token, a public client's rotates on every use
+//! ([`refresh_grant`] explains both).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use super::*;
+use super::{client_assertion, client_document};
 use crate::access;
 use crate::access::CurrentWiki;
 use crate::db::oauth::{self as store, Code};
@@ -34,9 +36,12 @@ fn bad(error: &str, description: &str) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, error, description)
 }
 
-/// Authenticates the client by its registered method. `Err` is the response to give.
+/// Authenticates the client by its method: a secret (HTTP Basic or in the form) for a
+/// registered confidential client, a signed assertion for a `private_key_jwt` client
+/// (`client_assertion`), nothing for a public one. `Err` is the response to give.
 async fn client_auth(
     state: &Services,
+    wiki: &crate::db::wikis::Wiki,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> std::result::Result<store::Client, Response> {
@@ -55,25 +60,39 @@ async fn client_auth(
             };
             Some((dec(id), dec(secret)))
         });
-    let (client_id, secret, method) = match (&basic, form.get("client_id")) {
-        (Some((id, s)), _) => (id.clone(), Some(s.clone()), "client_secret_basic"),
-        (None, Some(id)) => match form.get("client_secret") {
-            Some(s) => (id.clone(), Some(s.clone()), "client_secret_post"),
-            None => (id.clone(), None, "none"),
+    let assertion = match (
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
+    ) {
+        (None, None) => None,
+        (Some(t), Some(a)) if t == client_assertion::ASSERTION_TYPE => Some(a.clone()),
+        _ => {
+            return Err(invalid_client(&format!(
+                "client_assertion_type must be {} with a client_assertion",
+                client_assertion::ASSERTION_TYPE
+            )));
+        }
+    };
+    // An assertion names its client as `iss` when the form does not (RFC 7523 §3).
+    let asserted_id = assertion.as_deref().and_then(assertion_issuer);
+    let (client_id, secret) = match (&basic, form.get("client_id")) {
+        (Some((id, s)), _) => (id.clone(), Some(s.clone())),
+        (None, Some(id)) => (id.clone(), form.get("client_secret").cloned()),
+        (None, None) => match asserted_id {
+            Some(id) => (id, None),
+            None => return Err(invalid_client("client authentication is required")),
         },
-        (None, None) => return Err(invalid_client("client authentication is required")),
     };
     if let (Some((id, _)), Some(form_id)) = (&basic, form.get("client_id"))
         && id != form_id
     {
         return Err(invalid_client("client_id does not match the credentials"));
     }
-    let cid = client_id.clone();
-    let client = match state.db.run(move |c| store::client(c, &cid)).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(invalid_client("unknown client")),
-        Err(e) => {
-            e.log();
+    let client = match find_client(state, &client_id).await {
+        Ok(c) => c,
+        Err(UnknownClient::Unregistered) => return Err(invalid_client("unknown client")),
+        Err(UnknownClient::Refused(why)) => return Err(invalid_client(&why)),
+        Err(UnknownClient::Internal) => {
             return Err(oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -81,13 +100,30 @@ async fn client_auth(
             ));
         }
     };
+    if client.auth_method == client_document::PRIVATE_KEY_JWT {
+        let (Some(assertion), None) = (assertion, secret) else {
+            return Err(invalid_client(
+                "this client authenticates with private_key_jwt (client_assertion)",
+            ));
+        };
+        let base = issuer(state, &wiki.slug);
+        let audiences = [format!("{base}{TOKEN_PATH}"), base];
+        return match client_assertion::verify(state, &client, &assertion, &audiences).await {
+            Ok(()) => Ok(client),
+            Err(why) => Err(invalid_client(&why)),
+        };
+    }
+    if assertion.is_some() {
+        return Err(invalid_client(
+            "this client does not authenticate with client_assertion",
+        ));
+    }
     let ok = match (client.secret_hash.as_deref(), secret.as_deref()) {
         // A public client proves itself with PKCE, not a secret.
         (None, None) => client.auth_method == "none",
+        // Either secret method is accepted for a confidential client: clients mix them
+        // up, and both carry the same secret over TLS.
         (Some(h), Some(s)) => {
-            // Either secret method is accepted for a confidential client: clients mix
-            // them up, and both carry the same secret over TLS.
-            let _ = method;
             use subtle::ConstantTimeEq;
             h.as_bytes().ct_eq(hash_secret(s).as_bytes()).into()
         }
@@ -97,6 +133,14 @@ async fn client_auth(
         return Err(invalid_client("client authentication failed"));
     }
     Ok(client)
+}
+
+/// The `iss` of a JWT, read without verifying it: only to know which client's keys will.
+fn assertion_issuer(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(String::from)
 }
 
 /// Issues an access and a refresh token under `grant_id`.
@@ -157,7 +201,7 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
-    let client = match client_auth(&state, &headers, &form).await {
+    let client = match client_auth(&state, &wiki, &headers, &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -262,9 +306,15 @@ async fn code_grant(
 ///   addresses); under rotation each of those looks like a stolen token, and revoking
 ///   on it signs the person out of every session. A replay by anyone else fails client
 ///   authentication, or names another client and gets `invalid_grant`.
-/// - A public client has nothing but the token: its refresh tokens rotate, a rotated
-///   one is honoured for [`REFRESH_GRACE_SECS`] (parallel refreshes), and one presented
-///   later revokes the grant, as rotation's reuse detection does.
+/// - A public client has nothing but the token: its refresh tokens rotate, and a rotated
+///   one is honoured for [`REFRESH_GRACE_SECS`] (parallel refreshes). Presented later,
+///   it is refused (`invalid_grant`): a replayed token yields nothing. It does not revoke
+///   the grant, as classic reuse detection would: a public client's stale copy (a second
+///   Claude Code session reading an old credential file, a retry days late) is far more
+///   common than a thief, and revoking would end every session of the person with that
+///   client, the legitimate holder of the newest token included. The reuse is logged,
+///   and the person can end the grant from the management app. Each consent is its own
+///   token family (its own grant), so nothing here touches another one.
 async fn refresh_grant(
     state: &Services,
     wiki: &crate::db::wikis::Wiki,
@@ -277,8 +327,10 @@ async fn refresh_grant(
     let requested = form.get("scope").cloned();
     let asked_resource = form.get("resource").cloned();
     let (client_id, wiki2) = (client.client_id.clone(), wiki.clone());
-    // `client_auth` has checked the secret of a client that has one.
-    let confidential = client.secret_hash.is_some();
+    // `client_auth` has checked the secret, or the signed assertion, of a client that
+    // authenticates.
+    let confidential =
+        client.secret_hash.is_some() || client.auth_method == client_document::PRIVATE_KEY_JWT;
     let outcome = state
         .db
         .run(move |c| {
@@ -312,11 +364,11 @@ async fn refresh_grant(
                 )));
             }
             if !confidential && row.rotated_at.is_some_and(|t| now - t > REFRESH_GRACE_SECS) {
-                // Reused long after rotation: someone else holds this token.
-                store::revoke_grant(c, g.id, now)?;
+                // A stale copy, or a replay: refused, and the newest token keeps working.
                 tracing::warn!(
                     grant = g.id,
-                    "refresh token reused after rotation; grant revoked"
+                    client_id = %g.client_id,
+                    "rotated refresh token presented again after the grace period; refused"
                 );
                 return Ok(Err(("invalid_grant", "the refresh token was already used")));
             }
@@ -364,9 +416,14 @@ async fn refresh_grant(
 
 /// RFC 7009: ends the grant behind a token of this client. Unknown tokens are a success
 /// too, so the answer reveals nothing.
-pub async fn revoke(State(state): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<Services>,
+    CurrentWiki(wiki): CurrentWiki,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
-    let client = match client_auth(&state, &headers, &form).await {
+    let client = match client_auth(&state, &wiki, &headers, &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The official MCP Python SDK's OAuth client against robot, headless (research/mcp-auth.md §5).
 
-usage: oauth_flow.py MCP_URL SESSION_COOKIE
+usage: oauth_flow.py MCP_URL SESSION_COOKIE [CLIENT_METADATA_URL]
 
-Discovery, dynamic registration, authorize, consent (as the signed-in person whose session
+Discovery, dynamic registration (or, given CLIENT_METADATA_URL, a client ID metadata
+document at that URL instead), authorize, consent (as the signed-in person whose session
 cookie is given), token, initialize, tools/list, tools/call, then a forced token expiry so
 the SDK refreshes, and a second tools/call with the refreshed token. Prints one JSON line
 with what happened; exits non-zero on any failure.
@@ -26,6 +27,7 @@ from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken  # noqa: E402
 
 MCP_URL, COOKIE = sys.argv[1], sys.argv[2]
+CLIENT_METADATA_URL = sys.argv[3] if len(sys.argv) > 3 else None
 REDIRECT = "http://127.0.0.1:9/callback"  # nothing listens: the final Location is read instead
 seen = {"wire": []}
 
@@ -88,6 +90,7 @@ async def main():
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,
+        client_metadata_url=CLIENT_METADATA_URL,
     )
     async with streamablehttp_client(MCP_URL, auth=provider, httpx_client_factory=factory) as (r, w, _):
         async with ClientSession(r, w) as session:
@@ -108,6 +111,7 @@ async def main():
             res = await session.call_tool("read_note", {"path": "From Python"})
             seen["read"] = res.content[0].text
     seen["refreshed"] = storage.tokens.access_token != first_access
+    seen["client_id"] = storage.client.client_id if storage.client else None
     seen["scope"] = storage.tokens.scope
     print(json.dumps(seen))
 
