@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints an OAuth access token for wiki SLUG, obtained through the real flow as the user
-# DID: a sign-in link (robot admin login-link), the hand-off to the wiki host, dynamic
+# DID: a sign-in link (robot admin login-link), the bound hand-off to the wiki host, dynamic
 # client registration, authorize and consent, and the code exchange with PKCE.
 #
 #   bench/oauth_token.sh ROBOT PORT SLUG DID     (ROBOT_* environment as for the server)
@@ -14,7 +14,9 @@ location() { c -o /dev/null -w '%{redirect_url}' "$@"; }
 
 link="$("$robot" admin login-link "$did" 2>/dev/null)"
 c -o /dev/null "$root/auth/login-link?${link#*\?}"
-c -o /dev/null "$(location "$root/auth/login?return_to=$wiki/")"
+# The wiki host's sign-in: it sets the browser's hand-off nonce, the root hands a code
+# bound to it back, and the wiki host redeems it (every hop followed, cookies kept).
+c -L -o /dev/null "$wiki/-/login?return_to=/"
 
 redirect="http://127.0.0.1:9/callback"
 client_id="$(c -H 'Content-Type: application/json' -d "{\"redirect_uris\":[\"$redirect\"],\"client_name\":\"bench\",\"token_endpoint_auth_method\":\"none\"}" \

@@ -302,3 +302,52 @@ fn failed_checks(dir: &std::path::Path) -> String {
     }
     out
 }
+
+/// Issue 15: the official TypeScript SDK's client (the `@modelcontextprotocol/sdk` the suite
+/// installs) lists robot's tools and calls one without a single warning: its Ajv prints one
+/// for every non-standard schema format (`uint`, `uint64`…) on every `tools/list`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_lists_and_calls_tools_without_warnings() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    let wiki = s.create_wiki("notes", OWNER, false);
+    let token = robot::access::tokens::regenerate(&s.state.db.conn().unwrap(), wiki.id).unwrap();
+    let _ = suite();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/ts_sdk_client.mjs");
+    let out = tokio::process::Command::new(node())
+        .arg(&script)
+        .arg(format!("{}/mcp", s.wiki_url("notes")))
+        .arg(&token)
+        .arg("Home")
+        .env(
+            "NODE_OPTIONS",
+            format!(
+                "--require {}",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/conformance/localhost.cjs")
+                    .display()
+            ),
+        )
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the TypeScript client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(seen["tools"], 16, "{seen}");
+    assert_eq!(seen["titled"], 16, "every tool has a title: {seen}");
+    assert!(seen["with_output_schema"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(seen["read_error"], false, "{seen}");
+    assert_eq!(seen["read_structured"], true, "{seen}");
+    assert_eq!(
+        seen["printed"],
+        serde_json::json!([]),
+        "the SDK printed nothing: {seen}"
+    );
+    assert_eq!(seen["server"]["title"], "robot wiki", "{seen}");
+}
