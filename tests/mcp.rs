@@ -598,3 +598,92 @@ async fn bad_input_gets_the_reference_errors_and_changes_nothing() {
     assert_eq!(commit_count(&s.repo("notes")), before);
     c.cancel().await.unwrap();
 }
+
+/// Issue 15: the 2026-07-28 protocol, spoken beside the older ones: no `initialize`, every
+/// request carries its own version and capabilities in `_meta`, `server/discover` lists
+/// the versions. A write and a read go through robot's own authentication and operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2026_07_28_protocol_needs_no_initialize() {
+    let (s, token) = setup().await;
+    let call = |method: &'static str, params: Value| {
+        let c = s.client();
+        let url = format!("{}/mcp", s.wiki_url("notes"));
+        let token = token.clone();
+        async move {
+            let mut params = params;
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+            });
+            let r = c
+                .post(url)
+                .bearer_auth(token)
+                .header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", method)
+                .header(
+                    "Mcp-Name",
+                    params["name"].as_str().unwrap_or_default().to_string(),
+                )
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (st, discover) = call("server/discover", json!({})).await;
+    assert_eq!(st, 200, "{discover}");
+    let versions = discover["result"]["supportedVersions"].to_string();
+    for v in ["2025-06-18", "2025-11-25", "2026-07-28"] {
+        assert!(versions.contains(v), "{v} in {discover}");
+    }
+    assert_eq!(
+        discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["title"], "robot wiki",
+        "{discover}"
+    );
+
+    let (st, wrote) = call(
+        "tools/call",
+        json!({"name": "write_note", "arguments": {"path": "Stateless", "content": "No initialize.\n"}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{wrote}");
+    assert_eq!(wrote["result"]["isError"], false, "{wrote}");
+    let (st, read) = call(
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"path": "Stateless"}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{read}");
+    assert!(
+        read["result"]["structuredContent"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("No initialize."),
+        "{read}"
+    );
+    assert_eq!(
+        show(&s.repo("notes"), "stateless.md").trim(),
+        "No initialize.",
+        "committed"
+    );
+    // Without its metadata and headers, a 2026-07-28 request is refused; nothing is written.
+    let r = s
+        .client()
+        .post(format!("{}/mcp", s.wiki_url("notes")))
+        .bearer_auth(&token)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "write_note", "arguments": {"path": "Bare", "content": "x"}}}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(body.get("error").is_some(), "{body}");
+    assert!(!ls_files(&s.repo("notes")).contains(&"bare.md".to_string()));
+}
