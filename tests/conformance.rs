@@ -258,10 +258,49 @@ async fn the_authorization_server_scenarios_pass() {
         .await
         .unwrap();
     let client_id = reg["client_id"].as_str().unwrap().to_string();
+    run_authorization_scenarios(&s, &client_id, callback_port).await;
+}
+
+/// Issue 15: the same scenarios with a client known by its Client ID Metadata Document
+/// (served on loopback; the test setting fetches a loopback https URL over http).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_server_scenarios_pass_for_a_client_metadata_document() {
+    let s = TestServer::start_with(|c| c.atproto.allow_private_hosts = true).await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let callback_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client_id = format!(
+        "https://127.0.0.1:{}/conformance/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let document = serde_json::json!({
+        "client_id": client_id,
+        "client_name": "conformance (metadata document)",
+        "redirect_uris": [format!("http://127.0.0.1:{callback_port}/callback")],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+    })
+    .to_string();
+    let app = axum::Router::new().route(
+        "/conformance/client.json",
+        axum::routing::get(move || std::future::ready(document.clone())),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    run_authorization_scenarios(&s, &client_id, callback_port).await;
+}
+
+/// Runs the suite's `authorization` command with `client_id` against the wiki `notes`,
+/// playing the signed-in owner who approves on the consent page.
+async fn run_authorization_scenarios(s: &TestServer, client_id: &str, callback_port: u16) {
+    let base = s.wiki_url("notes");
     let out_dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(node())
         .arg(suite())
-        .args(["authorization", "--url", &base, "--client-id", &client_id])
+        .args(["authorization", "--url", &base, "--client-id", client_id])
         .args([
             "--resource",
             &format!("{base}/mcp"),
