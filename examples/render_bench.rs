@@ -153,6 +153,16 @@ fn cases() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
         ("headings", Box::new(|n| fill("# same\n", n))),
         ("pipe lines", Box::new(|n| fill("|x\n", n))),
         ("link definitions", Box::new(|n| fill("[a]: /u\n[a]\n", n))),
+        // Otterwiki's blocks (wiki::dialect): many small ones, and one never closed.
+        (
+            "fancy blocks",
+            Box::new(|n| fill("::: info\n# t\nx\n:::\n", n)),
+        ),
+        ("open fancy blocks", Box::new(|n| fill("::: info\n", n))),
+        (
+            "spoilers and folds",
+            Box::new(|n| fill(">! a\n\n>| # b\n>| c\n\n", n)),
+        ),
         ("autolinks", Box::new(|n| fill("www.a", n))),
         ("emails", Box::new(|n| fill("a@", n))),
         ("open comments", Box::new(|n| fill("<!-- ", n))),

@@ -1,7 +1,9 @@
 //! Markdown in Otterwiki's dialect, rendered to sanitised HTML.
 //!
 //! comrak parses CommonMark + GFM (tables, task lists, strikethrough, autolinks,
-//! footnotes), `[[Text|Page]]` wikilinks, `> [!NOTE]` alerts and `$math$`. We then adjust
+//! footnotes), `[[Text|Page]]` wikilinks, `> [!NOTE]` alerts and `$math$`; Otterwiki's own
+//! blocks (`::: info`, `>!` spoilers, `>|` folds) are rewritten before parsing
+//! (`dialect`). We then adjust
 //! the tree (wikilinks get their page URL and a `missing` class when the page does not
 //! exist), give headings Otterwiki's anchors, highlight fenced code with syntect (CSS
 //! classes, no inline styles), hand ```` ```mermaid ```` and ```` ```math ```` to the client
@@ -24,6 +26,7 @@ use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
+use super::dialect;
 use super::front_matter;
 use super::links::{parse_wikilink, target_name};
 use super::names::{PageName, slugify};
@@ -162,6 +165,19 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             nesting::MAX_BLOCK_DEPTH
         ));
     }
+    // Otterwiki's fancy blocks, spoilers, folds and spaceless alerts, as HTML blocks.
+    let dialect::Rewritten { text, capped } = dialect::rewrite(&body);
+    if capped {
+        out.notices.push(format!(
+            "This page has more than {} fancy blocks, spoilers and folds; the later ones are shown as written.",
+            dialect::MAX_BLOCKS
+        ));
+    }
+    let rewritten = match text {
+        std::borrow::Cow::Owned(rewritten) => Some(rewritten),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let body = rewritten.map(std::borrow::Cow::Owned).unwrap_or(body);
     let page_url = page.url();
     let mut opts = options(&page_url);
     // comrak's footnote pass walks the whole tree after parsing, a tenth of a render;

@@ -12,6 +12,7 @@
 
 pub mod attachment_type;
 mod blobs;
+pub mod dialect;
 pub mod front_matter;
 mod last_change;
 pub mod links;
