@@ -684,3 +684,30 @@ async fn the_python_sdk_connects_with_a_client_metadata_document() {
     let log = git(&s.repo("notes"), &["log", "-1", "--format=%an"]);
     assert_eq!(log.trim(), "owner.test (via robot test (python))");
 }
+
+/// A fetch is made on the caller's behalf and counts against their write-rate limit (as
+/// a registration does): naming URL after URL does not make this server fetch at will.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_fetches_count_against_the_write_rate_limit() {
+    let s = TestServer::start_with(|c| {
+        c.atproto.allow_private_hosts = true;
+        c.limits.write_burst = 3;
+        c.limits.writes_per_minute = 1;
+    })
+    .await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    let docs = DocServer::start().await;
+    docs.serve(|d| d.status = 404);
+    let mut refused_unfetched = false;
+    for i in 0..6 {
+        let id = format!("https://127.0.0.1:{}/oauth/client.json?n={i}", docs.port);
+        let (st, html) = consent_page(&s, &id).await;
+        assert_eq!(st, 400);
+        if html.contains("was not fetched") {
+            refused_unfetched = true;
+        }
+    }
+    assert!(refused_unfetched, "past the burst, nothing is fetched");
+    assert!(docs.hits() <= 3, "{} fetches for a burst of 3", docs.hits());
+}

@@ -144,7 +144,7 @@ async fn check(
             "The application did not say who it is (no client_id).",
         ));
     };
-    let client = match find_client(state, &client_id).await {
+    let client = match find_client(state, caller, &client_id).await {
         Ok(c) => c,
         Err(UnknownClient::Unregistered) => {
             return Err(page(

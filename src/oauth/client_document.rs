@@ -176,8 +176,14 @@ pub fn fresh_secs(cache_control: Option<&str>) -> i64 {
 }
 
 /// The client a document URL names: the stored copy while it is fresh, else a new fetch,
-/// else (the fetch failed) the last good copy.
-pub async fn resolve(state: &Services, client_id: &str) -> Result<Client, Refused> {
+/// else (the fetch failed) the last good copy. A fetch is made on `caller`'s behalf and
+/// counts against their write-rate limit, as a registration does: anyone may name any
+/// URL, and this server should not fetch for them at the rate they can ask.
+pub async fn resolve(
+    state: &Services,
+    caller: &crate::access::Caller,
+    client_id: &str,
+) -> Result<Client, Refused> {
     check_id(client_id)?;
     let id = client_id.to_string();
     let stored = state
@@ -196,6 +202,17 @@ pub async fn resolve(state: &Services, client_id: &str) -> Result<Client, Refuse
         && c.document_fresh_until.is_some_and(|t| t > now)
     {
         return Ok(c.clone());
+    }
+    let mut on_behalf = caller.clone();
+    on_behalf.unsafe_method = true;
+    if let Err(e) = state.count_write(&on_behalf, crate::access::Action::Write) {
+        return match stored {
+            Some(c) => Ok(c),
+            None => Err(Refused(format!(
+                "the client metadata document was not fetched: {}",
+                e.public_message()
+            ))),
+        };
     }
     match fetch(state, client_id).await {
         Ok(Fetched::Valid(mut client, fresh)) => {

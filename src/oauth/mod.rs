@@ -105,10 +105,11 @@ pub enum UnknownClient {
 /// document, fetched or from the cache. The authorization and token endpoints both ask.
 pub async fn find_client(
     state: &Services,
+    caller: &crate::access::Caller,
     client_id: &str,
 ) -> std::result::Result<crate::db::oauth::Client, UnknownClient> {
     if client_document::is_document_id(client_id) {
-        return client_document::resolve(state, client_id)
+        return client_document::resolve(state, caller, client_id)
             .await
             .map_err(|r| UnknownClient::Refused(r.0));
     }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::*;
 use super::{client_assertion, client_document};
 use crate::access;
-use crate::access::CurrentWiki;
+use crate::access::{Caller, CurrentWiki};
 use crate::db::oauth::{self as store, Code};
 use crate::http::parse_form;
 
@@ -41,6 +41,7 @@ fn bad(error: &str, description: &str) -> Response {
 /// (`client_assertion`), nothing for a public one. `Err` is the response to give.
 async fn client_auth(
     state: &Services,
+    caller: &Caller,
     wiki: &crate::db::wikis::Wiki,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
@@ -88,7 +89,7 @@ async fn client_auth(
     {
         return Err(invalid_client("client_id does not match the credentials"));
     }
-    let client = match find_client(state, &client_id).await {
+    let client = match find_client(state, caller, &client_id).await {
         Ok(c) => c,
         Err(UnknownClient::Unregistered) => return Err(invalid_client("unknown client")),
         Err(UnknownClient::Refused(why)) => return Err(invalid_client(&why)),
@@ -197,11 +198,12 @@ fn tokens_response(body: serde_json::Value) -> Response {
 pub async fn token(
     State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
-    let client = match client_auth(&state, &wiki, &headers, &form).await {
+    let client = match client_auth(&state, &caller, &wiki, &headers, &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -419,11 +421,12 @@ async fn refresh_grant(
 pub async fn revoke(
     State(state): State<Services>,
     CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form: BTreeMap<String, String> = parse_form(&body).into_iter().collect();
-    let client = match client_auth(&state, &wiki, &headers, &form).await {
+    let client = match client_auth(&state, &caller, &wiki, &headers, &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };
