@@ -636,3 +636,71 @@ async fn live_preview_and_old_revisions() {
         .unwrap();
     assert_eq!(r.status(), 400, "only hex revisions are accepted");
 }
+
+/// Issue 16: as Otterwiki, a public wiki tells crawlers where its pages are
+/// (`robots.txt` with a sitemap of every page and the day it changed), and a private one
+/// turns them away and has no sitemap, for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_wikis_have_a_sitemap_and_private_ones_turn_crawlers_away() {
+    let s = TestServer::start().await;
+    s.add_user("did:plc:owner", "owner.test");
+    s.create_wiki("open", "did:plc:owner", true);
+    s.create_wiki("closed", "did:plc:owner", false);
+    let c = s.client();
+    let get = |url: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status().as_u16(), ct, r.text().await.unwrap())
+        }
+    };
+    let open = s.wiki_url("open");
+    let (st, ct, robots) = get(format!("{open}/robots.txt")).await;
+    assert_eq!((st, ct.as_str()), (200, "text/plain; charset=utf-8"));
+    assert!(
+        robots.contains("Allow: /\n") && robots.contains("Disallow: /-/\n"),
+        "{robots}"
+    );
+    assert!(
+        robots.contains(&format!("Sitemap: {open}/sitemap.xml")),
+        "{robots}"
+    );
+    let (st, ct, xml) = get(format!("{open}/sitemap.xml")).await;
+    assert_eq!((st, ct.as_str()), (200, "application/xml; charset=utf-8"));
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">")
+    );
+    assert!(xml.contains(&format!("<loc>{open}/Home</loc>")), "{xml}");
+    assert!(
+        xml.contains(&format!("<loc>{open}/Getting%20Started</loc>")),
+        "{xml}"
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        xml.contains(&format!("<lastmod>{today}</lastmod>")),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<url>").count(), 4, "the starter pages: {xml}");
+
+    let closed = s.wiki_url("closed");
+    let (st, _, robots) = get(format!("{closed}/robots.txt")).await;
+    assert_eq!(st, 200);
+    assert_eq!(robots, "User-agent: *\nDisallow: /\n");
+    let (st, _, body) = get(format!("{closed}/sitemap.xml")).await;
+    assert_eq!(st, 404, "{body}");
+    // Not for the owner either: a sitemap is what anonymous crawlers may read.
+    let (cookie, _) = s.session_for("did:plc:owner");
+    let r = c
+        .get(format!("{closed}/sitemap.xml"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -1,7 +1,7 @@
 //! The read operations besides reading a page: the page tree and the filtered page list,
 //! a page's history, diff and
 //! blame, one commit, the wiki's changelog, links and backlinks, orphans, and attachments
-//! (list, download). Each authorizes a read on the blocking pool and names pages as the
+//! (list, download), and what crawlers may index. Each authorizes a read on the blocking pool and names pages as the
 //! wiki stores them.
 
 use std::sync::Arc;
@@ -44,6 +44,17 @@ pub async fn pages(
         w.list_pages(wiki, &filter)
     })
     .await
+}
+
+/// What search engines may index: the pages an anonymous reader may read, with when each
+/// last changed. `None` when anonymous readers may read nothing here (a private wiki):
+/// crawlers are anonymous, so the rule is the read rule itself, not one of its own.
+pub async fn crawlable_pages(s: &Services, wiki: &Wiki) -> Result<Option<Vec<PageSummary>>> {
+    match pages(s, &Caller::anonymous(), wiki, PageFilter::default()).await {
+        Ok(pages) => Ok(Some(pages)),
+        Err(Error::Unauthorized | Error::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A page's revisions, newest first. A page that is gone but has history keeps it; one

@@ -35,6 +35,8 @@ pub fn router() -> Router<Services> {
         .route("/-/static/{*file}", get(super::assets::serve))
         .route("/-/create", get(create_form).post(create_submit))
         .route("/-/index", get(page_index))
+        .route("/robots.txt", get(robots_txt))
+        .route("/sitemap.xml", get(sitemap_xml))
         .route("/-/changelog", get(changelog))
         .route("/-/log", get(changelog))
         .route("/-/commit/{rev}", get(commit_view))
@@ -1233,6 +1235,69 @@ async fn create_submit(
             Ok(r)
         }
     }
+}
+
+/// An error of an answer made for machines (`robots.txt`, the sitemap): the plain error
+/// page, without the wiki's layout or a sign-in redirect.
+fn machine_error(error: Error) -> WebError {
+    WebError {
+        error,
+        layout: Default::default(),
+        login_redirect: None,
+    }
+}
+
+/// `robots.txt`: a wiki anonymous readers may read is open to crawlers (its pages, not
+/// the `/-/` tools: search, changelog, sign-in), with its sitemap; any other wiki is
+/// closed to them.
+async fn robots_txt(State(state): State<Services>, CurrentWiki(wiki): CurrentWiki) -> WebResult {
+    let body = match reads::crawlable_pages(&state, &wiki).await {
+        Ok(Some(_)) => format!(
+            "User-agent: *\nDisallow: /-/\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+            state.cfg.wiki_url(&wiki.slug)
+        ),
+        Ok(None) => "User-agent: *\nDisallow: /\n".to_string(),
+        Err(error) => return Err(machine_error(error)),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// `sitemap.xml` (sitemaps.org 0.9): every page an anonymous reader may read, with the
+/// day it last changed; a wiki closed to anonymous readers has none.
+async fn sitemap_xml(State(state): State<Services>, CurrentWiki(wiki): CurrentWiki) -> WebResult {
+    let pages = match reads::crawlable_pages(&state, &wiki).await {
+        Ok(Some(pages)) => pages,
+        Ok(None) => {
+            return Err(machine_error(Error::not_found("This wiki has no sitemap.")));
+        }
+        Err(error) => return Err(machine_error(error)),
+    };
+    let base = state.cfg.wiki_url(&wiki.slug);
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for p in pages {
+        let Ok(name) = PageName::parse(&p.name) else {
+            continue;
+        };
+        xml.push_str("<url><loc>");
+        xml.push_str(&markdown::html_escape_text(&format!(
+            "{base}{}",
+            name.url()
+        )));
+        xml.push_str("</loc>");
+        if let Some(day) = chrono::DateTime::from_timestamp(p.updated, 0).filter(|_| p.updated > 0)
+        {
+            xml.push_str(&format!("<lastmod>{}</lastmod>", day.format("%Y-%m-%d")));
+        }
+        xml.push_str("</url>\n");
+    }
+    xml.push_str("</urlset>\n");
+    Ok((
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        xml,
+    )
+        .into_response())
 }
 
 async fn page_index(
