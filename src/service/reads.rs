@@ -46,9 +46,21 @@ pub async fn pages(
     .await
 }
 
+/// Whether search engines may index this wiki: whether an anonymous reader may read it.
+/// Crawlers are anonymous, so the rule is the read rule itself, not one of its own.
+pub async fn crawlable(s: &Services, wiki: &Wiki) -> Result<bool> {
+    match s
+        .decide(&crate::access::Principal::Anonymous, wiki, Action::Read)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(Error::Unauthorized | Error::Forbidden(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// What search engines may index: the pages an anonymous reader may read, with when each
-/// last changed. `None` when anonymous readers may read nothing here (a private wiki):
-/// crawlers are anonymous, so the rule is the read rule itself, not one of its own.
+/// last changed; `None` when the wiki is not [`crawlable`] (a private wiki).
 pub async fn crawlable_pages(s: &Services, wiki: &Wiki) -> Result<Option<Vec<PageSummary>>> {
     match pages(s, &Caller::anonymous(), wiki, PageFilter::default()).await {
         Ok(pages) => Ok(Some(pages)),

@@ -1251,12 +1251,12 @@ fn machine_error(error: Error) -> WebError {
 /// the `/-/` tools: search, changelog, sign-in), with its sitemap; any other wiki is
 /// closed to them.
 async fn robots_txt(State(state): State<Services>, CurrentWiki(wiki): CurrentWiki) -> WebResult {
-    let body = match reads::crawlable_pages(&state, &wiki).await {
-        Ok(Some(_)) => format!(
+    let body = match reads::crawlable(&state, &wiki).await {
+        Ok(true) => format!(
             "User-agent: *\nDisallow: /-/\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
             state.cfg.wiki_url(&wiki.slug)
         ),
-        Ok(None) => "User-agent: *\nDisallow: /\n".to_string(),
+        Ok(false) => "User-agent: *\nDisallow: /\n".to_string(),
         Err(error) => return Err(machine_error(error)),
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())

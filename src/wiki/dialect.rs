@@ -71,9 +71,8 @@ pub fn rewrite(md: &str) -> Rewritten<'_> {
             i += 1;
             continue;
         }
-        let block_start =
-            fancy_open(rest).is_some() || rest.starts_with(">!") || rest.starts_with(">|");
-        if block_start {
+        let fancy = fancy_open(rest);
+        if fancy.is_some() || rest.starts_with(">!") || rest.starts_with(">|") {
             blocks += 1;
         }
         if blocks > MAX_BLOCKS {
@@ -81,7 +80,7 @@ pub fn rewrite(md: &str) -> Rewritten<'_> {
             i += 1;
             continue;
         }
-        if let Some(family) = fancy_open(rest) {
+        if let Some(family) = fancy {
             let end = (i + 1..lines.len())
                 .find(|&j| strip_indent(lines[j]).is_some_and(fancy_close))
                 .unwrap_or(lines.len());
