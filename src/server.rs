@@ -140,7 +140,7 @@ async fn route(state: Services, root: Router, wiki: Router, mut req: Request) ->
     let unsafe_method = !req.method().is_safe();
     match site {
         Site::Wiki(slug) => {
-            // The caller and the wiki in one trip to the blocking pool. An OAuth token is
+            // The caller and the wiki in one read (see `Db::read_now`). An OAuth token is
             // a credential only at the resource this request is for (RFC 8707).
             let path = req.uri().path();
             let git = crate::access::resource::is_git_path(path);
@@ -150,7 +150,7 @@ async fn route(state: Services, root: Router, wiki: Router, mut req: Request) ->
             let (st, s2) = (state.clone(), slug.clone());
             let found = state
                 .db
-                .run(move |c| {
+                .read_now(move |c| {
                     let caller = caller::resolve_caller(
                         c,
                         &st.keys,
@@ -201,7 +201,7 @@ async fn route(state: Services, root: Router, wiki: Router, mut req: Request) ->
     }
 }
 
-/// [`caller::resolve_caller`] on the blocking pool, for requests that target no OAuth resource
+/// [`caller::resolve_caller`] (a read, see `Db::read_now`), for requests that target no OAuth resource
 /// (the root host; wiki hosts resolve theirs with the wiki, in [`route`]); a database
 /// error leaves the caller anonymous.
 async fn caller_from_headers(
@@ -220,7 +220,7 @@ async fn caller_from_headers(
     let st = state.clone();
     let resolved = state
         .db
-        .run(move |c| caller::resolve_caller(c, &st.keys, &st.cfg, &credential, ip, None))
+        .read_now(move |c| caller::resolve_caller(c, &st.keys, &st.cfg, &credential, ip, None))
         .await;
     resolved.unwrap_or_else(|e| {
         e.log();

@@ -82,7 +82,7 @@ impl Db {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
-            c.busy_timeout(Duration::from_secs(10))?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
             c.execute_batch(
                 "PRAGMA foreign_keys = ON;
                  PRAGMA synchronous = NORMAL;
@@ -131,6 +131,76 @@ impl Db {
         })
         .await?
     }
+
+    /// Runs a short read `f` — the point look-ups by key every request starts with (its
+    /// caller, its wiki) — at once on this thread when a connection is idle, and on the
+    /// blocking pool as [`Db::run`] otherwise. For such a read the trip to the pool and
+    /// back costs more than the read itself (two thread wake-ups, most of a cached MCP
+    /// call's time).
+    ///
+    /// Why this may run on an async thread: in WAL mode a reader waits on no writer, and
+    /// the one wait left (a lock held during WAL recovery or a restarting checkpoint) is
+    /// not taken here: with the busy timeout at zero such a read fails at once and is run
+    /// again on the pool, where waiting is allowed. `f` must only read.
+    pub async fn read_now<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + Sync + 'static,
+    {
+        if let Some(conn) = self.pool.try_get() {
+            let no_wait = NoWait::on(&conn)?;
+            match one_snapshot(no_wait.0, &f) {
+                Err(e) if is_busy(&e) => {}
+                done => return done,
+            }
+        }
+        let f = std::sync::Arc::new(f);
+        self.run(move |c| one_snapshot(c, &*f)).await
+    }
+}
+
+/// Runs the reads of `f` in one read transaction: one snapshot of the database, and one
+/// lock taken for all of them instead of one per statement.
+fn one_snapshot<T>(conn: &Connection, f: &impl Fn(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn.unchecked_transaction()?;
+    let read = f(&tx);
+    // Dropping the transaction rolls it back: nothing was written.
+    drop(tx);
+    read
+}
+
+/// How long a connection waits for another's lock before it fails with "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection whose busy timeout is zero until this is dropped.
+struct NoWait<'c>(&'c Connection);
+
+impl<'c> NoWait<'c> {
+    fn on(conn: &'c Connection) -> Result<NoWait<'c>> {
+        conn.busy_timeout(Duration::ZERO)?;
+        Ok(NoWait(conn))
+    }
+}
+
+impl Drop for NoWait<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.busy_timeout(BUSY_TIMEOUT);
+    }
+}
+
+/// Whether `e` is SQLite refusing to wait for a lock (busy or locked).
+fn is_busy(e: &Error) -> bool {
+    let Error::Internal(e) = e else {
+        return false;
+    };
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<rusqlite::Error>())
+        .any(|e| {
+            matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            )
+        })
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

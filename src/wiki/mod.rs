@@ -14,6 +14,7 @@ pub mod attachment_type;
 mod blobs;
 pub mod dialect;
 pub mod front_matter;
+mod head;
 mod last_change;
 pub mod links;
 pub mod markdown;
@@ -107,6 +108,10 @@ impl Indexer for NoIndex {
 /// In-memory state of one wiki.
 pub struct WikiState {
     repo_path: PathBuf,
+    /// The branch's loose ref file, watched by `head`.
+    ref_file: PathBuf,
+    /// HEAD as last read, while its ref file is unchanged (one stat per read).
+    head: head::HeadWatch,
     /// Held for the whole of a write: read HEAD, check, commit, move the branch.
     write_lock: Mutex<()>,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -254,8 +259,11 @@ impl Wikis {
         let mut open = self.inner.open.lock().expect("wiki map lock");
         open.entry(wiki.id)
             .or_insert_with(|| {
+                let repo_path = self.repo_path(&wiki.slug);
                 Arc::new(WikiState {
-                    repo_path: self.repo_path(&wiki.slug),
+                    ref_file: head::ref_file(&repo_path),
+                    head: head::HeadWatch::default(),
+                    repo_path,
                     write_lock: Mutex::new(()),
                     snapshot: RwLock::new(Arc::new(Snapshot::default())),
                     repos: Mutex::new(Vec::new()),
@@ -302,7 +310,7 @@ impl Wikis {
     /// [`Wikis::snapshot`] with a repository handle the caller already holds.
     pub fn snapshot_with(&self, wiki: &Wiki, repo: &Repository) -> Result<Arc<Snapshot>> {
         let st = self.state(wiki);
-        let head = store::head(repo)?;
+        let head = st.head.head(repo, &st.ref_file)?;
         let current = st.snapshot.read().expect("snapshot lock").clone();
         if current.head == head && (head.is_some() || current.pages.is_empty()) {
             return Ok(current);
@@ -605,7 +613,10 @@ impl Wikis {
         let _guard = st.write_lock.lock().expect("write lock");
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
-        let out = f(&repo, &snap)?;
+        let out = f(&repo, &snap);
+        // Whatever `f` did, the next read looks the ref up again (see `head`).
+        st.head.forget();
+        let out = out?;
         if store::head(&repo)? != snap.head {
             self.after_commit(wiki, &repo)?;
         }
