@@ -704,3 +704,112 @@ async fn public_wikis_have_a_sitemap_and_private_ones_turn_crawlers_away() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Commits `files` to the wiki's repository with plain git, behind the server's back.
+fn commit_outside(s: &TestServer, slug: &str, files: &[(&str, &str)]) {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    git(w, &["clone", "-q", s.repo(slug).to_str().unwrap(), "."]);
+    for (path, text) in files {
+        let file = w.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    git(w, &["add", "."]);
+    git(
+        w,
+        &[
+            "-c",
+            "user.name=Outsider",
+            "-c",
+            "user.email=o@example.org",
+            "commit",
+            "-qm",
+            "import",
+        ],
+    );
+    git(w, &["push", "-q", "origin", "main"]);
+}
+
+#[tokio::test]
+async fn names_come_from_headings_and_folders_without_a_page_list_theirs() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("otter", OWNER, true);
+    commit_outside(
+        &s,
+        "otter",
+        &[
+            ("faq.md", "# FAQ\n\nQuestions.\n"),
+            ("examples/attachmentlist.md", "# AttachmentList\n\nFiles.\n"),
+            ("examples/deep/inner.md", "Not a heading.\n"),
+            ("examples/other.md", "# Something else\n"),
+        ],
+    );
+    let c = s.client();
+    let base = s.wiki_url("otter");
+    let get = |path: &str| {
+        let (c, url) = (c.clone(), format!("{base}{path}"));
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // The index, the sidebar and the breadcrumbs write a page as its heading does.
+    let (st, index) = get("/-/index").await;
+    assert_eq!(st, 200);
+    assert!(index.contains(">FAQ</a>"), "{index}");
+    assert!(index.contains(">Examples/AttachmentList</a>"), "{index}");
+    assert!(
+        !index.contains("Attachmentlist") && !index.contains(">Faq<"),
+        "{index}"
+    );
+    // A heading that is not the page's name leaves the name as the file gives it.
+    assert!(index.contains(">Examples/Other</a>"), "{index}");
+    let (st, page) = get("/examples/attachmentlist").await;
+    assert_eq!(st, 200);
+    assert!(page.contains("Examples › AttachmentList"), "{page}");
+    assert!(
+        page.contains("<a class=\"current\" href=\"/Examples/AttachmentList\">AttachmentList</a>"),
+        "{page}"
+    );
+    // Folders in the sidebar are written as their pages write them, and are links.
+    assert!(
+        page.contains("<a href=\"/Examples\">Examples</a>"),
+        "{page}"
+    );
+    // A folder without its own page is an index of the pages in it.
+    let (st, folder) = get("/examples").await;
+    assert_eq!(st, 200, "{folder}");
+    assert!(
+        folder.contains("<h1 class=\"page-title\">Examples</h1>"),
+        "{folder}"
+    );
+    for (url, name) in [
+        ("/Examples/AttachmentList", "AttachmentList"),
+        ("/Examples/Deep/Inner", "Deep/Inner"),
+        ("/Examples/Other", "Other"),
+    ] {
+        assert!(
+            folder.contains(&format!("<a href=\"{url}\">{name}</a>")),
+            "{name}: {folder}"
+        );
+    }
+    let (st, _) = get("/examples/deep").await;
+    assert_eq!(st, 200);
+    let (st, _) = get("/nowhere").await;
+    assert_eq!(st, 404);
+    // The APIs name pages the same way.
+    let api = c
+        .get(format!("{base}/api/v1/pages"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        api.contains("\"FAQ\"") && api.contains("\"Examples/AttachmentList\""),
+        "{api}"
+    );
+}

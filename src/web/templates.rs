@@ -47,6 +47,17 @@ pub struct PageView {
     pub notices: Vec<String>,
 }
 
+/// A folder that has no page of its own: an index of the pages in it, as Otterwiki shows.
+#[derive(Template)]
+#[template(path = "folder.html")]
+pub struct Folder {
+    pub l: Layout,
+    pub name: String,
+    pub url: String,
+    /// Each page's URL and its name inside the folder (`Sub/Page`).
+    pub pages: Vec<(String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "missing.html")]
 pub struct Missing {

@@ -521,6 +521,27 @@ async fn show_page(
             )
             .await;
         }
+        let in_folder = snap.pages_under(&name);
+        if let Some(first) = in_folder.first() {
+            // The folder as its pages write it (`examples/x.md` → "Examples").
+            let depth = name.as_str().split('/').count();
+            let folder: Vec<&str> = first.name.as_str().split('/').take(depth).collect();
+            let folder = PageName::parse(&folder.join("/")).unwrap_or(name.clone());
+            let pages = in_folder
+                .iter()
+                .map(|e| {
+                    let inside = e.name.as_str().splitn(depth + 1, '/').nth(depth);
+                    (e.name.url(), inside.unwrap_or(e.name.as_str()).to_string())
+                })
+                .collect();
+            ctx.with_sidebar(&snap, Some(&folder), folder.as_str());
+            return Ok(render(&Folder {
+                l: ctx.layout,
+                name: folder.as_str().to_string(),
+                url: folder.url(),
+                pages,
+            }));
+        }
         ctx.with_sidebar(&snap, Some(&name), name.as_str());
         let mut resp = render(&Missing {
             l: ctx.layout,
@@ -1603,13 +1624,23 @@ fn sidebar_tree(snap: &Snapshot) -> String {
     #[derive(Default)]
     struct Node {
         page: Option<(String, String)>,
+        /// The folder as its pages' names write it, and its URL (its page, or its index).
+        folder: (String, String),
         children: BTreeMap<String, Node>,
     }
     let mut root = Node::default();
     for p in snap.pages.values() {
         let mut node = &mut root;
-        for seg in p.name.as_str().split('/') {
+        let segs: Vec<&str> = p.name.as_str().split('/').collect();
+        for (i, seg) in segs.iter().enumerate() {
             node = node.children.entry(seg.to_lowercase()).or_default();
+            if node.folder.0.is_empty() {
+                let path = segs[..=i].join("/");
+                node.folder = (
+                    seg.to_string(),
+                    format!("/{}", crate::wiki::names::url_path_encode(&path)),
+                );
+            }
         }
         node.page = Some((p.name.url(), p.name.leaf().to_string()));
     }
@@ -1644,7 +1675,7 @@ fn sidebar_tree(snap: &Snapshot) -> String {
                 ));
                 match &child.page {
                     Some(p) => link(out, p),
-                    None => out.push_str(&markdown::html_escape_text(key)),
+                    None => link(out, &(child.folder.1.clone(), child.folder.0.clone())),
                 }
                 out.push_str("</summary>");
                 walk(child, &path, out);

@@ -392,6 +392,7 @@ impl Wikis {
                     .to_string();
                 let name = PageName::from_path(&path);
                 let title = snapshot::display_title(&name, content.as_bytes());
+                let name = name.with_leaf(&title);
                 let entry = PageEntry {
                     path,
                     name,

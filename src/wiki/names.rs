@@ -74,6 +74,19 @@ impl PageName {
         )
     }
 
+    /// The same page with its last segment written as `leaf` (its heading, Otterwiki's
+    /// displayed name: `faq.md` headed `# FAQ` is "FAQ"). Unchanged unless `leaf` is
+    /// the same name in other letter case, so the page it names stays the same.
+    pub fn with_leaf(self, leaf: &str) -> PageName {
+        if leaf == self.leaf() || leaf.to_lowercase() != self.leaf().to_lowercase() {
+            return self;
+        }
+        match self.0.rsplit_once('/') {
+            Some((folder, _)) => PageName(format!("{folder}/{leaf}")),
+            None => PageName(leaf.to_string()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -248,6 +261,22 @@ mod tests {
         assert_eq!(
             PageName::from_path("retrieval note 0000.md").as_str(),
             "Retrieval Note 0000"
+        );
+    }
+
+    #[test]
+    fn a_heading_in_other_case_names_the_page() {
+        let p = PageName::from_path("examples/attachmentlist.md");
+        let named = p.clone().with_leaf("AttachmentList");
+        assert_eq!(named.as_str(), "Examples/AttachmentList");
+        assert_eq!(named.file_path(), p.file_path(), "the same page");
+        assert_eq!(
+            PageName::from_path("faq.md").with_leaf("FAQ").as_str(),
+            "FAQ"
+        );
+        assert_eq!(
+            p.with_leaf("Something Else").as_str(),
+            "Examples/Attachmentlist"
         );
     }
 

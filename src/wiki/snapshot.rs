@@ -18,6 +18,7 @@ pub struct PageEntry {
     pub path: String,
     pub name: PageName,
     /// Display title: the first heading when it matches the name, else the name's leaf.
+    /// `name` is written with it (its last segment is the title).
     pub title: String,
     pub blob: Oid,
     pub size: u64,
@@ -111,6 +112,7 @@ impl Snapshot {
     fn insert_page(&mut self, path: &str, blob: Oid, size: u64, content: &[u8]) {
         let name = PageName::from_path(path);
         let title = display_title(&name, content);
+        let name = name.with_leaf(&title);
         self.pages.insert(
             path.to_lowercase(),
             PageEntry {
@@ -196,6 +198,20 @@ impl Snapshot {
             .map(|e| e.name.to_string())
             .collect();
         (to, from)
+    }
+
+    /// The pages inside `folder`'s folder, at any depth, sorted by name: what a folder
+    /// without a page of its own shows.
+    pub fn pages_under(&self, folder: &PageName) -> Vec<&PageEntry> {
+        let prefix = format!("{}/", folder.dir_path());
+        let mut v: Vec<&PageEntry> = self
+            .pages
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .map(|(_, e)| e)
+            .collect();
+        v.sort_by_key(|e| e.name.as_str().to_lowercase());
+        v
     }
 
     /// Files directly inside a page's folder that are not pages: its attachments.
