@@ -26,6 +26,7 @@ mod markdown;
 mod mcp;
 mod oauth;
 mod ops;
+mod otterwiki_renderer;
 mod personal_tokens;
 mod search;
 mod semantic;

@@ -10,7 +10,10 @@
 //! - `>!` spoilers: consecutive lines, hidden until the reader opens them;
 //! - `>|` folds: consecutive lines, a `<details>` whose summary is the first line's
 //!   `# heading` (or `...`);
-//! - alerts written without the space, `>[!TIP]`, which comrak wants as `> [!TIP]`.
+//! - alerts written without the space, `>[!TIP]`, which comrak wants as `> [!TIP]`;
+//! - in table rows, a `|` inside a code span or a `[[Text|Page]]` wikilink, which would
+//!   otherwise end the cell (and lose the rest of the row): escaped as `\|`, which the
+//!   table reads back as `|` (GFM).
 //!
 //! Only blocks that start a line (up to three spaces of indent) outside fenced code are
 //! read, in one pass over the lines, so the cost is linear in the page. A page with none of
@@ -33,9 +36,11 @@ pub struct Rewritten<'a> {
 
 /// Rewrites Otterwiki's block syntax into HTML blocks; borrowed when there is none.
 pub fn rewrite(md: &str) -> Rewritten<'_> {
+    let tables = table_cells(md);
+    let md: &str = &tables;
     if !(md.contains(":::") || md.contains(">!") || md.contains(">|") || md.contains(">[!")) {
         return Rewritten {
-            text: Cow::Borrowed(md),
+            text: into_owned_if_changed(tables, None),
             capped: false,
         };
     }
@@ -43,34 +48,15 @@ pub fn rewrite(md: &str) -> Rewritten<'_> {
     let lines: Vec<&str> = md.split_inclusive('\n').collect();
     let mut out = String::with_capacity(md.len() + 256);
     let mut changed = false;
-    let mut fence: Option<(u8, usize)> = None;
+    let mut fences = Fences::default();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        let Some(rest) = strip_indent(line) else {
+        let (false, Some(rest)) = (fences.is_code(line), strip_indent(line)) else {
             out.push_str(line);
             i += 1;
             continue;
         };
-        if let Some((ch, len)) = fence {
-            let n = run(rest, ch);
-            if n >= len && rest[n..].trim().is_empty() {
-                fence = None;
-            }
-            out.push_str(line);
-            i += 1;
-            continue;
-        }
-        if let Some(open) = [b'`', b'~']
-            .into_iter()
-            .map(|ch| (ch, run(rest, ch)))
-            .find(|(_, n)| *n >= 3)
-        {
-            fence = Some(open);
-            out.push_str(line);
-            i += 1;
-            continue;
-        }
         let fancy = fancy_open(rest);
         if fancy.is_some() || rest.starts_with(">!") || rest.starts_with(">|") {
             blocks += 1;
@@ -122,13 +108,164 @@ pub fn rewrite(md: &str) -> Rewritten<'_> {
         i += 1;
     }
     Rewritten {
-        text: if changed {
-            Cow::Owned(out)
-        } else {
-            Cow::Borrowed(md)
-        },
+        text: into_owned_if_changed(tables, changed.then_some(out)),
         capped: blocks > MAX_BLOCKS,
     }
+}
+
+/// The page as the last pass that changed it left it.
+fn into_owned_if_changed<'a>(tables: Cow<'a, str>, blocks: Option<String>) -> Cow<'a, str> {
+    match blocks {
+        Some(text) => Cow::Owned(text),
+        None => tables,
+    }
+}
+
+/// Fenced code, as a pass over a page's lines sees it.
+#[derive(Default)]
+struct Fences {
+    /// The open fence's character and length.
+    open: Option<(u8, usize)>,
+}
+
+impl Fences {
+    /// Whether `line` is code: inside a fence, a fence itself, or indented code.
+    fn is_code(&mut self, line: &str) -> bool {
+        let Some(rest) = strip_indent(line) else {
+            return true;
+        };
+        if let Some((ch, len)) = self.open {
+            let n = run(rest, ch);
+            if n >= len && rest[n..].trim().is_empty() {
+                self.open = None;
+            }
+            return true;
+        }
+        if let Some(open) = [b'`', b'~']
+            .into_iter()
+            .map(|ch| (ch, run(rest, ch)))
+            .find(|(_, n)| *n >= 3)
+        {
+            self.open = Some(open);
+            return true;
+        }
+        false
+    }
+}
+
+/// Escapes the `|` inside code spans and wikilinks of table rows (see the module comment).
+fn table_cells(md: &str) -> Cow<'_, str> {
+    if !(md.contains('|') && (md.contains('`') || md.contains("[["))) {
+        return Cow::Borrowed(md);
+    }
+    let lines: Vec<&str> = md.split_inclusive('\n').collect();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut fences = Fences::default();
+    let mut in_table = false;
+    for (i, line) in lines.iter().enumerate() {
+        let code = fences.is_code(line);
+        in_table = !code
+            && line.contains('|')
+            && (in_table || lines.get(i + 1).is_some_and(|next| is_delimiter_row(next)));
+        if !in_table {
+            continue;
+        }
+        if let Cow::Owned(escaped) = escape_cell_pipes(line) {
+            let start = line.as_ptr() as usize - md.as_ptr() as usize;
+            out.push_str(&md[copied..start]);
+            out.push_str(&escaped);
+            copied = start + line.len();
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(md);
+    }
+    out.push_str(&md[copied..]);
+    Cow::Owned(out)
+}
+
+/// A table's delimiter row: `| --- | :-: |`.
+fn is_delimiter_row(line: &str) -> bool {
+    let t = line.trim();
+    t.contains('-') && t.contains('|') && t.bytes().all(|b| b"|:- \t".contains(&b))
+}
+
+/// The row with `\|` for each unescaped `|` inside its code spans and `[[…]]` wikilinks.
+fn escape_cell_pipes(row: &str) -> Cow<'_, str> {
+    let bytes = row.as_bytes();
+    // Every run of backticks, so each finds its closing run of the same length in one
+    // pass: the next unused run of that length.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let n = run(&row[i..], b'`');
+            runs.push((i, n));
+            i += n;
+        } else {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+    }
+    let mut next_of_len: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+    for (k, (_, n)) in runs.iter().enumerate().rev() {
+        next_of_len.entry(*n).or_default().push(k);
+    }
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut k = 0;
+    let mut code_until = 0;
+    // Code spans first (they win over wikilinks, as in CommonMark).
+    while k < runs.len() {
+        let (start, n) = runs[k];
+        let same = next_of_len.get_mut(&n).expect("every run is listed");
+        // Drop this run and any before it from its length's list.
+        while same.last().is_some_and(|&j| j <= k) {
+            same.pop();
+        }
+        if start < code_until {
+            k += 1;
+            continue;
+        }
+        match same.pop() {
+            Some(close) => {
+                spans.push((start + n, runs[close].0));
+                code_until = runs[close].0 + n;
+                k = close + 1;
+            }
+            None => k += 1,
+        }
+    }
+    // Wikilinks outside code spans.
+    let mut at = 0;
+    while let Some(open) = row[at..].find("[[").map(|o| o + at) {
+        let Some(close) = row[open + 2..].find("]]").map(|c| c + open + 2) else {
+            break;
+        };
+        if !spans.iter().any(|&(s, e)| open >= s && open < e) {
+            spans.push((open + 2, close));
+        }
+        at = close + 2;
+    }
+    let needs = |&(s, e): &(usize, usize)| {
+        (s..e).any(|p| bytes[p] == b'|' && (p == 0 || bytes[p - 1] != b'\\'))
+    };
+    if !spans.iter().any(needs) {
+        return Cow::Borrowed(row);
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(row.len() + 8);
+    let mut copied = 0;
+    for (s, e) in spans {
+        for p in s..e {
+            if bytes[p] == b'|' && (p == 0 || bytes[p - 1] != b'\\') {
+                out.push_str(&row[copied..p]);
+                out.push_str("\\|");
+                copied = p + 1;
+            }
+        }
+    }
+    out.push_str(&row[copied..]);
+    Cow::Owned(out)
 }
 
 /// The line after at most three spaces of indent; `None` for an indented code line.
@@ -259,6 +396,28 @@ mod tests {
         );
         assert!(rewrite(">| no title\n").text.contains(">...</summary>"));
         assert_eq!(rewrite(">[!TIP]\n> x\n").text, "> [!TIP]\n> x\n");
+    }
+
+    #[test]
+    fn pipes_in_code_and_wikilinks_stay_in_their_cell() {
+        let md = "| a | b |\n|---|---|\n| `x|y` | [[Mary|people/Mary]] |\n\n[[A|B]] `c|d`\n";
+        assert_eq!(
+            rewrite(md).text,
+            "| a | b |\n|---|---|\n| `x\\|y` | [[Mary\\|people/Mary]] |\n\n[[A|B]] `c|d`\n"
+        );
+        // Already escaped, in fenced code, or no table: as written.
+        for md in [
+            "| a |\n|---|\n| `x\\|y` |\n",
+            "```\n| a |\n|---|\n| `x|y` |\n```\n",
+            "a | `x|y`\nb\n",
+        ] {
+            assert!(matches!(rewrite(md).text, Cow::Borrowed(_)), "{md:?}");
+        }
+        // A wikilink inside a code span is code.
+        assert_eq!(escape_cell_pipes("| `[[a|b]]` |"), "| `[[a\\|b]]` |");
+        // Unmatched runs of every length cost one pass.
+        let row: String = (1..200).map(|n| "`".repeat(n) + "|").collect();
+        assert!(matches!(escape_cell_pipes(&row), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use comrak::adapters::{
 use comrak::nodes::{NodeValue, Sourcepos};
 use comrak::options::{Plugins, URLRewriter};
 use comrak::{Arena, Options};
+
+use super::footnotes;
 use serde::Serialize;
 use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
@@ -38,6 +40,9 @@ use super::sanitize;
 pub struct TocEntry {
     pub level: u8,
     pub text: String,
+    /// The heading's text with its inline formatting (`<strong>`, `<em>`, `<code>`,
+    /// `<del>`, `<mark>`), escaped and built here, so safe to show as HTML.
+    pub html: String,
     pub id: String,
 }
 
@@ -193,9 +198,31 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     let mut marks = Vec::new();
     let mut math = 0;
     let mut math_as_text = Vec::new();
+    let mut code_math = Vec::new();
+    let mut task_items = Vec::new();
+    let mut footnote_refs = Vec::new();
+    let mut footnote_defs = Vec::new();
+    let mut heading_htmls = Vec::new();
     let mut has_h1 = false;
     for node in root.descendants() {
         match &node.data().value {
+            // Otterwiki reads a code span that is all `$…$` as a formula.
+            NodeValue::Code(c) if is_code_math(&c.literal) && math < MAX_MATH => {
+                math += 1;
+                out.needs_math = true;
+                code_math.push(node);
+            }
+            NodeValue::TaskItem(_) => task_items.push(node),
+            NodeValue::FootnoteReference(_) => footnote_refs.push(node),
+            NodeValue::FootnoteDefinition(_) => footnote_defs.push(node),
+            NodeValue::Heading(h) => {
+                has_h1 |= h.level == 1;
+                if heading_htmls.len() < MAX_ANCHORED_HEADINGS {
+                    let mut html = String::new();
+                    inline_html(node, 0, &mut html);
+                    heading_htmls.push(html);
+                }
+            }
             NodeValue::WikiLink(_) => links.push(node),
             // `[](https://x)`: Otterwiki shows the URL rather than an invisible link.
             NodeValue::Link(_) if node.first_child().is_none() => empty_links.push(node),
@@ -205,7 +232,6 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
                 math += 1;
                 out.needs_math = true;
             }
-            NodeValue::Heading(h) if h.level == 1 => has_h1 = true,
             NodeValue::CodeBlock(cb) => match cb.info.split_whitespace().next() {
                 Some("math") => out.needs_math = true,
                 Some("mermaid") => out.needs_mermaid = true,
@@ -213,6 +239,43 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             },
             _ => {}
         }
+    }
+
+    for node in code_math {
+        let mut data = node.data_mut();
+        if let NodeValue::Code(c) = &data.value {
+            let literal = c.literal[1..c.literal.len() - 1].to_string();
+            data.value = NodeValue::Math(comrak::nodes::NodeMath {
+                dollar_math: true,
+                display_math: false,
+                literal,
+            });
+        }
+    }
+    // In a loose list, comrak writes a task's checkbox above its paragraph; Otterwiki
+    // (and GitHub) put it at the start of the text.
+    for node in task_items {
+        let list = match node.parent().map(|p| p.data().value.clone()) {
+            Some(NodeValue::List(l)) if !l.tight => l,
+            _ => continue,
+        };
+        let Some(paragraph) = node
+            .first_child()
+            .filter(|c| matches!(c.data().value, NodeValue::Paragraph))
+        else {
+            continue;
+        };
+        let checked = matches!(&node.data().value, NodeValue::TaskItem(t) if t.symbol.is_some());
+        node.data_mut().value = NodeValue::Item(list);
+        let input = if checked {
+            "<input type=\"checkbox\" checked=\"\" disabled=\"\"> "
+        } else {
+            "<input type=\"checkbox\" disabled=\"\"> "
+        };
+        paragraph.prepend(arena.alloc(NodeValue::HtmlInline(input.into()).into()));
+    }
+    if !footnote_refs.is_empty() {
+        footnotes::number_as_otterwiki(&arena, &footnote_refs, &footnote_defs);
     }
 
     if !math_as_text.is_empty() {
@@ -306,6 +369,7 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     }
 
     let headings = Headings::default();
+    headings.state.lock().expect("heading lock").htmls = heading_htmls;
     let highlighter = Highlighter::default();
     let mermaid = Mermaid;
     let mut plugins = Plugins::default();
@@ -345,6 +409,7 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             .push(TocEntry {
                 level: 1,
                 text: t.clone(),
+                html: html_escape_text(t),
                 id,
             });
     }
@@ -375,6 +440,64 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
     out
 }
 
+/// `` `$a \ne 0$` ``: a code span Otterwiki typesets.
+fn is_code_math(literal: &str) -> bool {
+    literal.len() >= 3 && literal.starts_with('$') && literal.ends_with('$')
+}
+
+/// Inline formatting a contents entry keeps; deeper nesting is written as its text.
+const MAX_INLINE_DEPTH: usize = 16;
+
+/// A heading's inline content as HTML for the table of contents: text escaped, the
+/// formatting tags kept, everything else (links, images, raw HTML) as its text alone.
+fn inline_html<'a>(node: &'a comrak::nodes::AstNode<'a>, depth: usize, out: &mut String) {
+    for child in node.children() {
+        let tag = match &child.data().value {
+            NodeValue::Text(t) => {
+                out.push_str(&html_escape_text(t));
+                continue;
+            }
+            NodeValue::Code(c) => {
+                let _ = write!(out, "<code>{}</code>", html_escape_text(&c.literal));
+                continue;
+            }
+            NodeValue::Math(m) => {
+                out.push_str(&html_escape_text(&m.literal));
+                continue;
+            }
+            NodeValue::SoftBreak | NodeValue::LineBreak => {
+                out.push(' ');
+                continue;
+            }
+            NodeValue::HtmlInline(_) => continue,
+            NodeValue::Strong => Some("strong"),
+            NodeValue::Emph => Some("em"),
+            NodeValue::Strikethrough => Some("del"),
+            NodeValue::Highlight => Some("mark"),
+            _ => None,
+        };
+        if depth >= MAX_INLINE_DEPTH {
+            // Deeper than any real heading: its text alone, without recursing further.
+            for d in child.descendants() {
+                match &d.data().value {
+                    NodeValue::Text(t) => out.push_str(&html_escape_text(t)),
+                    NodeValue::Code(c) => out.push_str(&html_escape_text(&c.literal)),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        match tag {
+            Some(tag) => {
+                let _ = write!(out, "<{tag}>");
+                inline_html(child, depth + 1, out);
+                let _ = write!(out, "</{tag}>");
+            }
+            None => inline_html(child, depth + 1, out),
+        }
+    }
+}
+
 /// Formulas one page has typeset. Each is about forty bytes of HTML and a typesetting
 /// run in the reader's browser, so a 1 MB page of `$a` would be 10 MB of HTML and minutes
 /// of script; real pages have dozens, a textbook chapter hundreds.
@@ -395,6 +518,10 @@ struct HeadingState {
     open_ids: Vec<Option<String>>,
     /// Headings past [`MAX_ANCHORED_HEADINGS`].
     unanchored: usize,
+    /// Each heading's inline HTML, in the order they are written (see [`inline_html`]).
+    htmls: Vec<String>,
+    /// Headings written so far.
+    entered: usize,
 }
 
 /// Headings one page gives an id, an anchor and a contents entry; later ones are plain.
@@ -410,6 +537,8 @@ impl HeadingAdapter for Headings {
         _: Option<Sourcepos>,
     ) -> fmt::Result {
         let mut st = self.state.lock().expect("heading lock");
+        let html = st.htmls.get(st.entered).cloned();
+        st.entered += 1;
         if st.toc.len() >= MAX_ANCHORED_HEADINGS {
             st.unanchored += 1;
             st.open_ids.push(None);
@@ -428,6 +557,7 @@ impl HeadingAdapter for Headings {
         *n += 1;
         st.toc.push(TocEntry {
             level: heading.level,
+            html: html.unwrap_or_else(|| html_escape_text(&heading.content)),
             text: heading.content.clone(),
             id: id.clone(),
         });
@@ -476,6 +606,8 @@ impl SyntaxHighlighterAdapter for Highlighter {
         code: &str,
     ) -> fmt::Result {
         use std::sync::atomic::Ordering;
+        // ```` ```python= ````: Otterwiki's line numbers.
+        let numbered = lang.is_some_and(|l| l.ends_with('='));
         let lang = lang
             .map(|l| l.trim_end_matches('='))
             .filter(|l| !l.is_empty());
@@ -483,20 +615,23 @@ impl SyntaxHighlighterAdapter for Highlighter {
         let syntax = lang
             .filter(|_| spent <= MAX_HIGHLIGHT_BYTES)
             .and_then(|l| SYNTAXES.find_syntax_by_token(l));
-        let Some(syntax) = syntax else {
-            return output.write_str(&html_escape_text(code));
-        };
-        let mut generator =
-            ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
-        for line in LinesWithEndings::from(code) {
-            if generator
-                .parse_html_for_line_which_includes_newline(line)
-                .is_err()
-            {
-                return output.write_str(&html_escape_text(code));
-            }
+        let html = syntax
+            .and_then(|syntax| {
+                let mut generator =
+                    ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
+                for line in LinesWithEndings::from(code) {
+                    generator
+                        .parse_html_for_line_which_includes_newline(line)
+                        .ok()?;
+                }
+                Some(generator.finalize())
+            })
+            .unwrap_or_else(|| html_escape_text(code));
+        if numbered {
+            output.write_str(&one_span_per_line(&html))
+        } else {
+            output.write_str(&html)
         }
-        output.write_str(&generator.finalize())
     }
 
     fn write_pre_tag(
@@ -507,7 +642,8 @@ impl SyntaxHighlighterAdapter for Highlighter {
         match attributes.get("lang") {
             Some(lang) => write!(
                 output,
-                "<pre class=\"code\" data-lang=\"{}\">",
+                "<pre class=\"code{}\" data-lang=\"{}\">",
+                if lang.ends_with('=') { " linenos" } else { "" },
                 html_escape_attr(lang.trim_end_matches('='))
             ),
             None => output.write_str("<pre class=\"code\">"),
@@ -521,6 +657,56 @@ impl SyntaxHighlighterAdapter for Highlighter {
     ) -> fmt::Result {
         output.write_str("<code>")
     }
+}
+
+/// Highlighted code with each line in a `<span class="line">` (numbered by the style
+/// sheet): the highlighter's spans that cross a line end are closed before it and opened
+/// again after, so every line is whole. The input is the highlighter's own output (spans
+/// and escaped text only).
+fn one_span_per_line(html: &str) -> String {
+    // The code's last line end (the block's own) ends the last line: nothing follows it
+    // but the closing tags of spans already closed with that line.
+    let mut line_ends = html.matches('\n').count();
+    let mut out = String::with_capacity(html.len() + html.len() / 4);
+    let mut open: Vec<&str> = Vec::new();
+    out.push_str("<span class=\"line\">");
+    let mut rest = html;
+    while let Some(at) = rest.find(['<', '\n']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('\n') {
+            line_ends -= 1;
+            out.push_str(&"</span>".repeat(open.len()));
+            out.push_str("</span>\n");
+            rest = &rest[1..];
+            let only_tags = |s: &str| {
+                s.split('<').all(|part| {
+                    part.find('>')
+                        .map_or(part.is_empty(), |e| e + 1 == part.len())
+                })
+            };
+            if line_ends == 0 && only_tags(rest) {
+                return out;
+            }
+            out.push_str("<span class=\"line\">");
+            for tag in &open {
+                out.push_str(tag);
+            }
+            continue;
+        }
+        let end = rest.find('>').map_or(rest.len(), |e| e + 1);
+        let tag = &rest[..end];
+        if tag.starts_with("</") {
+            open.pop();
+        } else {
+            open.push(tag);
+        }
+        out.push_str(tag);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.push_str("</span>");
+    out
 }
 
 struct Mermaid;
@@ -608,6 +794,46 @@ mod tests {
         assert_eq!(
             out.link_targets,
             vec![("exists.md".into(), true), ("nope page.md".into(), false)]
+        );
+    }
+
+    #[test]
+    fn numbered_code_keeps_every_line_whole() {
+        let out = r("```python=\nx = \"a\nb\"\ny = 1\n```\n");
+        assert!(
+            out.html
+                .contains("<pre class=\"code linenos\" data-lang=\"python\">"),
+            "{}",
+            out.html
+        );
+        assert_eq!(
+            out.html.matches("<span class=\"line\">").count(),
+            3,
+            "{}",
+            out.html
+        );
+        // Balanced on every line: the string's span is closed and opened again.
+        for line in out.html.lines().filter(|l| l.contains("class=\"line\"")) {
+            let body = line
+                .split("<code>")
+                .last()
+                .unwrap()
+                .split("</code>")
+                .next()
+                .unwrap();
+            assert_eq!(
+                body.matches("<span").count(),
+                body.matches("</span>").count(),
+                "{line}"
+            );
+        }
+        let plain = r("```nolang=\na < b\nc\n```\n");
+        assert!(
+            plain
+                .html
+                .contains("<span class=\"line\">a &lt; b</span>\n<span class=\"line\">c</span>"),
+            "{}",
+            plain.html
         );
     }
 

@@ -13,6 +13,7 @@
 pub mod attachment_type;
 mod blobs;
 pub mod dialect;
+mod footnotes;
 pub mod front_matter;
 mod head;
 mod last_change;

@@ -56,6 +56,7 @@ const ELEMENTS: &[&str] = &[
     "area",
     "article",
     "aside",
+    "audio",
     "b",
     "bdi",
     "bdo",
@@ -109,6 +110,7 @@ const ELEMENTS: &[&str] = &[
     "samp",
     "section",
     "small",
+    "source",
     "span",
     "strike",
     "strong",
@@ -127,6 +129,7 @@ const ELEMENTS: &[&str] = &[
     "u",
     "ul",
     "var",
+    "video",
     "wbr",
 ];
 
@@ -146,6 +149,7 @@ const ELEMENT_ATTRIBUTES: &[(&str, &[&str])] = &[
             "aria-label",
         ],
     ),
+    ("audio", MEDIA_ATTRIBUTES),
     ("blockquote", &["cite"]),
     ("col", &["align", "char", "charoff", "span"]),
     ("colgroup", &["align", "char", "charoff", "span"]),
@@ -159,6 +163,7 @@ const ELEMENT_ATTRIBUTES: &[(&str, &[&str])] = &[
     ("pre", &["data-lang", "data-math-style"]),
     ("q", &["cite"]),
     ("section", &["data-footnotes"]),
+    ("source", &["src", "type"]),
     ("span", &["data-math-style"]),
     ("table", &["align", "char", "charoff", "summary"]),
     ("tbody", &["align", "char", "charoff"]),
@@ -175,7 +180,24 @@ const ELEMENT_ATTRIBUTES: &[(&str, &[&str])] = &[
     ),
     ("thead", &["align", "char", "charoff"]),
     ("tr", &["align", "char", "charoff"]),
+    ("video", MEDIA_ATTRIBUTES),
 ];
+
+/// What `<video>` and `<audio>` may say: controls and size, never to play by themselves.
+const MEDIA_ATTRIBUTES: &[&str] = &[
+    "controls",
+    "height",
+    "loop",
+    "muted",
+    "playsinline",
+    "poster",
+    "preload",
+    "src",
+    "width",
+];
+
+/// Elements whose sources are media, played from the wiki's own attachments or https.
+const MEDIA: &[&str] = &["audio", "source", "video"];
 
 /// URL schemes a link or image may use; relative URLs are allowed too.
 const URL_SCHEMES: &[&str] = &[
@@ -210,7 +232,7 @@ const URL_SCHEMES: &[&str] = &[
 const LINK_REL: &str = "noopener noreferrer";
 
 /// Elements that never hold content.
-const VOID: &[&str] = &["area", "br", "col", "hr", "img", "input", "wbr"];
+const VOID: &[&str] = &["area", "br", "col", "hr", "img", "input", "source", "wbr"];
 
 /// Elements whose end tag may be left out (`<li>a<li>b`): they close themselves, so they
 /// are not kept open (nor closed at the end); their end tags are written as they come.
@@ -403,6 +425,7 @@ fn allowed_attribute(name: &str, element: &Element, attribute: &str, value: &str
         return false;
     }
     match attribute {
+        "src" | "poster" if MEDIA.contains(&name) => media_url(value),
         "href" | "src" => allowed_url(value),
         // Task-list checkboxes are the only inputs.
         "type" if name == "input" => value.eq_ignore_ascii_case("checkbox"),
@@ -421,6 +444,19 @@ fn allowed_url(value: &str) -> bool {
     }
     match url::Url::parse(value) {
         Ok(url) => URL_SCHEMES.contains(&url.scheme()),
+        Err(url::ParseError::RelativeUrlWithoutBase) => true,
+        Err(_) => false,
+    }
+}
+
+/// A media source: a path on this wiki (its attachments) or an https URL; no other
+/// scheme (no `http:` mixed content, no `data:` blobs).
+fn media_url(value: &str) -> bool {
+    if value.starts_with(['/', '?', '#']) {
+        return !value.starts_with("//");
+    }
+    match url::Url::parse(value) {
+        Ok(url) => url.scheme() == "https",
         Err(url::ParseError::RelativeUrlWithoutBase) => true,
         Err(_) => false,
     }
@@ -472,6 +508,29 @@ mod tests {
 
     fn c(html: &str) -> String {
         clean(html).html
+    }
+
+    #[test]
+    fn video_and_audio_play_attachments_and_https_only() {
+        assert_eq!(
+            c(
+                "<video controls width=\"80%\" autoplay><source src=\"/Page/a/clip.mp4\" type=\"video/mp4\"></video>"
+            ),
+            "<video controls=\"\" width=\"80%\"><source src=\"/Page/a/clip.mp4\" type=\"video/mp4\"></video>"
+        );
+        assert_eq!(
+            c("<audio controls src=\"https://example.org/a.mp3\"></audio>"),
+            "<audio controls=\"\" src=\"https://example.org/a.mp3\"></audio>"
+        );
+        for bad in [
+            "http://example.org/a.mp4",
+            "data:video/mp4;base64,AAAA",
+            "javascript:alert(1)",
+            "//evil.example/a.mp4",
+        ] {
+            let out = c(&format!("<video src=\"{bad}\" poster=\"{bad}\"></video>"));
+            assert_eq!(out, "<video></video>", "{bad}");
+        }
     }
 
     #[test]
