@@ -786,3 +786,82 @@ async fn names_come_from_headings_and_folders_without_a_page_list_theirs() {
         "{api}"
     );
 }
+
+#[tokio::test]
+async fn the_changelog_is_an_atom_and_an_rss_feed_for_those_who_may_read_it() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("open", OWNER, true);
+    s.create_wiki("closed", OWNER, false);
+    s.commit_outside("open", &[("news.md", "# News\n\n<b>&</b>\n")]);
+    let c = s.client();
+    let open = s.wiki_url("open");
+    let r = c.get(format!("{open}/-/feed.atom")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    let atom = r.text().await.unwrap();
+    assert!(
+        atom.starts_with("<?xml") && atom.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+        "{atom}"
+    );
+    // The newest commit first, with its author and the pages it changed.
+    let first = &atom[atom.find("<entry>").unwrap()..];
+    assert!(first.starts_with("<entry><title>import</title>"), "{atom}");
+    assert!(
+        first.contains("<author><name>Outsider</name></author>"),
+        "{atom}"
+    );
+    assert!(first.contains("Changed: News."), "{atom}");
+    assert!(
+        atom.matches("<entry>").count() >= 2,
+        "the starter commit too: {atom}"
+    );
+    let rss = c
+        .get(format!("{open}/-/feed.rss"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        rss.contains("<rss version=\"2.0\">") && rss.contains("<item><title>import</title>"),
+        "{rss}"
+    );
+    assert!(
+        rss.contains(&format!("<guid isPermaLink=\"true\">{open}/-/commit/")),
+        "{rss}"
+    );
+    // Pages point readers at the feeds.
+    let home = c
+        .get(format!("{open}/Home"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("type=\"application/atom+xml\"") && home.contains("href=\"/-/feed.atom\"")
+    );
+    // A private wiki's feed is a read like any other: not for anonymous readers…
+    let closed = s.wiki_url("closed");
+    for feed in ["feed.atom", "feed.rss"] {
+        let r = c.get(format!("{closed}/-/{feed}")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{feed}");
+        assert!(!r.text().await.unwrap().contains("<entry>"));
+    }
+    // …and for its owner, signed in.
+    let (cookie, _) = s.session_for(OWNER);
+    let r = c
+        .get(format!("{closed}/-/feed.atom"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<entry>"));
+}

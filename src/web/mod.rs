@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod feeds;
 pub mod redirect;
 pub mod root;
 pub mod templates;

@@ -38,6 +38,8 @@ pub fn router() -> Router<Services> {
         .route("/robots.txt", get(robots_txt))
         .route("/sitemap.xml", get(sitemap_xml))
         .route("/-/changelog", get(changelog))
+        .route("/-/feed.atom", get(super::feeds::atom))
+        .route("/-/feed.rss", get(super::feeds::rss))
         .route("/-/log", get(changelog))
         .route("/-/commit/{rev}", get(commit_view))
         .route("/-/revert/{rev}", get(revert_form).post(revert_submit))
