@@ -167,6 +167,7 @@ async fn route(state: Services, root: Router, wiki: Router, mut req: Request) ->
             match found {
                 Ok((mut caller, Some(w), oauth_role)) => {
                     caller.unsafe_method = unsafe_method;
+                    record_use(&state, &mut caller).await;
                     req.extensions_mut().insert(caller);
                     req.extensions_mut().insert(CurrentWiki(w));
                     if let Some(role) = oauth_role {
@@ -222,13 +223,25 @@ async fn caller_from_headers(
         .db
         .read_now(move |c| caller::resolve_caller(c, &st.keys, &st.cfg, &credential, ip, None))
         .await;
-    resolved.unwrap_or_else(|e| {
+    let mut caller = resolved.unwrap_or_else(|e| {
         e.log();
         Caller {
             ip,
             ..Caller::anonymous()
         }
-    })
+    });
+    record_use(state, &mut caller).await;
+    caller
+}
+
+/// Writes the "last used" of the caller's token when it is due (once a minute at most),
+/// on the blocking pool; a failure only loses that minute's mark.
+async fn record_use(state: &Services, caller: &mut Caller) {
+    if let Some(used) = caller.last_use.take()
+        && let Err(e) = state.db.run(move |c| used.record(c)).await
+    {
+        e.log();
+    }
 }
 
 fn not_found_site(state: &Services, caller: &Caller, msg: &str) -> Response {

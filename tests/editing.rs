@@ -865,3 +865,139 @@ async fn the_changelog_is_an_atom_and_an_rss_feed_for_those_who_may_read_it() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("<entry>"));
 }
+
+#[tokio::test]
+async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
+    let (s, c) = setup().await;
+    let base = s.wiki_url("notes");
+    let (csrf, revision, content) = open_editor(&s, &c, "/Home").await;
+    let keep = |text: &str, rev: &str| {
+        let (c, url) = (c.clone(), format!("{base}/-/drafts/save"));
+        let body = form_body(&[
+            ("csrf", &csrf),
+            ("page", "Home"),
+            ("content", text),
+            ("base_revision", rev),
+        ]);
+        async move {
+            c.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(keep("# Home\n\nHalf a thought", &revision).await, 204);
+    // Without the form's token nothing is kept.
+    let r = c
+        .post(format!("{base}/-/drafts/save"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("page", "Home"), ("content", "x")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Reopening the editor offers the draft; the editor still holds the page.
+    let edit = c
+        .get(format!("{base}/Home/edit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        edit.contains("You have an unsaved draft of this page"),
+        "{edit}"
+    );
+    assert!(
+        edit.contains(&content.replace('\n', "&#10;")) || edit.contains("Welcome"),
+        "{edit}"
+    );
+    // Restoring puts it in the editor, against the revision it was begun at.
+    let restored = c
+        .get(format!("{base}/Home/edit?draft=restore"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        restored.contains("Half a thought") && restored.contains("The editor holds your draft"),
+        "{restored}"
+    );
+    assert_eq!(
+        input_value(&restored, "base_revision").as_deref(),
+        Some(revision.as_str())
+    );
+    // Another person sees nothing of it.
+    s.add_user("did:plc:other", "other.test");
+    s.add_collaborator("notes", "did:plc:other", robot::access::Role::Editor);
+    let other = s.client();
+    s.login(&other, "did:plc:other", Some("notes")).await;
+    let theirs = other
+        .get(format!("{base}/Home/edit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!theirs.contains("unsaved draft") && !theirs.contains("Half a thought"));
+    // Saving the page drops the draft.
+    let r = c
+        .post(format!("{base}/Home/save"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("csrf", &csrf),
+            ("base_revision", &revision),
+            ("content", "# Home\n\nA whole thought.\n"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let edit = c
+        .get(format!("{base}/Home/edit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!edit.contains("unsaved draft"), "{edit}");
+    // Discarding drops one too.
+    let (_, revision, _) = open_editor(&s, &c, "/Home").await;
+    assert_eq!(keep("# Home\n\nAnother", &revision).await, 204);
+    let r = c
+        .post(format!("{base}/-/drafts/discard"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", &csrf), ("page", "Home")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    let edit = c
+        .get(format!("{base}/Home/edit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!edit.contains("unsaved draft"), "{edit}");
+    // The repository holds only the saved page.
+    assert!(show(&s.repo("notes"), "home.md").contains("A whole thought."));
+}

@@ -245,9 +245,38 @@
       });
     }
 
+    // Drafts: what is typed is kept on the server (at most every few seconds), so a
+    // closed tab or a lost connection loses nothing; saving the page drops it.
+    var draftTimer = 0;
+    var lastKept = text.value;
+    var baseInput = editorForm.querySelector('input[name="base_revision"]');
+    function keepDraft() {
+      var sent = text.value;
+      if (sent === lastKept || editorSubmitting) return;
+      fetch('/-/drafts/save', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded;charset=UTF-8',
+          'X-CSRF-Token': doc.body.dataset.csrf || ''
+        },
+        body: new URLSearchParams({
+          page: editorForm.dataset.page || '',
+          content: sent,
+          base_revision: baseInput ? baseInput.value : ''
+        }).toString()
+      }).then(function (r) {
+        if (r.ok) { lastKept = sent; return; }
+        // Rate limited or refused: try again later with whatever is typed then.
+        draftTimer = setTimeout(keepDraft, 15000);
+      }).catch(function (err) { console.warn('robot: draft not kept:', err); });
+    }
+
     text.addEventListener('input', function () {
       clearTimeout(timer);
       timer = setTimeout(refresh, 800);
+      clearTimeout(draftTimer);
+      draftTimer = setTimeout(keepDraft, 5000);
     });
     if (preview && !preview.innerHTML.trim() && text.value.trim()) refresh();
 

@@ -32,6 +32,27 @@ pub struct Caller {
     pub ip: std::net::IpAddr,
     /// The request may change state (POST, PUT, PATCH, DELETE): writes are rate limited.
     pub unsafe_method: bool,
+    /// A token whose "last used" is to be written ([`LastUse::record`]): resolving a
+    /// caller only reads, so it can run wherever the request is (`Db::read_now`).
+    pub last_use: Option<LastUse>,
+}
+
+/// A credential to mark as used (at most once a minute each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastUse {
+    Grant(i64),
+    PersonalToken(i64),
+}
+
+impl LastUse {
+    /// Writes the use (a write: on the blocking pool).
+    pub fn record(self, conn: &rusqlite::Connection) -> Result<()> {
+        let now = crate::db::now();
+        match self {
+            LastUse::Grant(id) => crate::db::oauth::touch_grant(conn, id, now),
+            LastUse::PersonalToken(id) => crate::db::personal_tokens::touch(conn, id, now),
+        }
+    }
 }
 
 impl Caller {
@@ -41,6 +62,7 @@ impl Caller {
             csrf: String::new(),
             bearer: false,
             bad_bearer: false,
+            last_use: None,
             ip: std::net::IpAddr::from([127, 0, 0, 1]),
             unsafe_method: false,
         }
@@ -176,17 +198,19 @@ pub fn resolve_caller(
         Credential::BadHeader => caller.bad_bearer = true,
         Credential::Bearer(token) => {
             match principal_from_bearer(conn, keys, cfg, token, resource)? {
-                Some(p) => {
+                Some((p, used)) => {
                     caller.principal = p;
                     caller.bearer = true;
+                    caller.last_use = used;
                 }
                 None => caller.bad_bearer = true,
             }
         }
         Credential::Basic(password) => match token_principal(conn, password)? {
-            Some(p) => {
+            Some((p, used)) => {
                 caller.principal = p;
                 caller.bearer = true;
+                caller.last_use = used;
             }
             None => caller.bad_bearer = true,
         },
@@ -200,16 +224,16 @@ pub fn resolve_caller(
     Ok(caller)
 }
 
-/// The principal a bearer token stands for. An OAuth access token counts only at the
-/// resource it was issued for (`resource`, see [`resolve_caller`]); elsewhere it is `None`,
-/// an invalid token.
+/// The principal a bearer token stands for, and the use to record. An OAuth access token
+/// counts only at the resource it was issued for (`resource`, see [`resolve_caller`]);
+/// elsewhere it is `None`, an invalid token.
 fn principal_from_bearer(
     conn: &rusqlite::Connection,
     keys: &Keys,
     cfg: &Config,
     token: &str,
     resource: Option<&str>,
-) -> Result<Option<Principal>> {
+) -> Result<Option<(Principal, Option<LastUse>)>> {
     if token.starts_with(super::tokens::PREFIX) || token.starts_with(super::tokens::PERSONAL_PREFIX)
     {
         return token_principal(conn, token);
@@ -218,35 +242,48 @@ fn principal_from_bearer(
         let Some(resource) = resource else {
             return Ok(None);
         };
-        return super::resource::principal_for_access_token(conn, token, resource);
+        let found = super::resource::principal_for_access_token(conn, token, resource)?;
+        return Ok(found.map(|(p, stale)| {
+            let used = match (&p, stale) {
+                (Principal::OAuth { grant_id, .. }, true) => Some(LastUse::Grant(*grant_id)),
+                _ => None,
+            };
+            (p, used)
+        }));
     }
-    Ok(principal_from_jwt(conn, keys, cfg, token)?.map(|(p, _)| p))
+    Ok(principal_from_jwt(conn, keys, cfg, token)?.map(|(p, _)| (p, None)))
 }
 
 /// The principal of a wiki token or a personal token (`None` when it is unknown, or a
 /// personal token that expired).
-fn token_principal(conn: &rusqlite::Connection, token: &str) -> Result<Option<Principal>> {
+fn token_principal(
+    conn: &rusqlite::Connection,
+    token: &str,
+) -> Result<Option<(Principal, Option<LastUse>)>> {
     if token.starts_with(super::tokens::PERSONAL_PREFIX) {
-        return Ok(
-            super::tokens::holder_of(conn, token)?.map(|h| Principal::PersonalToken {
+        return Ok(super::tokens::holder_of(conn, token)?.map(|(h, stale)| {
+            let used = stale.then_some(LastUse::PersonalToken(h.token_id));
+            let p = Principal::PersonalToken {
                 did: h.did,
                 handle: h.handle,
                 wiki_id: h.wiki_id,
                 token_id: h.token_id,
                 name: h.name,
                 can_write: h.can_write,
-            }),
-        );
+            };
+            (p, used)
+        }));
     }
     let Some(wiki_id) = super::tokens::wiki_of(conn, token)? else {
         return Ok(None);
     };
-    Ok(
-        crate::db::wikis::by_id(conn, wiki_id)?.map(|w| Principal::WikiToken {
+    Ok(crate::db::wikis::by_id(conn, wiki_id)?.map(|w| {
+        let p = Principal::WikiToken {
             wiki_id,
             slug: w.slug,
-        }),
-    )
+        };
+        (p, None)
+    }))
 }
 
 /// A platform JWT whose session row is live.

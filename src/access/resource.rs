@@ -68,13 +68,14 @@ pub fn is_git_path(path: &str) -> bool {
     })
 }
 
-/// The principal an OAuth access token stands for at `resource`: `None` when the token
-/// is unknown, expired, not an access token, or issued for another resource.
+/// The principal an OAuth access token stands for at `resource` (`None` when the token
+/// is unknown, expired, not an access token, or issued for another resource), and whether
+/// its grant's "last used" is a minute old or more (see `caller::LastUse`). Only reads.
 pub fn principal_for_access_token(
     conn: &Connection,
     token: &str,
     resource: &str,
-) -> Result<Option<Principal>> {
+) -> Result<Option<(Principal, bool)>> {
     if !token.starts_with(ACCESS_TOKEN_PREFIX) {
         return Ok(None);
     }
@@ -88,20 +89,20 @@ pub fn principal_for_access_token(
     {
         return Ok(None);
     }
-    // "Last used" is shown by the minute; skip the write (and its lock) until then.
-    if row.grant.last_used_at.is_none_or(|t| t < now - 60) {
-        crate::db::oauth::touch_grant(conn, row.grant.id, now)?;
-    }
+    let stale = row.grant.last_used_at.is_none_or(|t| t < now - 60);
     let g = row.grant;
-    Ok(Some(Principal::OAuth {
-        can_write: g.scope.split_whitespace().any(|s| s == SCOPE_WRITE),
-        did: g.user_did,
-        handle: g.user_handle,
-        wiki_id: g.wiki_id,
-        client_name: g.client_name,
-        grant_id: g.id,
-        resource: g.resource,
-    }))
+    Ok(Some((
+        Principal::OAuth {
+            can_write: g.scope.split_whitespace().any(|s| s == SCOPE_WRITE),
+            did: g.user_did,
+            handle: g.user_handle,
+            wiki_id: g.wiki_id,
+            client_name: g.client_name,
+            grant_id: g.id,
+            resource: g.resource,
+        },
+        stale,
+    )))
 }
 
 #[cfg(test)]

@@ -59,6 +59,6 @@ pub fn create_personal(
 }
 
 /// Who holds a presented personal token (`None`: unknown or expired).
-pub fn holder_of(conn: &Connection, token: &str) -> Result<Option<Holder>> {
+pub fn holder_of(conn: &Connection, token: &str) -> Result<Option<(Holder, bool)>> {
     personal_tokens::holder(conn, &hash_secret(token), crate::db::now())
 }

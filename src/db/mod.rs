@@ -4,6 +4,7 @@
 //! One file per table family below.
 
 pub mod atproto;
+pub mod drafts;
 pub mod oauth;
 pub mod personal_tokens;
 pub mod sessions;
@@ -67,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "client_documents",
         include_str!("../../migrations/0011_client_documents.sql"),
+    ),
+    (
+        12,
+        "drafts",
+        include_str!("../../migrations/0012_drafts.sql"),
     ),
 ];
 

@@ -102,9 +102,10 @@ pub fn delete(conn: &Connection, did: &str, id: i64) -> Result<Option<PersonalTo
     Ok(token)
 }
 
-/// The holder of the token with this hash, unless it has expired. Marks it used, at most
-/// once a minute (a write per request would serialise every reader on SQLite's lock).
-pub fn holder(conn: &Connection, token_hash: &str, now: i64) -> Result<Option<Holder>> {
+/// The holder of the token with this hash, unless it has expired, and whether its "last
+/// used" is a minute old or more ([`touch`] it then: shown by the minute, so a write per
+/// request would only serialise readers on SQLite's lock). Only reads.
+pub fn holder(conn: &Connection, token_hash: &str, now: i64) -> Result<Option<(Holder, bool)>> {
     let row = conn
         .prepare_cached(
             "SELECT t.id, t.wiki_id, t.did, u.handle, t.name, t.can_write, t.expires_at, t.last_used_at
@@ -131,11 +132,15 @@ pub fn holder(conn: &Connection, token_hash: &str, now: i64) -> Result<Option<Ho
     if expires_at.is_some_and(|e| e <= now) {
         return Ok(None);
     }
-    if last_used.is_none_or(|t| now - t >= 60) {
-        conn.execute(
-            "UPDATE personal_tokens SET last_used_at = ?1 WHERE id = ?2",
-            params![now, holder.token_id],
-        )?;
-    }
-    Ok(Some(holder))
+    let stale = last_used.is_none_or(|t| now - t >= 60);
+    Ok(Some((holder, stale)))
+}
+
+/// Marks the token used at `now`.
+pub fn touch(conn: &Connection, token_id: i64, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE personal_tokens SET last_used_at = ?1 WHERE id = ?2",
+        params![now, token_id],
+    )?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! handed to every surface. Surfaces call into it; it knows none of them.
 
 pub mod attachments;
+pub mod drafts;
 pub mod git;
 pub mod manage;
 pub mod op;

@@ -225,6 +225,16 @@ pub async fn save(
         let base = base.as_deref().filter(|r| !r.is_empty());
         match w.save_page(wiki, author, &name, &content, base, &message)? {
             SaveOutcome::Saved { created, .. } => {
+                // The page is saved: the person's draft of it has served (see `drafts`).
+                // Losing that clean-up loses nothing, so it never fails the save.
+                if let Some(did) = caller.principal.did() {
+                    let dropped = w.db().conn().and_then(|c| {
+                        crate::db::drafts::delete(&c, wiki.id, &name.file_path(), did)
+                    });
+                    if let Err(e) = dropped {
+                        e.log();
+                    }
+                }
                 Ok(Saved::Written(written(w, wiki, &name, created)?))
             }
             SaveOutcome::Conflict(conflict) => Ok(Saved::Stale {

@@ -79,6 +79,9 @@ pub struct Edit {
     pub message: String,
     pub conflict: Option<SaveConflict>,
     pub error: Option<String>,
+    /// The person's unsaved draft of this page: when it was kept, and whether the editor
+    /// holds it now (restored) or is only offering it.
+    pub draft: Option<(i64, bool)>,
 }
 
 #[derive(Template)]

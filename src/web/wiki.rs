@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::http::urlencode;
 use crate::service::Services;
 use crate::service::op::Surface;
-use crate::service::{attachments, pages, reads};
+use crate::service::{attachments, drafts, pages, reads};
 use crate::wiki::markdown;
 use crate::wiki::names::{PageName, url_path_encode};
 use crate::wiki::snapshot::Snapshot;
@@ -38,6 +38,8 @@ pub fn router() -> Router<Services> {
         .route("/robots.txt", get(robots_txt))
         .route("/sitemap.xml", get(sitemap_xml))
         .route("/-/changelog", get(changelog))
+        .route("/-/drafts/save", post(draft_save))
+        .route("/-/drafts/discard", post(draft_discard))
         .route("/-/feed.atom", get(super::feeds::atom))
         .route("/-/feed.rss", get(super::feeds::rss))
         .route("/-/log", get(changelog))
@@ -355,7 +357,7 @@ async fn page_route(
         (Method::GET, PageAction::View(rev)) => {
             show_page(state, wiki, caller, name, rev, query, headers).await
         }
-        (Method::GET, PageAction::Edit) => edit_form(state, wiki, caller, name).await,
+        (Method::GET, PageAction::Edit) => edit_form(state, wiki, caller, name, query).await,
         (Method::POST, PageAction::Save) => match read_form(request, limit).await {
             Ok(form) => save(state, wiki, caller, name, form, headers).await,
             Err(e) => Err(WebError {
@@ -583,7 +585,13 @@ async fn show_page(
     Ok(render(&view))
 }
 
-async fn edit_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> WebResult {
+async fn edit_form(
+    state: Services,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    query: Option<String>,
+) -> WebResult {
     let url = format!("/{}/edit", url_path_encode(&raw));
     let mut ctx = Ctx::new(&state, wiki, caller, Action::Write, &url).await?;
     let name = page_name(&ctx, &raw)?;
@@ -597,10 +605,24 @@ async fn edit_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> 
         None => ctx.tree().await?,
     };
     ctx.with_sidebar(&snap, Some(&name), &format!("Edit {name}"));
-    let (content, base, is_new) = match page {
+    let (mut content, mut base, is_new) = match page {
         Some(read) => (read.page.content, read.page.commit, false),
         None => (format!("# {}\n\n", name.leaf()), String::new(), true),
     };
+    // A draft left in an earlier editor is offered; `?draft=restore` puts it in this one,
+    // against the revision it was begun at (so a change made since is a conflict).
+    let draft = drafts::find(&state, &ctx.caller, &ctx.wiki, &name)
+        .await
+        .or_page(&ctx)?
+        .filter(|d| d.content != content);
+    let restore = query.as_deref() == Some("draft=restore");
+    let draft = draft.map(|d| {
+        if restore {
+            content = d.content;
+            base = d.base_revision;
+        }
+        (d.updated_at, restore)
+    });
     Ok(render(&Edit {
         l: ctx.layout,
         name: name.to_string(),
@@ -611,7 +633,72 @@ async fn edit_form(state: Services, wiki: Wiki, caller: Caller, raw: String) -> 
         message: String::new(),
         conflict: None,
         error: None,
+        draft,
     }))
+}
+
+/// `POST /-/drafts/save`: the editor keeps what is being typed (`page`, `content`,
+/// `base_revision`, `csrf`). Answers 204, or the error as JSON for the editor to show.
+async fn draft_save(
+    State(state): State<Services>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let limit = 3 * state.cfg.limits.max_page_bytes + 64 * 1024;
+    let kept = async {
+        let form = read_form(request, limit).await?;
+        check_csrf(
+            &state.keys,
+            &caller,
+            form.get("csrf").map(String::as_str),
+            &headers,
+        )?;
+        let name = PageName::parse(form.get("page").map_or("", String::as_str))?;
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        drafts::keep(
+            &state,
+            &caller,
+            &wiki,
+            name,
+            field("content"),
+            field("base_revision"),
+        )
+        .await
+    };
+    match kept.await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (
+            e.status(),
+            Json(serde_json::json!({"error": e.public_message()})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /-/drafts/discard`: drops the person's draft of `page`, back to the editor.
+async fn draft_discard(
+    State(state): State<Services>,
+    CurrentWiki(wiki): CurrentWiki,
+    caller: Caller,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> WebResult {
+    let form = read_form(request, 64 * 1024).await.map_err(|e| WebError {
+        error: e,
+        layout: base_layout(&state, &wiki, &caller, "/"),
+        login_redirect: None,
+    })?;
+    let raw = form.get("page").cloned().unwrap_or_default();
+    let url = format!("/{}/edit", url_path_encode(&raw));
+    let ctx = Ctx::new(&state, wiki, caller, Action::Write, &url).await?;
+    ctx.csrf(form.get("csrf").map(String::as_str), &headers)?;
+    let name = page_name(&ctx, &raw)?;
+    drafts::discard(&state, &ctx.caller, &ctx.wiki, &name)
+        .await
+        .or_page(&ctx)?;
+    Ok(Redirect::to(&format!("{}/edit", name.url())).into_response())
 }
 
 async fn save(
@@ -662,6 +749,7 @@ async fn save(
                 message,
                 conflict: Some(*conflict),
                 error: None,
+                draft: None,
             });
             *resp.status_mut() = StatusCode::CONFLICT;
             Ok(resp)
@@ -683,6 +771,7 @@ async fn save(
                 message,
                 conflict: None,
                 error: Some(we.error.public_message()),
+                draft: None,
             });
             *resp.status_mut() = status;
             if let Error::RateLimited { retry_after_secs } = we.error {
