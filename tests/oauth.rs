@@ -928,6 +928,12 @@ async fn the_owner_sees_connected_clients_and_disconnects_them() {
         mcp(&s, "notes", &access, "list_notes", json!({})).await.0,
         200
     );
+    // The grant's use is recorded (after the caller was read, on the blocking pool).
+    let wiki = robot::db::wikis::by_slug(&s.state.db.conn().unwrap(), "notes")
+        .unwrap()
+        .unwrap();
+    let grants = robot::db::oauth::grants_for_wiki(&s.state.db.conn().unwrap(), wiki.id).unwrap();
+    assert!(grants[0].last_used_at.is_some(), "{grants:?}");
     let (cookie, csrf) = s.session_for(OWNER);
     let c = s.client();
     let html = c
