@@ -901,14 +901,7 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
         .unwrap();
     assert_eq!(r.status(), 403);
     // Reopening the editor offers the draft; the editor still holds the page.
-    let edit = c
-        .get(format!("{base}/Home/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(
         edit.contains("You have an unsaved draft of this page"),
         "{edit}"
@@ -918,14 +911,7 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
         "{edit}"
     );
     // Restoring puts it in the editor, against the revision it was begun at.
-    let restored = c
-        .get(format!("{base}/Home/edit?draft=restore"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let restored = text_of(&c, &format!("{base}/Home/edit?draft=restore")).await;
     assert!(
         restored.contains("Half a thought") && restored.contains("The editor holds your draft"),
         "{restored}"
@@ -939,14 +925,7 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
     s.add_collaborator("notes", "did:plc:other", robot::access::Role::Editor);
     let other = s.client();
     s.login(&other, "did:plc:other", Some("notes")).await;
-    let theirs = other
-        .get(format!("{base}/Home/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let theirs = text_of(&other, &format!("{base}/Home/edit")).await;
     assert!(!theirs.contains("unsaved draft") && !theirs.contains("Half a thought"));
     // Saving the page drops the draft.
     let r = c
@@ -965,14 +944,7 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
         "{}",
         r.status()
     );
-    let edit = c
-        .get(format!("{base}/Home/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(!edit.contains("unsaved draft"), "{edit}");
     // Discarding drops one too.
     let (_, revision, _) = open_editor(&s, &c, "/Home").await;
@@ -989,15 +961,13 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
         "{}",
         r.status()
     );
-    let edit = c
-        .get(format!("{base}/Home/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(!edit.contains("unsaved draft"), "{edit}");
     // The repository holds only the saved page.
     assert!(show(&s.repo("notes"), "home.md").contains("A whole thought."));
+}
+
+/// The body of a GET.
+async fn text_of(c: &reqwest::Client, url: &str) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
 }

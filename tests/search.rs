@@ -1,8 +1,6 @@
 //! Full-text search: BM25 ranking, highlighted snippets, kept current by every write and
 //! reconciled with commits made behind the server's back.
 
-use std::process::Command;
-
 use crate::common::*;
 
 const OWNER: &str = "did:plc:owner";
@@ -105,28 +103,11 @@ async fn outside_commits_are_reconciled() {
     let s = TestServer::start().await;
     s.add_user(OWNER, "owner.test");
     s.create_wiki("notes", OWNER, true);
-    let repo = s.repo("notes");
     // Commit with plain git behind the server's back.
-    let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-    git(w, &["clone", "-q", repo.to_str().unwrap(), "."]);
-    std::fs::write(w.join("outside.md"), "# Outside\n\nA quokka appeared.\n").unwrap();
-    git(w, &["add", "."]);
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Outsider",
-            "-c",
-            "user.email=o@example.org",
-            "commit",
-            "-qm",
-            "outside",
-        ])
-        .current_dir(w)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    git(w, &["push", "-q", "origin", "main"]);
+    s.commit_outside(
+        "notes",
+        &[("outside.md", "# Outside\n\nA quokka appeared.\n")],
+    );
     let anon = s.client();
     // Pages follow HEAD at once.
     assert_eq!(
