@@ -873,33 +873,26 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
     let (csrf, revision, content) = open_editor(&s, &c, "/Home").await;
     let keep = |text: &str, rev: &str| {
         let (c, url) = (c.clone(), format!("{base}/-/drafts/save"));
-        let body = form_body(&[
-            ("csrf", &csrf),
-            ("page", "Home"),
-            ("content", text),
-            ("base_revision", rev),
-        ]);
+        let pairs = [
+            ("csrf", csrf.clone()),
+            ("page", "Home".into()),
+            ("content", text.into()),
+            ("base_revision", rev.into()),
+        ];
         async move {
-            c.post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&c, &url, &pairs).await.as_u16()
         }
     };
     assert_eq!(keep("# Home\n\nHalf a thought", &revision).await, 204);
     // Without the form's token nothing is kept.
-    let r = c
-        .post(format!("{base}/-/drafts/save"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("page", "Home"), ("content", "x")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    let refused = post_form(
+        &c,
+        &format!("{base}/-/drafts/save"),
+        &[("page", "Home"), ("content", "x")],
+    )
+    .await;
+    assert_eq!(refused, 403);
     // Reopening the editor offers the draft; the editor still holds the page.
     let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(
@@ -928,38 +921,31 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
     let theirs = text_of(&other, &format!("{base}/Home/edit")).await;
     assert!(!theirs.contains("unsaved draft") && !theirs.contains("Half a thought"));
     // Saving the page drops the draft.
-    let r = c
-        .post(format!("{base}/Home/save"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
+    let saved = post_form(
+        &c,
+        &format!("{base}/Home/save"),
+        &[
             ("csrf", &csrf),
             ("base_revision", &revision),
             ("content", "# Home\n\nA whole thought.\n"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success() || r.status().is_redirection(),
-        "{}",
-        r.status()
-    );
+        ],
+    )
+    .await;
+    assert!(saved.is_success() || saved.is_redirection(), "{saved}");
     let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(!edit.contains("unsaved draft"), "{edit}");
     // Discarding drops one too.
     let (_, revision, _) = open_editor(&s, &c, "/Home").await;
     assert_eq!(keep("# Home\n\nAnother", &revision).await, 204);
-    let r = c
-        .post(format!("{base}/-/drafts/discard"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("csrf", &csrf), ("page", "Home")]))
-        .send()
-        .await
-        .unwrap();
+    let discarded = post_form(
+        &c,
+        &format!("{base}/-/drafts/discard"),
+        &[("csrf", &csrf), ("page", "Home")],
+    )
+    .await;
     assert!(
-        r.status().is_redirection() || r.status().is_success(),
-        "{}",
-        r.status()
+        discarded.is_redirection() || discarded.is_success(),
+        "{discarded}"
     );
     let edit = text_of(&c, &format!("{base}/Home/edit")).await;
     assert!(!edit.contains("unsaved draft"), "{edit}");
@@ -970,4 +956,15 @@ async fn drafts_are_kept_offered_restored_and_dropped_on_save() {
 /// The body of a GET.
 async fn text_of(c: &reqwest::Client, url: &str) -> String {
     c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// POSTs `pairs` as a form; the answer's status.
+async fn post_form(c: &reqwest::Client, url: &str, pairs: &[(&str, &str)]) -> reqwest::StatusCode {
+    c.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(pairs))
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
