@@ -81,7 +81,8 @@ fn operator_commands_work_end_to_end() {
             "administration.md",
             "agent guide.md",
             "getting started.md",
-            "home.md"
+            "home.md",
+            "syntax.md"
         ]
     );
     let home = crate::common::show(&repo, "getting started.md");

@@ -446,8 +446,8 @@ async fn refused_pushes_say_why_and_leave_nothing_behind() {
     refused(&s, &work, &["push", "origin", "main"], "..").await;
     reset(&work);
 
-    // Past the attachment size and the page count (a new wiki has four pages; three
-    // more make seven).
+    // Past the attachment size and the page count (a new wiki has five pages; three
+    // more make eight).
     let big = vec![b'x'; 2000];
     refused_files(
         &s,

@@ -92,3 +92,40 @@ fn dialect_features_carry_their_markers() {
             && !s.html.contains("onclick")
     );
 }
+
+/// The config formats wiki pages are full of are highlighted, not only programming
+/// languages (syntect's own set has none of these; bat's grammars do).
+#[test]
+fn config_formats_are_highlighted() {
+    let page = PageName::parse("Test/Page").unwrap();
+    let r = |md: &str| render(md, &page, &|_| false);
+    let blocks = [
+        ("dockerfile", "FROM debian:13\nRUN apt-get update\n"),
+        ("Dockerfile", "FROM debian:13\nCOPY . /app\n"),
+        ("nginx", "server {\n    listen 80;\n    root /srv;\n}\n"),
+        (
+            "apache",
+            "<VirtualHost *:80>\n  DocumentRoot /srv\n</VirtualHost>\n",
+        ),
+        ("ini", "[core]\nbare = true\n"),
+        ("toml", "[server]\nport = 8080\n"),
+        (
+            "systemd",
+            "[Unit]\nDescription=robot\n\n[Service]\nExecStart=/usr/bin/robot\n",
+        ),
+        ("yaml", "a: 1\nb: [x, y]\n"),
+        ("diff", "-old\n+new\n"),
+        ("shell", "echo $HOME | wc -c\n"),
+        ("hcl", "resource \"a\" \"b\" {\n  x = 1\n}\n"),
+    ];
+    for (lang, code) in blocks {
+        let html = r(&format!("```{lang}\n{code}```\n")).html;
+        assert!(
+            html.matches("class=\"hl-").count() > 2,
+            "{lang} is highlighted: {html}"
+        );
+    }
+    // An unknown language is shown as written, escaped.
+    let plain = r("```nosuchlang\n<b>\n```\n").html;
+    assert!(plain.contains("&lt;b&gt;") && !plain.contains("hl-"));
+}

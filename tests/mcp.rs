@@ -402,9 +402,9 @@ async fn pages_are_listed_as_resources_and_their_paths_complete() {
         .chain(&second.resources)
         .map(|r| r.uri.clone())
         .collect();
-    assert_eq!(uris.len(), 154, "the four pages of a new wiki and the 150");
+    assert_eq!(uris.len(), 155, "the five pages of a new wiki and the 150");
     uris.dedup();
-    assert_eq!(uris.len(), 154);
+    assert_eq!(uris.len(), 155);
     let bulk = uris
         .iter()
         .find(|u| u.contains("Page%20149"))

@@ -152,8 +152,8 @@ async fn outside_commits_are_reconciled() {
         .query_row("SELECT COUNT(*) FROM pages_fts", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        n, 5,
-        "four template pages and the outside page, re-indexed at start"
+        n, 6,
+        "five template pages and the outside page, re-indexed at start"
     );
 }
 

@@ -27,6 +27,7 @@ mod markdown;
 mod mcp;
 mod oauth;
 mod ops;
+mod otterwiki_embeds;
 mod otterwiki_renderer;
 mod personal_tokens;
 mod search;

@@ -6,7 +6,8 @@
  *
  * Features: theme toggle, mobile sidebar drawer, keyboard shortcuts, confirm
  * prompts, dropdown menus, history "Compare", copy buttons on code blocks,
- * lazy KaTeX / mermaid rendering, and the editor's live preview.
+ * lazy KaTeX / mermaid rendering, {{DataTable}} tables, and the editor's live
+ * preview.
  */
 (function () {
   'use strict';
@@ -181,7 +182,78 @@
   }
 
   // Everything that decorates rendered Markdown (the page or a preview).
+  /* ---- {{DataTable}}: sort, search and pages for a table ------------------- */
+
+  // Options come from the table's data attributes, written by the server.
+  function initDataTables(scope) {
+    scope.querySelectorAll('table.datatable').forEach(function (table) {
+      if (table.dataset.ready) return;
+      table.dataset.ready = '1';
+      var body = table.tBodies[0];
+      if (!body) return;
+      var rows = Array.prototype.slice.call(body.rows);
+      var perPage = parseInt(table.dataset.perPage, 10) || 25;
+      var paging = table.dataset.paging !== 'false';
+      var page = 0, query = '';
+      var bar = doc.createElement('div');
+      bar.className = 'datatable-bar';
+      var search = null;
+      if (table.dataset.searchable !== 'false') {
+        search = doc.createElement('input');
+        search.type = 'search';
+        search.placeholder = 'Search…';
+        search.setAttribute('aria-label', 'Search the table');
+        search.addEventListener('input', function () { query = search.value.toLowerCase(); page = 0; draw(); });
+        bar.appendChild(search);
+      }
+      var pager = doc.createElement('span');
+      pager.className = 'datatable-pager';
+      bar.appendChild(pager);
+      table.parentNode.insertBefore(bar, table);
+      function draw() {
+        var shown = rows.filter(function (r) { return !query || r.textContent.toLowerCase().indexOf(query) >= 0; });
+        var pages = paging ? Math.max(1, Math.ceil(shown.length / perPage)) : 1;
+        page = Math.min(page, pages - 1);
+        rows.forEach(function (r) { r.hidden = true; });
+        shown.forEach(function (r, i) {
+          r.hidden = paging && (i < page * perPage || i >= (page + 1) * perPage);
+          body.appendChild(r);
+        });
+        pager.textContent = '';
+        if (pages > 1) {
+          [['‹', page - 1], [(page + 1) + ' / ' + pages, -1], ['›', page + 1]].forEach(function (p) {
+            var b = doc.createElement('button');
+            b.type = 'button';
+            b.textContent = p[0];
+            b.disabled = p[1] < 0 || p[1] >= pages;
+            b.addEventListener('click', function () { page = p[1]; draw(); });
+            pager.appendChild(b);
+          });
+        }
+      }
+      if (table.dataset.sortable !== 'false' && table.tHead) {
+        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+          th.classList.add('sortable');
+          th.addEventListener('click', function () {
+            var asc = th.getAttribute('aria-sort') !== 'ascending';
+            Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.removeAttribute('aria-sort'); });
+            th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+            rows.sort(function (a, b) {
+              var x = (a.cells[col] || {}).textContent || '', y = (b.cells[col] || {}).textContent || '';
+              var nx = parseFloat(x), ny = parseFloat(y);
+              var c = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+              return asc ? c : -c;
+            });
+            draw();
+          });
+        });
+      }
+      draw();
+    });
+  }
+
   function enhance(scope) {
+    initDataTables(scope);
     addCopyButtons(scope);
     renderMath(scope);
     renderMermaid(scope);

@@ -128,6 +128,16 @@ pub struct Shown {
     pub snapshot: Arc<Snapshot>,
     pub last_change: Option<CommitInfo>,
     pub rendered: Arc<Rendered>,
+    /// The page's HTML with its live embeds drawn (attachment lists, page indexes),
+    /// when it has any; otherwise it is `rendered.html`.
+    pub live_html: Option<String>,
+}
+
+impl Shown {
+    /// The page's HTML as the reader sees it.
+    pub fn html(&self) -> &str {
+        self.live_html.as_deref().unwrap_or(&self.rendered.html)
+    }
 }
 
 /// Reads a page, at HEAD or at `revision`, and renders it.
@@ -140,8 +150,10 @@ pub async fn show(
 ) -> Result<Shown> {
     s.run(caller, wiki, Action::Read, move |w, wiki, _| {
         let view = w.read_page_view(wiki, &name, revision.as_deref())?;
+        let rendered = w.render(wiki, &view.snapshot, &view.page);
         Ok(Shown {
-            rendered: w.render(wiki, &view.snapshot, &view.page),
+            live_html: w.live_html(wiki, &view.snapshot, &view.page.name, &rendered),
+            rendered,
             page: view.page,
             snapshot: view.snapshot,
             last_change: view.last_change,

@@ -486,7 +486,10 @@ async fn show_page(
     } else {
         pages::show(&state, caller, wiki, name.clone(), rev.clone())
             .await
-            .map(|s| (s.snapshot, s.page, s.last_change, Some(s.rendered)))
+            .map(|s| {
+                let html = s.html().to_string();
+                (s.snapshot, s.page, s.last_change, Some((s.rendered, html)))
+            })
     };
     let (snap, page, rendered) = match found {
         Ok((snap, page, last_change, rendered)) => (snap, Some((page, last_change)), rendered),
@@ -565,7 +568,7 @@ async fn show_page(
         ));
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response());
     }
-    let rendered = rendered.expect("rendered when not raw");
+    let (rendered, html) = rendered.expect("rendered when not raw");
     ctx.with_sidebar(&snap, Some(&page.name), &page.title);
     let title = rendered.title.clone().unwrap_or_else(|| page.title.clone());
     let view = PageView {
@@ -574,7 +577,7 @@ async fn show_page(
         path_label: page.name.as_str().replace('/', " › "),
         title,
         url: page.name.url(),
-        html: rendered.html.clone(),
+        html,
         toc: rendered.toc.clone(),
         backlinks,
         revision: rev,

@@ -123,14 +123,14 @@ fn into_owned_if_changed<'a>(tables: Cow<'a, str>, blocks: Option<String>) -> Co
 
 /// Fenced code, as a pass over a page's lines sees it.
 #[derive(Default)]
-struct Fences {
+pub(super) struct Fences {
     /// The open fence's character and length.
     open: Option<(u8, usize)>,
 }
 
 impl Fences {
     /// Whether `line` is code: inside a fence, a fence itself, or indented code.
-    fn is_code(&mut self, line: &str) -> bool {
+    pub(super) fn is_code(&mut self, line: &str) -> bool {
         let Some(rest) = strip_indent(line) else {
             return true;
         };
@@ -269,7 +269,7 @@ fn escape_cell_pipes(row: &str) -> Cow<'_, str> {
 }
 
 /// The line after at most three spaces of indent; `None` for an indented code line.
-fn strip_indent(line: &str) -> Option<&str> {
+pub(super) fn strip_indent(line: &str) -> Option<&str> {
     let spaces = line.bytes().take_while(|b| *b == b' ').count();
     (spaces <= 3).then(|| &line[spaces..])
 }

@@ -29,6 +29,7 @@ use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
 use super::dialect;
+use super::embeds;
 use super::front_matter;
 use super::links::{parse_wikilink, target_name};
 use super::names::{PageName, slugify};
@@ -63,9 +64,42 @@ pub struct Rendered {
     /// What could not be rendered as written (front matter over its limits, nesting past
     /// the caps), to show above the page.
     pub notices: Vec<String>,
+    /// The embeds that read the wiki (attachments, page lists), drawn at each view into
+    /// the markers they left in `html` (`embeds::draw_live`).
+    pub live: Vec<embeds::Live>,
 }
 
-static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
+static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(two_face::syntax::extra_newlines);
+
+/// Fence names people write that no grammar lists as its own, and the token that does.
+const LANGUAGE_ALIASES: &[(&str, &str)] = &[
+    ("apache", "htaccess"),
+    ("apacheconf", "htaccess"),
+    ("httpd", "htaccess"),
+    ("docker", "dockerfile"),
+    ("shell", "sh"),
+    ("console", "sh"),
+    ("shell-session", "sh"),
+    ("jsonc", "json"),
+    ("json5", "json"),
+    ("psql", "sql"),
+    ("postgresql", "sql"),
+    ("sshconfig", "ssh_config"),
+    ("systemd", "ini"),
+    ("service", "ini"),
+];
+
+/// The grammar for a fence's language: by name or file extension (case-insensitive),
+/// then through the aliases.
+fn syntax_for(lang: &str) -> Option<&'static syntect::parsing::SyntaxReference> {
+    SYNTAXES.find_syntax_by_token(lang).or_else(|| {
+        let lower = lang.to_ascii_lowercase();
+        LANGUAGE_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == lower)
+            .and_then(|(_, token)| SYNTAXES.find_syntax_by_token(token))
+    })
+}
 
 const CLASS_STYLE: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
 
@@ -153,7 +187,22 @@ impl URLRewriter for AttachmentLinks {
 /// nesting is capped before parsing and before sanitising (`nesting`), so the cost is
 /// linear in the page's size; what was cut is said in [`Rendered::notices`].
 pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rendered {
-    let (fm, body) = front_matter::split(md);
+    render_part(md, page, exists, Part::Page)
+}
+
+/// What is being rendered: a whole page, or the Markdown inside one of its embeds (no
+/// front matter, no embeds of its own).
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Page,
+    Embed,
+}
+
+fn render_part(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool, part: Part) -> Rendered {
+    let (fm, body) = match part {
+        Part::Page => front_matter::split(md),
+        Part::Embed => (front_matter::FrontMatter::None, md),
+    };
     let mut out = Rendered {
         properties: fm
             .properties()
@@ -170,6 +219,23 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
             nesting::MAX_BLOCK_DEPTH
         ));
     }
+    // `{{InfoBox …}}` and the other embeds become markers, drawn after sanitising.
+    let extracted = match part {
+        Part::Page => embeds::extract(&body),
+        Part::Embed => None,
+    };
+    let body = match &extracted {
+        Some(x) => {
+            if x.capped {
+                out.notices.push(format!(
+                    "This page has more than {} embeds; the later ones are shown as written.",
+                    embeds::MAX_EMBEDS
+                ));
+            }
+            std::borrow::Cow::Borrowed(x.text.as_str())
+        }
+        None => body,
+    };
     // Otterwiki's fancy blocks, spoilers, folds and spaceless alerts, as HTML blocks.
     let dialect::Rewritten { text, capped } = dialect::rewrite(&body);
     if capped {
@@ -423,6 +489,31 @@ pub fn render(md: &str, page: &PageName, exists: &dyn Fn(&str) -> bool) -> Rende
         ));
     }
     out.html = clean.html;
+    if let Some(x) = extracted.filter(|x| !x.embeds.is_empty()) {
+        // The Markdown inside embeds renders as the page's own; what it needs (math,
+        // diagrams, the links it depends on) is the page's too.
+        let parts = std::cell::RefCell::new(Vec::new());
+        let markdown = |md: &str| {
+            let part = render_part(md, page, exists, Part::Embed);
+            let html = part.html.clone();
+            parts.borrow_mut().push(part);
+            html
+        };
+        let embed_page = embeds::Page {
+            url: &page_url,
+            markdown: &markdown,
+        };
+        out.live = embeds::splice(&mut out.html, &x.embeds, &embed_page);
+        for part in parts.into_inner() {
+            out.needs_math |= part.needs_math;
+            out.needs_mermaid |= part.needs_mermaid;
+            for target in part.link_targets {
+                if !out.link_targets.contains(&target) {
+                    out.link_targets.push(target);
+                }
+            }
+        }
+    }
     let state = headings.state.into_inner().expect("heading lock");
     if out.title.is_none() {
         out.title = state
@@ -614,7 +705,7 @@ impl SyntaxHighlighterAdapter for Highlighter {
         let spent = self.spent.fetch_add(code.len(), Ordering::Relaxed) + code.len();
         let syntax = lang
             .filter(|_| spent <= MAX_HIGHLIGHT_BYTES)
-            .and_then(|l| SYNTAXES.find_syntax_by_token(l));
+            .and_then(syntax_for);
         let html = syntax
             .and_then(|syntax| {
                 let mut generator =

@@ -13,6 +13,8 @@
 pub mod attachment_type;
 mod blobs;
 pub mod dialect;
+mod embed_sources;
+pub mod embeds;
 mod footnotes;
 pub mod front_matter;
 mod head;
@@ -425,10 +427,15 @@ impl Wikis {
     /// Renders Markdown that is not (yet) a page: the editor's live preview.
     pub fn preview(&self, wiki: &Wiki, name: &PageName, content: &str) -> Result<Rendered> {
         let snap = self.snapshot(wiki)?;
-        Ok(self
+        let mut rendered = self
             .inner
             .renders
-            .render_uncached(|| renders::render_isolated(content, name, &|p| snap.has_page(p))))
+            .render_uncached(|| renders::render_isolated(content, name, &|p| snap.has_page(p)));
+        if let Some(html) = self.live_html(wiki, &snap, name, &rendered) {
+            rendered.html = html;
+            rendered.live.clear();
+        }
+        Ok(rendered)
     }
 
     /// The commit that last changed a page (for "last edited by").
@@ -465,6 +472,22 @@ impl Wikis {
         path: &str,
     ) -> Result<Option<CommitInfo>> {
         let pages = snap.pages.values().map(|p| p.path.as_str());
+        let state = self.state(wiki);
+        let mut cache = state.last_changes.lock().expect("last-change lock");
+        cache.get(repo, snap.head, path, pages)
+    }
+
+    /// As [`Wikis::last_change_in`], answering `others` (paths of attachments, say) in
+    /// the same walk on a miss.
+    fn last_change_of<'a>(
+        &self,
+        wiki: &Wiki,
+        repo: &Repository,
+        snap: &'a Snapshot,
+        path: &'a str,
+        others: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<CommitInfo>> {
+        let pages = snap.pages.values().map(|p| p.path.as_str()).chain(others);
         let state = self.state(wiki);
         let mut cache = state.last_changes.lock().expect("last-change lock");
         cache.get(repo, snap.head, path, pages)
@@ -894,10 +917,7 @@ impl Wikis {
     ) -> Result<(Vec<u8>, String)> {
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
-        let dir = snap
-            .page(&page.file_path())
-            .map(|e| e.path.trim_end_matches(".md").to_string())
-            .unwrap_or_else(|| page.dir_path());
+        let dir = attachment_dir(&snap, page);
         if file.contains('/') || file.contains("..") || file.is_empty() {
             return Err(Error::BadRequest("not a file name".into()));
         }
@@ -926,11 +946,7 @@ impl Wikis {
         message: &str,
     ) -> Result<String> {
         self.write(wiki, |repo, snap| {
-            let dir = snap
-                .page(&page.file_path())
-                .map(|e| e.path.trim_end_matches(".md").to_string())
-                .unwrap_or_else(|| page.dir_path());
-            let path = format!("{dir}/{file}");
+            let path = format!("{}/{file}", attachment_dir(snap, page));
             if file.contains('/') || !snap.files.contains_key(&path) || path.ends_with(".md") {
                 return Err(Error::not_found(format!("Attachment not found: {file}")));
             }
@@ -1063,6 +1079,14 @@ pub fn default_message(given: &str, default: impl FnOnce() -> String) -> String 
     } else {
         g.to_string()
     }
+}
+
+/// The folder a page's attachments are in: beside its file as stored (`Folder/page.md`
+/// keeps them in `Folder/page/`), or, for a page not stored, where its file would be.
+fn attachment_dir(snap: &Snapshot, page: &PageName) -> String {
+    snap.page(&page.file_path())
+        .map(|e| e.path.trim_end_matches(".md").to_string())
+        .unwrap_or_else(|| page.dir_path())
 }
 
 pub fn mime_of(file: &str) -> String {

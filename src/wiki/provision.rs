@@ -28,6 +28,10 @@ const BOOTSTRAP: &[(&str, &str)] = &[
         "administration.md",
         include_str!("../../assets/bootstrap/administration.md"),
     ),
+    (
+        "syntax.md",
+        include_str!("../../assets/bootstrap/syntax.md"),
+    ),
 ];
 
 /// The Agent Guide, unfilled: used as the MCP server's instructions.
