@@ -398,3 +398,76 @@ async fn attachment_lists_page_indexes_and_csv_tables_read_the_wiki() {
             .contains("/Indexpage/Dog")
     );
 }
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 120, 200]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// `?thumbnail=N` on an image attachment: fitted inside N×N, proportions kept, a broken
+/// image is a 422, a private wiki's thumbnail needs a reader, other files are served
+/// as they are.
+#[tokio::test]
+async fn image_attachments_have_thumbnails() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    let open = s.create_wiki("otters", OWNER, true);
+    let closed = s.create_wiki("hidden", OWNER, false);
+    s.commit_outside("otters", &[("gallery.md", "# Gallery\n")]);
+    s.commit_outside("hidden", &[("gallery.md", "# Gallery\n")]);
+    let author = robot::wiki::store::Author::robot();
+    let gallery = PageName::parse("Gallery").unwrap();
+    let files = vec![
+        ("wide.png".to_string(), png(400, 100)),
+        (
+            "broken.png".to_string(),
+            b"\x89PNG\r\n\x1a\nnot really".to_vec(),
+        ),
+        ("notes.txt".to_string(), b"plain".to_vec()),
+    ];
+    for wiki in [&open, &closed] {
+        s.state
+            .wikis
+            .upload_attachments(wiki, &author, &gallery, files.clone(), "")
+            .unwrap();
+    }
+    let c = s.client();
+    let base = s.wiki_url("otters");
+    let get = |url: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status().as_u16(), ct, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    for (query, want) in [
+        ("?thumbnail", (80, 20)),
+        ("?thumbnail=200", (200, 50)),
+        ("?thumbnail=9999", (400, 100)),
+    ] {
+        let (status, ct, body) = get(format!("{base}/Gallery/a/wide.png{query}")).await;
+        assert_eq!((status, ct.as_str()), (200, "image/png"), "{query}");
+        let img = image::load_from_memory(&body).unwrap();
+        assert_eq!((img.width(), img.height()), want, "{query}");
+    }
+    let (status, _, body) = get(format!("{base}/Gallery/a/broken.png?thumbnail")).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = get(format!("{base}/Gallery/a/notes.txt?thumbnail")).await;
+    assert_eq!((status, body.as_slice()), (200, &b"plain"[..]));
+    let (status, _, _) = get(format!(
+        "{}/Gallery/a/wide.png?thumbnail",
+        s.wiki_url("hidden")
+    ))
+    .await;
+    assert!(
+        status == 401 || status == 403 || status == 404 || status == 303,
+        "{status}"
+    );
+}

@@ -214,3 +214,18 @@ pub async fn attachment(
     })
     .await
 }
+
+/// An image attachment's thumbnail (`?thumbnail=N`): its bytes and type.
+pub async fn thumbnail(
+    s: &Services,
+    caller: &Caller,
+    wiki: &Wiki,
+    name: PageName,
+    file: String,
+    size: u32,
+) -> Result<crate::wiki::thumbnails::Thumbnail> {
+    s.run(caller, wiki, Action::Read, move |w, wiki, _| {
+        w.thumbnail(wiki, &name, &file, size)
+    })
+    .await
+}

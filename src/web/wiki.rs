@@ -416,6 +416,16 @@ async fn page_route(
             url_path_encode(&file)
         ))
         .into_response()),
+        (Method::GET, PageAction::Download(file, None))
+            if query_map(&query).contains_key("thumbnail") && has_thumbnail(&file) =>
+        {
+            let size = crate::wiki::thumbnails::size_from_query(
+                query_map(&query)
+                    .get("thumbnail")
+                    .map_or("", String::as_str),
+            );
+            thumbnail(state, wiki, caller, name, file, size).await
+        }
         (Method::GET, PageAction::Download(file, rev)) => {
             download(state, wiki, caller, name, file, rev).await
         }
@@ -1239,6 +1249,41 @@ async fn attachment_action(
     .await
     .or_page(&ctx)?;
     Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response())
+}
+
+/// Raster images have thumbnails; an SVG (or any other file) is served as it is.
+fn has_thumbnail(file: &str) -> bool {
+    let mime = crate::wiki::mime_of(file);
+    mime.starts_with("image/") && mime != "image/svg+xml"
+}
+
+/// `/Page/a/photo.png?thumbnail=N`: the image fitted inside N×N pixels (80 without N).
+async fn thumbnail(
+    state: Services,
+    wiki: Wiki,
+    caller: Caller,
+    raw: String,
+    file: String,
+    size: u32,
+) -> WebResult {
+    let ctx = Ctx::new(&state, wiki, caller, Action::Read, "/").await?;
+    let name = page_name(&ctx, &raw)?;
+    let made = reads::thumbnail(&state, &ctx.caller, &ctx.wiki, name, file, size)
+        .await
+        .or_page(&ctx)?;
+    let (bytes, mime) = (made.0.clone(), made.1);
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::wiki::attachment_type::SANDBOX_CSP),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(resp)
 }
 
 async fn download(

@@ -32,6 +32,7 @@ pub mod sections;
 pub mod slug;
 pub mod snapshot;
 pub mod store;
+pub mod thumbnails;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ struct Inner {
     renders: RenderCache,
     /// Page texts by blob id (immutable, so never stale).
     blobs: blobs::BlobCache,
+    /// Thumbnails of image attachments by (blob id, size).
+    thumbnails: thumbnails::Thumbnails,
     /// Keeps the search indexes current: told of every commit (see [`Indexer`]).
     indexer: Arc<dyn Indexer>,
 }
@@ -218,6 +221,7 @@ impl Wikis {
             inner: Arc::new(Inner {
                 db,
                 blobs: blobs::BlobCache::new(BLOB_CACHE_BYTES),
+                thumbnails: thumbnails::Thumbnails::default(),
                 indexer,
                 open: Mutex::new(HashMap::new()),
                 // Renders take a blocking-pool thread each: at most one per core at once.
@@ -935,6 +939,31 @@ impl Wikis {
             }
         };
         Ok((store::read_blob(&repo, blob)?, mime_of(file)))
+    }
+
+    /// An image attachment's thumbnail at HEAD, fitted inside `size`×`size` (made once
+    /// per blob and size, see [`thumbnails`]).
+    pub fn thumbnail(
+        &self,
+        wiki: &Wiki,
+        page: &PageName,
+        file: &str,
+        size: u32,
+    ) -> Result<thumbnails::Thumbnail> {
+        if file.contains('/') || file.contains("..") || file.is_empty() {
+            return Err(Error::BadRequest("not a file name".into()));
+        }
+        let repo = self.open_repo(wiki)?;
+        let snap = self.snapshot_with(wiki, &repo)?;
+        let path = format!("{}/{file}", attachment_dir(&snap, page));
+        let (blob, _) = snap
+            .files
+            .get(&path)
+            .copied()
+            .ok_or_else(|| Error::not_found(format!("Attachment not found: {file}")))?;
+        self.inner
+            .thumbnails
+            .get(blob, size, || store::read_blob(&repo, blob))
     }
 
     pub fn delete_attachment(
