@@ -467,7 +467,7 @@ async fn bad_page_names_are_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn limits_are_enforced_with_clear_errors() {
     let s = TestServer::start_with(|cfg| {
-        cfg.limits.max_pages = 5;
+        cfg.limits.max_pages = 6;
         cfg.limits.max_page_bytes = 2_000;
         cfg.limits.max_attachment_bytes = 4_000;
         cfg.limits.max_wiki_bytes = 40_000;
@@ -506,18 +506,18 @@ async fn limits_are_enforced_with_clear_errors() {
             .contains("Content too large (2002 bytes). Maximum size is 2000 bytes."),
         "the editor shows the error and keeps the text"
     );
-    // Page count: the template has 4 pages; one more fits, the next does not.
+    // Page count: the template has 5 pages; one more fits, the next does not.
     assert_eq!(
-        save(&s, &c, "/Fifth", &csrf, "", "five\n").await.status(),
+        save(&s, &c, "/Sixth", &csrf, "", "six\n").await.status(),
         303
     );
-    let r = save(&s, &c, "/Sixth", &csrf, "", "six\n").await;
+    let r = save(&s, &c, "/Seventh", &csrf, "", "seven\n").await;
     assert_eq!(r.status(), 413);
     assert!(
         r.text()
             .await
             .unwrap()
-            .contains("Page limit reached (5 pages)")
+            .contains("Page limit reached (6 pages)")
     );
     // Attachment too large, then quota.
     let big = reqwest::multipart::Part::bytes(vec![b'a'; 4_001]).file_name("big.bin");
@@ -650,13 +650,8 @@ async fn public_wikis_have_a_sitemap_and_private_ones_turn_crawlers_away() {
     let get = |url: String| {
         let c = c.clone();
         async move {
-            let r = c.get(url).send().await.unwrap();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default();
-            (r.status().as_u16(), ct, r.text().await.unwrap())
+            let (status, ct, body) = fetch(&c, &url).await;
+            (status, ct, String::from_utf8(body).unwrap())
         }
     };
     let open = s.wiki_url("open");
@@ -686,7 +681,7 @@ async fn public_wikis_have_a_sitemap_and_private_ones_turn_crawlers_away() {
         xml.contains(&format!("<lastmod>{today}</lastmod>")),
         "{xml}"
     );
-    assert_eq!(xml.matches("<url>").count(), 4, "the starter pages: {xml}");
+    assert_eq!(xml.matches("<url>").count(), 5, "the starter pages: {xml}");
 
     let closed = s.wiki_url("closed");
     let (st, _, robots) = get(format!("{closed}/robots.txt")).await;

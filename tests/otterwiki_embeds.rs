@@ -13,7 +13,7 @@
 use robot::wiki::markdown::{Rendered, render};
 use robot::wiki::names::PageName;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, fetch};
 
 fn md(text: &str) -> Rendered {
     let page = PageName::parse("Test/Page").unwrap();
@@ -437,15 +437,7 @@ async fn image_attachments_have_thumbnails() {
     let base = s.wiki_url("otters");
     let get = |url: String| {
         let c = c.clone();
-        async move {
-            let r = c.get(url).send().await.unwrap();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default();
-            (r.status().as_u16(), ct, r.bytes().await.unwrap().to_vec())
-        }
+        async move { fetch(&c, &url).await }
     };
     for (query, want) in [
         ("?thumbnail", (80, 20)),

@@ -192,6 +192,21 @@ impl Drop for TestServer {
     }
 }
 
+/// A GET's status, content type (empty when none) and body.
+pub async fn fetch(c: &reqwest::Client, url: &str) -> (u16, String, Vec<u8>) {
+    let r = c.get(url).send().await.unwrap();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        r.status().as_u16(),
+        content_type,
+        r.bytes().await.unwrap().to_vec(),
+    )
+}
+
 /// A browser-like client (cookie jar, no automatic redirects) for which every name,
 /// `*.localhost` included, is the loopback address.
 pub fn browser_client() -> reqwest::Client {
