@@ -417,13 +417,14 @@ async fn page_route(
         ))
         .into_response()),
         (Method::GET, PageAction::Download(file, None))
-            if query_map(&query).contains_key("thumbnail") && has_thumbnail(&file) =>
+            if crate::wiki::thumbnails::applies_to(&file)
+                && query_map(&query).contains_key("thumbnail") =>
         {
-            let size = crate::wiki::thumbnails::size_from_query(
-                query_map(&query)
-                    .get("thumbnail")
-                    .map_or("", String::as_str),
-            );
+            let size = query_map(&query)
+                .get("thumbnail")
+                .map_or(crate::wiki::thumbnails::DEFAULT_SIZE, |v| {
+                    crate::wiki::thumbnails::size_from_query(v)
+                });
             thumbnail(state, wiki, caller, name, file, size).await
         }
         (Method::GET, PageAction::Download(file, rev)) => {
@@ -520,13 +521,9 @@ async fn show_page(
         // A path naming an attachment of a parent page serves the file (Otterwiki's AutoRoute).
         if let Some((parent, file)) = raw_name.rsplit_once('/')
             && let Ok(parent) = PageName::parse(parent)
-            && snap.files.contains_key(&format!(
-                "{}/{}",
-                snap.page(&parent.file_path())
-                    .map(|e| e.path.trim_end_matches(".md").to_string())
-                    .unwrap_or_else(|| parent.dir_path()),
-                file
-            ))
+            && snap
+                .files
+                .contains_key(&format!("{}/{file}", snap.attachment_dir(&parent)))
         {
             return download(
                 ctx.state.clone(),
@@ -1249,12 +1246,6 @@ async fn attachment_action(
     .await
     .or_page(&ctx)?;
     Ok(Redirect::to(&format!("{}/attachments", name.url())).into_response())
-}
-
-/// Raster images have thumbnails; an SVG (or any other file) is served as it is.
-fn has_thumbnail(file: &str) -> bool {
-    let mime = crate::wiki::mime_of(file);
-    mime.starts_with("image/") && mime != "image/svg+xml"
 }
 
 /// `/Page/a/photo.png?thumbnail=N`: the image fitted inside N×N pixels (80 without N).

@@ -10,7 +10,7 @@ use super::embeds::{self, AttachmentRow, IndexEntry};
 use super::markdown::Rendered;
 use super::names::{PageName, url_path_encode};
 use super::snapshot::Snapshot;
-use super::{Wikis, attachment_dir, mime_of, store};
+use super::{Wikis, mime_of, store};
 use crate::db::wikis::Wiki;
 
 impl Wikis {
@@ -64,7 +64,7 @@ impl PageSources<'_> {
         if file.is_empty() || file.contains(['/', '\\']) || file == ".." || file.ends_with(".md") {
             return Err(format!("{src}: not an attachment's name."));
         }
-        let path = format!("{}/{file}", attachment_dir(self.snap, &page));
+        let path = format!("{}/{file}", self.snap.attachment_dir(&page));
         if !self.snap.files.contains_key(&path) {
             return Err(format!("attachment \"{src}\" not found."));
         }
@@ -74,7 +74,7 @@ impl PageSources<'_> {
 
 impl embeds::Sources for PageSources<'_> {
     fn attachments(&self) -> Vec<AttachmentRow> {
-        let dir = attachment_dir(self.snap, &self.page);
+        let dir = self.snap.attachment_dir(&self.page);
         let files = self.snap.attachments(&self.page);
         let paths: Vec<String> = files.iter().map(|(f, _, _)| format!("{dir}/{f}")).collect();
         files

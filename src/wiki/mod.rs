@@ -921,7 +921,7 @@ impl Wikis {
     ) -> Result<(Vec<u8>, String)> {
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
-        let dir = attachment_dir(&snap, page);
+        let dir = snap.attachment_dir(page);
         if file.contains('/') || file.contains("..") || file.is_empty() {
             return Err(Error::BadRequest("not a file name".into()));
         }
@@ -955,7 +955,7 @@ impl Wikis {
         }
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
-        let path = format!("{}/{file}", attachment_dir(&snap, page));
+        let path = format!("{}/{file}", snap.attachment_dir(page));
         let (blob, _) = snap
             .files
             .get(&path)
@@ -975,7 +975,7 @@ impl Wikis {
         message: &str,
     ) -> Result<String> {
         self.write(wiki, |repo, snap| {
-            let path = format!("{}/{file}", attachment_dir(snap, page));
+            let path = format!("{}/{file}", snap.attachment_dir(page));
             if file.contains('/') || !snap.files.contains_key(&path) || path.ends_with(".md") {
                 return Err(Error::not_found(format!("Attachment not found: {file}")));
             }
@@ -1108,14 +1108,6 @@ pub fn default_message(given: &str, default: impl FnOnce() -> String) -> String 
     } else {
         g.to_string()
     }
-}
-
-/// The folder a page's attachments are in: beside its file as stored (`Folder/page.md`
-/// keeps them in `Folder/page/`), or, for a page not stored, where its file would be.
-fn attachment_dir(snap: &Snapshot, page: &PageName) -> String {
-    snap.page(&page.file_path())
-        .map(|e| e.path.trim_end_matches(".md").to_string())
-        .unwrap_or_else(|| page.dir_path())
 }
 
 pub fn mime_of(file: &str) -> String {

@@ -214,6 +214,15 @@ impl Snapshot {
         v
     }
 
+    /// The folder a page's attachments are in: beside its file as stored
+    /// (`Folder/page.md` keeps them in `Folder/page/`), or, for a page not stored, where
+    /// its file would be.
+    pub fn attachment_dir(&self, page: &PageName) -> String {
+        self.page(&page.file_path())
+            .map(|e| e.path.trim_end_matches(".md").to_string())
+            .unwrap_or_else(|| page.dir_path())
+    }
+
     /// Files directly inside a page's folder that are not pages: its attachments.
     pub fn attachments(&self, page: &PageName) -> Vec<(String, Oid, u64)> {
         let prefix = format!("{}/", page.dir_path());

@@ -73,6 +73,13 @@ impl Thumbnails {
     }
 }
 
+/// Whether `file` has thumbnails: raster images do; an SVG (or any other file) is
+/// served as it is.
+pub fn applies_to(file: &str) -> bool {
+    let mime = super::mime_of(file);
+    mime.starts_with("image/") && mime != "image/svg+xml"
+}
+
 /// `?thumbnail` (80), `?thumbnail=N` (1 to [`MAX_SIZE`]); a value that is not a number
 /// is Otterwiki's default.
 pub fn size_from_query(value: &str) -> u32 {

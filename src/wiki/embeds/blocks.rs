@@ -176,10 +176,7 @@ fn info_box(embed: &Embed, page: &Page) -> String {
         "style",
     ];
     let side = float(embed);
-    let mut styles = vec![format!(
-        "width:{}",
-        embed.option("width").and_then(length).unwrap_or("30%")
-    )];
+    let width = embed.option("width").and_then(length).unwrap_or("30%");
     let text_align = embed
         .option("text-align")
         .or_else(|| embed.option("align"))
@@ -188,7 +185,7 @@ fn info_box(embed: &Embed, page: &Page) -> String {
     let _ = write!(
         html,
         "<div class=\"infobox infobox-float-{side}\"{}>",
-        style_attr(&std::mem::take(&mut styles))
+        style_attr(&[format!("width:{width}")])
     );
     if let Some(caption) = embed.option("caption") {
         let _ = write!(
