@@ -285,6 +285,59 @@ async fn page(s: &TestServer, slug: &str, path: &str) -> String {
     r.text().await.unwrap()
 }
 
+/// `{{PageIndex|toc=true}}` lists each page's headings under it (not the first, which
+/// names the page), linked to their anchors, with a switch; `style=list` nests them.
+#[tokio::test]
+async fn a_page_index_shows_the_headings_of_its_pages() {
+    let s = TestServer::start().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("otters", OWNER, true);
+    s.commit_outside(
+        "otters",
+        &[
+            (
+                "guide.md",
+                "# Guide\n{{PageIndex|toc=true}}\n\n{{PageIndex\n|toc=true\n|style=list\n}}\n\n{{PageIndex}}\n",
+            ),
+            (
+                "guide/setup.md",
+                "# Setup\n\n## Install **now**\n\n### On Debian\n\ntext\n",
+            ),
+            ("guide/usage.md", "# Usage\n\n## Daily work\n"),
+        ],
+    );
+    let h = page(&s, "otters", "/Guide").await;
+    let index: Vec<&str> = h
+        .split("<div class=\"pageindex-embedding\">")
+        .skip(1)
+        .collect();
+    assert_eq!(index.len(), 3, "{h}");
+    assert!(index[0].contains("data-toggle-headings"), "{h}");
+    assert!(
+        index[0].contains("<a href=\"/Guide/Setup#install-now\">Install <strong>now</strong></a>"),
+        "headings keep their formatting: {h}"
+    );
+    assert!(
+        index[0].contains(
+            "pageindex-heading-1\" style=\"padding-left:1rem\"><a href=\"/Guide/Setup#on-debian\">"
+        ),
+        "a sub-heading is indented: {h}"
+    );
+    assert!(
+        !index[0].contains("/Guide/Setup#setup"),
+        "the page's title is its link, not a heading: {h}"
+    );
+    let list = index[1].split("</div>").next().unwrap();
+    assert!(
+        list.contains("<li><a href=\"/Guide/Usage\">Usage</a><ul><li><a href=\"/Guide/Usage#daily-work\">Daily work</a></li></ul></li>"),
+        "{h}"
+    );
+    assert!(
+        !index[2].contains("pagetoc") && !index[2].contains("data-toggle-headings"),
+        "without toc, no headings: {h}"
+    );
+}
+
 /// The embeds that read the wiki read it at each view: a new attachment or page shows
 /// without the page changing.
 #[tokio::test]

@@ -159,6 +159,9 @@
     // Keep the source so a theme change can render the diagram again.
     nodes.forEach(function (el) {
       if (!el.hasAttribute('data-source')) el.setAttribute('data-source', el.textContent);
+      // `\n` in a label is a line break in every kind of diagram, as in Otterwiki;
+      // Mermaid itself honours it in flowcharts only.
+      el.textContent = el.getAttribute('data-source').replace(/\\n/g, '<br>');
     });
     loadScript(staticUrl('/vendor/mermaid/mermaid.min.js')).then(function () {
       window.mermaid.initialize({
@@ -252,8 +255,21 @@
     });
   }
 
+  // A page index's switch shows and hides the headings listed under its pages.
+  function initHeadingToggles(scope) {
+    scope.querySelectorAll('input[data-toggle-headings]').forEach(function (box) {
+      var index = box.closest('.pageindex-embedding');
+      if (!index || box.dataset.ready) return;
+      box.dataset.ready = '1';
+      box.addEventListener('change', function () {
+        index.querySelectorAll('.pagetoc').forEach(function (t) { t.hidden = !box.checked; });
+      });
+    });
+  }
+
   function enhance(scope) {
     initDataTables(scope);
+    initHeadingToggles(scope);
     addCopyButtons(scope);
     renderMath(scope);
     renderMermaid(scope);

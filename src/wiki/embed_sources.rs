@@ -6,7 +6,7 @@
 
 use git2::Repository;
 
-use super::embeds::{self, AttachmentRow, IndexEntry};
+use super::embeds::{self, AttachmentRow, Heading, IndexEntry};
 use super::markdown::Rendered;
 use super::names::{PageName, url_path_encode};
 use super::snapshot::Snapshot;
@@ -120,8 +120,34 @@ impl embeds::Sources for PageSources<'_> {
                 IndexEntry {
                     depth: title.matches('/').count(),
                     title: title.to_string(),
+                    name: e.name.as_str().to_string(),
                     url: e.name.url(),
                 }
+            })
+            .collect()
+    }
+
+    fn headings(&self, page: &str) -> Vec<Heading> {
+        let (Some(repo), Ok(name)) = (self.repo, PageName::parse(page)) else {
+            return Vec::new();
+        };
+        let Ok(page) = self.wikis.read_page_in(repo, self.snap, &name, None) else {
+            return Vec::new();
+        };
+        let rendered = self.wikis.render(self.wiki, self.snap, &page);
+        let mut toc = rendered.toc.as_slice();
+        // The first heading names the page (Otterwiki's rule): it is the link itself.
+        if let Some(first) = toc.first()
+            && first.level == 1
+            && rendered.title.as_deref() == Some(first.text.as_str())
+        {
+            toc = &toc[1..];
+        }
+        toc.iter()
+            .map(|t| Heading {
+                level: t.level,
+                html: t.html.clone(),
+                id: t.id.clone(),
             })
             .collect()
     }

@@ -13,6 +13,9 @@ use crate::wiki::markdown::{html_escape_attr, html_escape_text};
 const MAX_CSV_BYTES: usize = 1 << 20;
 /// Rows of an attachment list or page index; a folder of more is cut, and says so.
 const MAX_ROWS: usize = 1000;
+/// Pages of a page index that show their headings (`toc`); each is a render, cached
+/// by its blob, so a long index shows the first ones' headings only.
+const MAX_TOC_PAGES: usize = 200;
 
 /// One attachment, as an attachment list shows it.
 #[derive(Debug, Clone)]
@@ -32,9 +35,21 @@ pub struct AttachmentRow {
 pub struct IndexEntry {
     /// Its displayed name, relative to the page (`Alpha`, `Alpha/Notes`).
     pub title: String,
+    /// Its full name, to ask [`Sources::headings`] for.
+    pub name: String,
     pub url: String,
     /// How many folders below the page.
     pub depth: usize,
+}
+
+/// One heading of a page in a page index.
+#[derive(Debug, Clone)]
+pub struct Heading {
+    pub level: u8,
+    /// The heading's text with its inline formatting, safe to show as HTML.
+    pub html: String,
+    /// Its anchor on the page.
+    pub id: String,
 }
 
 /// The HTML of an embed that depends on the page alone; `None` for one that reads the
@@ -557,14 +572,24 @@ fn attachment_list(embed: &Embed, sources: &dyn Sources) -> String {
 }
 
 /// `{{PageIndex}}`: the pages below this one, grouped by first letter (or, with
-/// `style=list`, as one list), filtered by `src`.
+/// `style=list`, as one list), filtered by `src`; with `toc`, each page's headings
+/// below it (a switch shows and hides them, unless `toggle=false`).
 fn page_index(embed: &Embed, sources: &dyn Sources) -> String {
     let filter = embed.option("src").unwrap_or("*");
-    let pages: Vec<IndexEntry> = sources
+    let show_toc = embed.flag("toc", false);
+    let pages: Vec<(IndexEntry, Vec<Heading>)> = sources
         .pages_below()
         .into_iter()
         .filter(|p| glob(filter, p.title.rsplit('/').next().unwrap_or(&p.title)))
         .take(MAX_ROWS)
+        .enumerate()
+        .map(|(i, p)| {
+            let headings = match show_toc && i < MAX_TOC_PAGES {
+                true => sources.headings(&p.name),
+                false => Vec::new(),
+            };
+            (p, headings)
+        })
         .collect();
     let link = |p: &IndexEntry| {
         format!(
@@ -573,21 +598,42 @@ fn page_index(embed: &Embed, sources: &dyn Sources) -> String {
             html_escape_text(p.title.rsplit('/').next().unwrap_or(&p.title))
         )
     };
+    let heading_link = |p: &IndexEntry, h: &Heading| {
+        format!(
+            "<a href=\"{}#{}\">{}</a>",
+            html_escape_attr(&p.url),
+            html_escape_attr(&h.id),
+            h.html
+        )
+    };
     let mut html = String::from("<div class=\"pageindex-embedding\">");
     if embed
         .option("style")
         .is_some_and(|s| s.eq_ignore_ascii_case("list"))
     {
         html.push_str("<ul>");
-        for p in &pages {
-            let _ = write!(html, "<li>{}</li>", link(p));
+        for (p, headings) in &pages {
+            let _ = write!(html, "<li>{}", link(p));
+            if !headings.is_empty() {
+                html.push_str("<ul>");
+                for h in headings {
+                    let _ = write!(html, "<li>{}</li>", heading_link(p, h));
+                }
+                html.push_str("</ul>");
+            }
+            html.push_str("</li>");
         }
         html.push_str("</ul></div>");
         return html;
     }
+    if show_toc && embed.flag("toggle", true) {
+        html.push_str(
+            "<label class=\"pageindex-toggle\"><input type=\"checkbox\" checked data-toggle-headings> Page headings</label>",
+        );
+    }
     html.push_str("<div class=\"pageindex-columns\">");
     let mut letter = None;
-    for p in &pages {
+    for (p, headings) in &pages {
         let first = p.title.chars().next().map(|c| c.to_uppercase().to_string());
         if first != letter {
             if letter.is_some() {
@@ -602,11 +648,25 @@ fn page_index(embed: &Embed, sources: &dyn Sources) -> String {
         }
         let _ = write!(
             html,
-            "<div class=\"pageindex-pageblock pageindex-depth-{0}\" style=\"padding-left:{1}rem\">{2}</div>",
+            "<div class=\"pageindex-pageblock pageindex-depth-{0}\" style=\"padding-left:{1}rem\">{2}",
             p.depth,
             p.depth as f32 * 1.5,
             link(p)
         );
+        if !headings.is_empty() {
+            html.push_str("<div class=\"pagetoc\">");
+            let top = headings.iter().map(|h| h.level).min().unwrap_or(1);
+            for h in headings {
+                let depth = h.level - top;
+                let _ = write!(
+                    html,
+                    "<div class=\"pageindex-heading pageindex-heading-{depth}\" style=\"padding-left:{depth}rem\">{}</div>",
+                    heading_link(p, h)
+                );
+            }
+            html.push_str("</div>");
+        }
+        html.push_str("</div>");
     }
     if letter.is_some() {
         html.push_str("</div>");

@@ -33,7 +33,7 @@ use std::borrow::Cow;
 
 use super::dialect::{Fences, strip_indent};
 
-pub use blocks::{AttachmentRow, IndexEntry};
+pub use blocks::{AttachmentRow, Heading, IndexEntry};
 
 /// Embeds one page may have; later blocks stay as written (each costs a render of its
 /// Markdown, and an author needs a handful).
@@ -283,6 +283,9 @@ pub trait Sources {
     fn attachments(&self) -> Vec<AttachmentRow>;
     /// The pages below the page, at any depth, sorted by name.
     fn pages_below(&self) -> Vec<IndexEntry>;
+    /// A page's headings (by its full name), without the first one when it is the
+    /// page's title.
+    fn headings(&self, page: &str) -> Vec<Heading>;
     /// An attachment's URL, by `file` (of this page) or `/Page/file` (of another): the
     /// URL, or why there is none.
     fn attachment_url(&self, src: &str) -> Result<String, String>;
