@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Page-view and search benchmark: robot vs Otterwiki on the same corpus,
-# same machine, same run (see ../shared/BENCHMARKS.md for the rules).
+# same machine, same run (see ../shared/BENCHMARKS.md for the rules), and robot vs
+# the static-file limit: Caddy's file_server serving the same pages' HTML, as robot
+# served it, from disk (targets: robot >= 500x Otterwiki, >= 0.9x Caddy).
 #
 #   bench/pageview.sh                     # full run (DURATION=20 RUNS=3)
 #   DURATION=5 RUNS=1 bench/pageview.sh   # quick check
@@ -16,7 +18,8 @@
 #   SHARED           shared/ folder; if set, its tools/gen_corpus.py is used
 #                    instead of the copy in bench/
 #   GEN_CORPUS       explicit path to gen_corpus.py (wins over SHARED)
-#   OW_PORT, ROBOT_PORT   fixed ports (default: free ports picked at start)
+#   OW_PORT, ROBOT_PORT, CADDY_PORT   fixed ports (default: free ports picked at start)
+#   CADDY_BIN        caddy binary (caddy on PATH); missing skips the static-file half
 #
 # Prints progress on stderr and a key=value summary block on stdout, which is
 # also written to bench/results/pageview-<date>.txt.
@@ -189,6 +192,54 @@ if ((HAVE_ROBOT)); then
     log "robot: $ROBOT_WARM_FAIL of $PAGES pages not 200; $FIRST_PAGE is $ROBOT_BYTES bytes"
 fi
 
+# --- 6b. the static-file limit: Caddy serving robot's own HTML -----------------
+# Each page as robot served it, saved under its decoded URL path, served by Caddy's
+# file_server with robot's content type: the same bytes with no work per request.
+HAVE_CADDY=0
+CADDY_BIN="${CADDY_BIN:-$(command -v caddy || true)}"
+if ((HAVE_ROBOT)) && [[ -n $CADDY_BIN && -x $CADDY_BIN ]]; then
+    CADDY_DIR="$WORK/caddy"
+    rm -rf "$CADDY_DIR" && mkdir -p "$CADDY_DIR/site"
+    python3 - "$ROBOT_BASE" "$ROBOT_WIKI_HOST" "$PAGE_LIST" "$CADDY_DIR/site" <<'PY'
+import http.client, os, sys, urllib.parse
+base, host, pages, out = sys.argv[1:]
+u = urllib.parse.urlsplit(base)
+conn = http.client.HTTPConnection(u.hostname, u.port)
+for path in open(pages).read().split():
+    conn.request("GET", path, headers={"Host": host})
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        sys.exit(f"{path}: {r.status}")
+    file = os.path.join(out, urllib.parse.unquote(path).lstrip("/"))
+    os.makedirs(os.path.dirname(file), exist_ok=True)
+    open(file, "wb").write(body)
+PY
+    CADDY_PORT="${CADDY_PORT:-$(free_port)}"
+    CADDY_BASE="http://127.0.0.1:$CADDY_PORT"
+    cat >"$CADDY_DIR/Caddyfile" <<CADDYFILE
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+:$CADDY_PORT {
+	bind 127.0.0.1
+	root * $CADDY_DIR/site
+	header Content-Type "text/html; charset=utf-8"
+	file_server
+}
+CADDYFILE
+    log "starting Caddy file_server on 127.0.0.1:$CADDY_PORT ($("$CADDY_BIN" version | cut -d' ' -f1))"
+    "$CADDY_BIN" run --config "$CADDY_DIR/Caddyfile" --adapter caddyfile >"$CADDY_DIR/server.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_http "${SERVER_PIDS[-1]}" "$CADDY_BASE$FIRST_PAGE" "$ROBOT_WIKI_HOST" 30 strict \
+        || { tail -n 30 "$CADDY_DIR/server.log" >&2; die "Caddy did not come up (log: $CADDY_DIR/server.log)"; }
+    HAVE_CADDY=1
+else
+    warn "caddy not found (or no robot): skipping the static-file comparison"
+fi
+
 # --- 7. page-view load ---------------------------------------------------------
 # run_wrk OUT THREADS CONNS SECONDS BASE HOST PATHS_FILE
 # --timeout 10s: wrk's default 2 s would drop Otterwiki's slow tail from the
@@ -206,7 +257,7 @@ run_wrk() {
 
 # Otterwiki queues beyond a few connections, so it gets -c8; robot gets -c64.
 # Sides alternate within each round so slow drift of a shared machine hits both.
-OW_RPS=() OW_P50=() OW_P99=() ROBOT_RPS=() ROBOT_P50=() ROBOT_P99=()
+OW_RPS=() OW_P50=() OW_P99=() ROBOT_RPS=() ROBOT_P50=() ROBOT_P99=() CADDY_RPS=()
 for run in $(seq 1 "$RUNS"); do
     out="$WORK/wrk/pageview-otterwiki-$run.txt"
     run_wrk "$out" 2 8 "$DURATION" "$OW_BASE" "$OW_HOST" "$PAGE_LIST"
@@ -215,6 +266,11 @@ for run in $(seq 1 "$RUNS"); do
         out="$WORK/wrk/pageview-robot-$run.txt"
         run_wrk "$out" 2 64 "$DURATION" "$ROBOT_BASE" "$ROBOT_WIKI_HOST" "$PAGE_LIST"
         ROBOT_RPS+=("$(wrk_rps "$out")") ROBOT_P50+=("$(wrk_pct "$out" 50)") ROBOT_P99+=("$(wrk_pct "$out" 99)")
+    fi
+    if ((HAVE_CADDY)); then
+        out="$WORK/wrk/pageview-caddy-$run.txt"
+        run_wrk "$out" 2 64 "$DURATION" "$CADDY_BASE" "$ROBOT_WIKI_HOST" "$PAGE_LIST"
+        CADDY_RPS+=("$(wrk_rps "$out")")
     fi
 done
 
@@ -245,6 +301,7 @@ fi
 join() { local IFS=,; echo "${*:-NA}"; }
 ow_rps="$(median "${OW_RPS[@]}")"
 robot_rps="$(median "${ROBOT_RPS[@]:-NA}")"
+caddy_rps="$(median "${CADDY_RPS[@]:-NA}")"
 robot_rev="NA"
 if ((HAVE_ROBOT)); then
     # The commit the binary was (presumably) built from; +dirty if the work
@@ -261,9 +318,10 @@ RESULT="$BENCH_DIR/results/pageview-$stamp.txt"
 {
     echo "# bench/pageview.sh $stamp — medians of $RUNS run(s); latencies in ms"
     echo "pageview otterwiki_rps=$ow_rps otterwiki_p50_ms=$(median "${OW_P50[@]}") otterwiki_p99_ms=$(median "${OW_P99[@]}") robot_rps=$robot_rps robot_p50_ms=$(median "${ROBOT_P50[@]:-NA}") robot_p99_ms=$(median "${ROBOT_P99[@]:-NA}") ratio=$(ratio "$robot_rps" "$ow_rps")"
+    echo "static caddy_rps=$caddy_rps robot_rps=$robot_rps ratio=$(ratio "$robot_rps" "$caddy_rps")"
     echo "search robot_p50_ms=$ROBOT_S50 robot_p99_ms=$ROBOT_S99 otterwiki_p50_ms=$OW_S50 otterwiki_p99_ms=$OW_S99"
     echo "pages count=$PAGES otterwiki_not200=$OW_WARM_FAIL robot_not200=$ROBOT_WARM_FAIL otterwiki_bytes=$OW_BYTES robot_bytes=$ROBOT_BYTES"
-    echo "runs otterwiki_rps=$(join "${OW_RPS[@]}") robot_rps=$(join "${ROBOT_RPS[@]:-}")"
+    echo "runs otterwiki_rps=$(join "${OW_RPS[@]}") robot_rps=$(join "${ROBOT_RPS[@]:-}") caddy_rps=$(join "${CADDY_RPS[@]:-}")"
     echo "setup otterwiki=$OW_VERSION robot=$robot_rev duration_s=$DURATION search_duration_s=$SEARCH_DURATION conns_otterwiki=8 conns_robot=64 cores=$(nproc)"
 } | tee "$RESULT"
 log "wrote $RESULT (raw wrk output in $WORK/wrk/)"

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod cache;
+pub use cache::{ByteSize, CacheConfig};
+
 /// Limits that every writer (web, REST, MCP) is held to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -74,8 +77,8 @@ pub struct SearchConfig {
     pub model_dir: Option<PathBuf>,
     /// Threads one embedding batch uses. The default leaves a core to HTTP on small boxes.
     pub embed_threads: usize,
-    /// Memory for vector indexes held loaded (MiB); least recently used wikis are evicted.
-    pub index_cache_mib: usize,
+    /// Replaced by `[cache] vectors`; still read, with a warning.
+    pub index_cache_mib: Option<usize>,
 }
 
 impl Default for SearchConfig {
@@ -85,7 +88,7 @@ impl Default for SearchConfig {
             semantic: true,
             model_dir: None,
             embed_threads: if cores <= 2 { cores } else { cores - 1 },
-            index_cache_mib: 256,
+            index_cache_mib: None,
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct Config {
     pub limits: Limits,
     pub atproto: AtprotoConfig,
     pub search: SearchConfig,
+    /// Memory budgets of the caches (`[cache]`, see `config/cache.rs`).
+    pub cache: CacheConfig,
     /// Bearer token that opens `/metrics` to non-loopback scrapers (loopback without a
     /// proxy needs none).
     pub metrics_token: Option<String>,
@@ -136,6 +141,7 @@ impl Default for Config {
             limits: Limits::default(),
             atproto: AtprotoConfig::default(),
             search: SearchConfig::default(),
+            cache: CacheConfig::default(),
             metrics_token: None,
             trusted_proxies: Vec::new(),
         }
@@ -154,6 +160,7 @@ const KNOWN_KEYS: &[&str] = &[
     "limits",
     "atproto",
     "search",
+    "cache",
     "metrics_token",
     "trusted_proxies",
 ];
@@ -286,7 +293,13 @@ impl Config {
             self.search.embed_threads = parse("ROBOT_EMBED_THREADS", &v)?;
         }
         if let Some(v) = get("ROBOT_INDEX_CACHE_MIB") {
-            self.search.index_cache_mib = parse("ROBOT_INDEX_CACHE_MIB", &v)?;
+            self.search.index_cache_mib = Some(parse("ROBOT_INDEX_CACHE_MIB", &v)?);
+        }
+        if let Some(mib) = self.search.index_cache_mib.take() {
+            warnings.push(format!(
+                "`[search] index_cache_mib` is now `[cache] vectors = \"{mib} MiB\"`; using it"
+            ));
+            self.cache.vectors = ByteSize::mib(mib);
         }
         if self.log_format != "json" && self.log_format != "pretty" {
             warnings.push(format!(

@@ -4,6 +4,7 @@
 //! (`tests/layering.rs` fails, naming the edge, when one does not), and no surface
 //! imports another. DESIGN.md gives the request path.
 //! - [`config`]: one `Config` from defaults, `robot.toml` and `ROBOT_*` variables.
+//! - [`cache`]: the byte-budgeted, least-recently-used map every in-memory cache is.
 //! - [`error`]: the domain error, with the variants surfaces map (not found, conflict
 //!   with the current revision, limits, forbidden, rate limited with its wait...).
 //! - [`http`]: what every HTTP surface shares and no rule lives in: the HTML frame
@@ -32,6 +33,7 @@
 pub mod access;
 pub mod api;
 pub mod atproto;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -64,6 +64,7 @@ pub fn router(state: Services) -> Router {
         .max(state.cfg.limits.max_page_bytes)
         + 1024 * 1024;
     let push_limit = crate::wiki::push::max_request_bytes(&state.cfg) as usize;
+    web::assets::fingerprint(&state.highlight_css);
     let root = web::root::router()
         .merge(web::app::router())
         .merge(crate::api::manage::router_nested())
@@ -279,12 +280,17 @@ pub async fn serve(
             .await??;
     }
     // "Last changed by" takes a walk through each wiki's history: take it now, in the
-    // background, rather than on the first reader's request.
+    // background, rather than on the first reader's request (for as many wikis as the
+    // `wikis` budget holds).
     {
         let (w, db) = (state.wikis.clone(), state.db.clone());
         tokio::task::spawn_blocking(move || {
             let all = db.conn().and_then(|c| crate::db::wikis::list(&c));
             for wiki in all.unwrap_or_default() {
+                // Past the budget, warming one wiki would only evict another.
+                if !w.has_room_for_wiki() {
+                    break;
+                }
                 if let Err(e) = w.last_changes(&wiki) {
                     tracing::warn!(slug = %wiki.slug, error = %e, "warming the last-change cache");
                 }

@@ -7,6 +7,7 @@ mod access;
 mod api_v1;
 mod atproto;
 mod backup;
+mod caches;
 mod cli;
 mod client_documents;
 mod conformance;

@@ -57,8 +57,12 @@
     return !!el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable);
   }
 
-  // Vendor URLs are built from <body data-static>, never hard-coded.
-  function staticUrl(path) { return (doc.body.dataset.static || '/static') + path; }
+  // Vendor URLs are built from <body data-static>, never hard-coded, and carry the
+  // assets' fingerprint (so the browser keeps them until the next release).
+  function staticUrl(path) {
+    var v = doc.body.dataset.assetVersion;
+    return (doc.body.dataset.static || '/static') + path + (v ? '?v=' + v : '');
+  }
 
   // Load a script once; resolves when it has run.
   var scripts = {};

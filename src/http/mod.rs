@@ -4,11 +4,26 @@
 //! the clients that build URLs) can use it.
 
 pub mod page;
+pub mod views;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 pub use page::{Layout, Message, WebError, render};
+
+/// The fingerprint every static asset URL carries (`robot.css?v=…`): set once at start
+/// from the assets' contents, so a new build's assets are new URLs and a browser may keep
+/// each one for good.
+static ASSET_VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the asset fingerprint (the first call wins: the assets are the binary's).
+pub fn set_asset_version(version: String) {
+    let _ = ASSET_VERSION.set(version);
+}
+
+pub fn asset_version() -> &'static str {
+    ASSET_VERSION.get().map_or("dev", String::as_str)
+}
 
 /// The request id the request-id layer assigned (or the client's `X-Request-Id`), for audit
 /// entries.

@@ -25,6 +25,13 @@ pub struct Layout {
     pub logout_url: String,
 }
 
+impl Layout {
+    /// The fingerprint of the static assets, for their URLs.
+    pub fn asset_version(&self) -> &'static str {
+        super::asset_version()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct Message {

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::cache::CacheStats;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -94,8 +96,9 @@ impl Metrics {
             .or_insert(0) += 1;
     }
 
-    /// The exposition text, with `gauges` (name, help, value) appended.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// The exposition text, with `gauges` (name, help, value) and each cache's figures
+    /// appended.
+    pub fn render(&self, gauges: &[(&str, &str, f64)], caches: &[CacheStats]) -> String {
         let mut out = String::new();
         out.push_str("# HELP robot_http_requests_total HTTP requests by route class and status.\n");
         out.push_str("# TYPE robot_http_requests_total counter\n");
@@ -140,6 +143,51 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
             ));
         }
+        type Figure = fn(&CacheStats) -> u64;
+        let series: [(&str, &str, &str, Figure); 6] = [
+            (
+                "robot_cache_bytes",
+                "gauge",
+                "Memory a cache holds now.",
+                |c| c.bytes as u64,
+            ),
+            (
+                "robot_cache_budget_bytes",
+                "gauge",
+                "A cache's budget ([cache] in robot.toml).",
+                |c| c.budget_bytes as u64,
+            ),
+            (
+                "robot_cache_entries",
+                "gauge",
+                "Entries a cache holds now.",
+                |c| c.entries as u64,
+            ),
+            (
+                "robot_cache_hits_total",
+                "counter",
+                "Lookups a cache answered.",
+                |c| c.hits,
+            ),
+            (
+                "robot_cache_misses_total",
+                "counter",
+                "Lookups a cache could not answer.",
+                |c| c.misses,
+            ),
+            (
+                "robot_cache_evictions_total",
+                "counter",
+                "Entries a cache dropped to stay within its budget.",
+                |c| c.evictions,
+            ),
+        ];
+        for (name, kind, help, figure) in series {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for c in caches {
+                out.push_str(&format!("{name}{{cache=\"{}\"}} {}\n", c.name, figure(c)));
+            }
+        }
         out
     }
 }
@@ -154,7 +202,21 @@ mod tests {
         m.observe("wiki", 200, Duration::from_millis(3));
         m.observe("wiki", 200, Duration::from_millis(30));
         m.observe("mcp", 401, Duration::from_micros(500));
-        let t = m.render(&[("robot_wikis", "Wikis.", 2.0)]);
+        let cache = CacheStats {
+            name: "pages",
+            budget_bytes: 100,
+            bytes: 40,
+            entries: 2,
+            hits: 5,
+            misses: 1,
+            evictions: 3,
+        };
+        let t = m.render(&[("robot_wikis", "Wikis.", 2.0)], &[cache]);
+        assert!(t.contains("robot_cache_bytes{cache=\"pages\"} 40"), "{t}");
+        assert!(
+            t.contains("robot_cache_evictions_total{cache=\"pages\"} 3"),
+            "{t}"
+        );
         assert!(t.contains("robot_http_requests_total{route=\"wiki\",status=\"200\"} 2"));
         assert!(
             t.contains("robot_http_request_duration_seconds_bucket{route=\"wiki\",le=\"0.005\"} 1")

@@ -47,7 +47,7 @@ impl Indexes {
             inner: Arc::new(Inner {
                 db,
                 wikis_dir: cfg.wikis_dir(),
-                vectors: IndexCache::new(cfg.search.index_cache_mib.saturating_mul(1024 * 1024)),
+                vectors: IndexCache::new(cfg.cache.vectors.bytes()),
                 wakeup: Arc::default(),
                 marks: Mutex::default(),
             }),
@@ -120,6 +120,11 @@ impl Indexer for Indexes {
     fn reconcile(&self, wiki: &Wiki, repo: &Repository, snap: &Snapshot) -> Result<usize> {
         let mut conn = self.inner.db.conn()?;
         fts::sync(&mut conn, wiki.id, repo, snap)
+    }
+
+    fn is_current(&self, wiki: &Wiki, head: Option<Oid>) -> Result<bool> {
+        let indexed = fts::indexed_commit(&*self.inner.db.conn()?, wiki.id)?;
+        Ok(indexed.as_deref() == Some(head.map(|h| h.to_string()).unwrap_or_default().as_str()))
     }
 
     fn deleted(&self, wiki_id: i64) -> Result<()> {

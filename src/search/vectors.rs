@@ -11,10 +11,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::cache::CacheStats;
 use crate::error::Result;
 
 pub const DIM: usize = 384;
@@ -302,6 +304,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub struct IndexCache {
     budget_bytes: usize,
     inner: Mutex<CacheInner>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+    evictions: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -318,6 +323,9 @@ impl IndexCache {
         IndexCache {
             budget_bytes,
             inner: Mutex::new(CacheInner::default()),
+            hits: Default::default(),
+            misses: Default::default(),
+            evictions: Default::default(),
         }
     }
 
@@ -338,8 +346,10 @@ impl IndexCache {
                 let now = g.clock;
                 if let Some((used, idx)) = g.loaded.get_mut(&wiki_id) {
                     *used = now;
+                    self.hits.fetch_add(1, AtomicOrdering::Relaxed);
                     return Ok(idx.clone());
                 }
+                self.misses.fetch_add(1, AtomicOrdering::Relaxed);
                 g.versions.get(&wiki_id).copied().unwrap_or(0)
             };
             // Loading reads the whole store: not under the lock, other wikis go on.
@@ -384,6 +394,7 @@ impl IndexCache {
             match oldest {
                 Some(id) => {
                     map.remove(&id);
+                    self.evictions.fetch_add(1, AtomicOrdering::Relaxed);
                 }
                 None => break,
             }
@@ -394,6 +405,24 @@ impl IndexCache {
         let mut g = self.lock();
         g.loaded.remove(&wiki_id);
         *g.versions.entry(wiki_id).or_insert(0) += 1;
+    }
+
+    /// What `/metrics` shows of the loaded indexes (the `vectors` cache).
+    pub fn stats(&self) -> CacheStats {
+        let g = self.lock();
+        CacheStats {
+            name: "vectors",
+            budget_bytes: self.budget_bytes,
+            bytes: g
+                .loaded
+                .values()
+                .map(|(_, i)| i.read().map(|x| x.bytes()).unwrap_or(0))
+                .sum(),
+            entries: g.loaded.len(),
+            hits: self.hits.load(AtomicOrdering::Relaxed),
+            misses: self.misses.load(AtomicOrdering::Relaxed),
+            evictions: self.evictions.load(AtomicOrdering::Relaxed),
+        }
     }
 
     pub fn loaded(&self) -> Vec<i64> {

@@ -18,8 +18,10 @@ use std::sync::Arc;
 
 use crate::access::session::Keys;
 use crate::access::{Action, Caller};
+use crate::cache::Budgeted;
 use crate::config::Config;
 use crate::db::Db;
+use crate::http::views::{View, ViewKey};
 use crate::search::index::Indexes;
 use crate::wiki::Wikis;
 
@@ -42,7 +44,15 @@ pub struct Services {
     pub semantic: crate::search::semantic::Semantic,
     /// Request counters and latency histograms for `/metrics`.
     pub metrics: Arc<crate::ops::metrics::Metrics>,
+    /// Each wiki's page tree (the sidebar) as HTML, at the HEAD it was drawn at
+    /// (`[cache] trees`).
+    pub trees: Arc<Budgeted<i64, PageTree>>,
+    /// Whole page views for anonymous readers of public wikis (`[cache] views`).
+    pub views: Arc<Budgeted<ViewKey, Arc<View>>>,
 }
+
+/// A wiki's page tree as HTML, and the HEAD it shows.
+pub type PageTree = (Option<git2::Oid>, Arc<String>);
 
 impl Services {
     /// Opens the data directory: creates it, the database (migrated) and the keys, and
@@ -88,6 +98,8 @@ impl Services {
             },
             wikis,
             indexes,
+            trees: Arc::new(Budgeted::new("trees", cfg.cache.trees.bytes())),
+            views: Arc::new(Budgeted::new("views", cfg.cache.views.bytes())),
             cfg,
             db,
             keys: Arc::new(keys),

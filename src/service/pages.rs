@@ -140,6 +140,12 @@ impl Shown {
     }
 }
 
+/// Where the wiki's HEAD is now (a reader's question: is what I showed still current?).
+pub async fn head(s: &Services, caller: &Caller, wiki: &Wiki) -> Result<Option<git2::Oid>> {
+    s.run(caller, wiki, Action::Read, |w, wiki, _| w.head(wiki))
+        .await
+}
+
 /// Reads a page, at HEAD or at `revision`, and renders it.
 pub async fn show(
     s: &Services,
@@ -150,7 +156,7 @@ pub async fn show(
 ) -> Result<Shown> {
     s.run(caller, wiki, Action::Read, move |w, wiki, _| {
         let view = w.read_page_view(wiki, &name, revision.as_deref())?;
-        let rendered = w.render(wiki, &view.snapshot, &view.page);
+        let rendered = w.render(&view.snapshot, &view.page);
         Ok(Shown {
             live_html: w.live_html(wiki, &view.snapshot, &view.page.name, &rendered),
             rendered,

@@ -54,6 +54,15 @@ pub async fn readiness(state: &Services) -> Readiness {
     }
 }
 
+/// Each cache of the core and of search, for `/metrics`.
+pub fn caches(state: &Services) -> Vec<crate::cache::CacheStats> {
+    let mut all = state.wikis.cache_stats();
+    all.push(state.indexes.vector_cache().stats());
+    all.push(state.trees.stats());
+    all.push(state.views.stats());
+    all
+}
+
 /// A gauge for `/metrics`: name, help text, value.
 pub type Gauge = (&'static str, &'static str, f64);
 
@@ -79,6 +88,8 @@ pub async fn gauges(state: &Services) -> Result<Vec<Gauge>> {
                 ("robot_embedded_pages_total", "Pages indexed since start.", health.worker.pages_indexed as f64),
                 ("robot_pages_degraded_total", "Pages rendered with a limit applied (front matter dropped, nesting cut) since start.", crate::wiki::renders::degraded_total() as f64),
                 ("robot_pages_failed_total", "Pages that could not be rendered or indexed at all since start.", crate::wiki::renders::failed_total() as f64),
+                ("robot_open_fds", "File descriptors the process has open.", crate::ops::open_fds().unwrap_or(0) as f64),
+                ("robot_resident_bytes", "Resident memory of the process.", crate::ops::resident_bytes().unwrap_or(0) as f64),
             ])
         })
         .await

@@ -8,6 +8,7 @@ pub mod feeds;
 pub mod redirect;
 pub mod root;
 pub mod templates;
+pub mod views;
 pub mod wiki;
 
 use axum::http::HeaderValue;

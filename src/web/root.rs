@@ -121,10 +121,11 @@ async fn metrics(State(state): State<Services>, req: axum::extract::Request) -> 
             .into_response();
     }
     let gauges = crate::service::status::gauges(&state).await;
+    let caches = crate::service::status::caches(&state);
     match gauges {
         Ok(g) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            state.metrics.render(&g),
+            state.metrics.render(&g, &caches),
         )
             .into_response(),
         Err(e) => {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::templates::*;
-use super::{Caller, CurrentWiki, WebError, check_csrf, render, safe_local_path};
+use super::{Caller, CurrentWiki, WebError, check_csrf, render, safe_local_path, views};
 use crate::access::{Action, Grant};
 use crate::db::wikis::Wiki;
 use crate::error::Error;
@@ -152,7 +152,7 @@ impl Ctx {
 
     /// The layout with the page tree for this snapshot, the current page highlighted.
     fn with_sidebar(&mut self, snap: &Snapshot, current: Option<&PageName>, title: &str) {
-        self.layout.sidebar = sidebar_html(&SIDEBARS, self.wiki.id, snap, current);
+        self.layout.sidebar = sidebar_html(&self.state, self.wiki.id, snap, current);
         self.layout.title = title.to_string();
         if let Some(c) = current {
             self.layout.page = c.as_str().to_string();
@@ -473,7 +473,7 @@ async fn show_page(
     raw_name: String,
     rev: Option<String>,
     query: Option<String>,
-    _headers: HeaderMap,
+    headers: HeaderMap,
 ) -> WebResult {
     let mut ctx = Ctx::new(
         &state,
@@ -483,6 +483,19 @@ async fn show_page(
         &format!("/{}", url_path_encode(&raw_name)),
     )
     .await?;
+    // The latest version of a page, as every anonymous reader of a public wiki sees it:
+    // kept whole, by HEAD (see `views`).
+    let shared = rev.is_none()
+        && query.as_deref().is_none_or(str::is_empty)
+        && views::shared(&ctx.caller.principal, &ctx.wiki);
+    if shared {
+        let head = pages::head(&state, &ctx.caller, &ctx.wiki)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        if let Some(view) = views::kept(&state, &views::key(&ctx.wiki, head, &raw_name)) {
+            return Ok(view.respond(&headers));
+        }
+    }
     let q = query_map(&query);
     let rev = rev
         .or_else(|| q.get("revision").cloned())
@@ -592,7 +605,22 @@ async fn show_page(
         needs_math: rendered.needs_math,
         notices: rendered.notices.clone(),
     };
-    Ok(render(&view))
+    let html = match askama::Template::render(&view) {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return Ok((StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response());
+        }
+    };
+    let view = Arc::new(crate::http::views::View::new(
+        html,
+        view.last_change.as_ref().map(|c| c.time),
+        shared,
+    ));
+    if shared {
+        views::keep(&state, views::key(&ctx.wiki, snap.head, &raw_name), &view);
+    }
+    Ok(view.respond(&headers))
 }
 
 async fn edit_form(
@@ -1686,42 +1714,28 @@ async fn search(
 // ---------------------------------------------------------------------------------------
 // Sidebar
 
-/// The page tree of each wiki as HTML. It is a function of the commit alone (checked on
-/// every use), so one cache serves every server in the process.
-static SIDEBARS: std::sync::LazyLock<SidebarCache> =
-    std::sync::LazyLock::new(SidebarCache::default);
-
-/// The page tree of each wiki's latest snapshot, rendered once per HEAD.
-#[derive(Default)]
-struct SidebarCache {
-    /// Wiki id → (the HEAD it was rendered at, the tree's HTML).
-    trees: std::sync::Mutex<std::collections::HashMap<i64, SidebarEntry>>,
-}
-
-type SidebarEntry = (Option<git2::Oid>, std::sync::Arc<String>);
-
-impl SidebarCache {
-    fn get(&self, wiki_id: i64, snap: &Snapshot) -> std::sync::Arc<String> {
-        let mut trees = self.trees.lock().expect("sidebar lock");
-        if let Some((head, html)) = trees.get(&wiki_id)
-            && *head == snap.head
-        {
-            return html.clone();
-        }
-        let html = std::sync::Arc::new(sidebar_tree(snap));
-        trees.insert(wiki_id, (snap.head, html.clone()));
-        html
+/// The page tree of a wiki's snapshot as HTML, rendered once per HEAD and kept in
+/// `Services::trees` (`[cache] trees`): a function of the commit alone, checked on every use.
+fn page_tree(state: &Services, wiki_id: i64, snap: &Snapshot) -> Arc<String> {
+    if let Some((_, html)) = state.trees.get_if(&wiki_id, |(head, _)| *head == snap.head) {
+        return html;
     }
+    let html = Arc::new(sidebar_tree(snap));
+    let bytes = html.len() + 64;
+    state
+        .trees
+        .insert(wiki_id, (snap.head, html.clone()), bytes);
+    html
 }
 
 /// The tree with the current page marked and the folders above it open.
 fn sidebar_html(
-    cache: &SidebarCache,
+    state: &Services,
     wiki_id: i64,
     snap: &Snapshot,
     current: Option<&PageName>,
 ) -> String {
-    let base = cache.get(wiki_id, snap);
+    let base = page_tree(state, wiki_id, snap);
     let Some(cur) = current else {
         return base.to_string();
     };

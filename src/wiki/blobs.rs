@@ -1,63 +1,48 @@
 //! Page texts by blob id, kept in memory. A blob never changes (its id is the hash of
 //! its content), so an entry can never be stale and needs no invalidation; the cache
-//! only bounds its memory, evicting the oldest entries first. Reading a page from it
-//! skips the object lookup, the file read and the zlib inflate.
+//! only bounds its memory (`[cache] texts`). Reading a page from it skips the object
+//! lookup, the file read and the zlib inflate.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use git2::Oid;
 
+use crate::cache::{Budgeted, CacheStats};
 use crate::error::Result;
 
 /// Larger blobs are read from git every time rather than crowd out many pages.
 const MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// What an entry costs beyond its text (the map's slot, the `Arc`).
+const ENTRY_OVERHEAD: usize = 96;
 
 pub struct BlobCache {
-    max_bytes: usize,
-    inner: Mutex<Entries>,
-}
-
-#[derive(Default)]
-struct Entries {
-    texts: HashMap<Oid, Arc<str>>,
-    /// Insertion order, for eviction.
-    order: VecDeque<Oid>,
-    bytes: usize,
+    texts: Budgeted<Oid, Arc<str>>,
 }
 
 impl BlobCache {
     pub fn new(max_bytes: usize) -> BlobCache {
         BlobCache {
-            max_bytes,
-            inner: Mutex::default(),
+            texts: Budgeted::new("texts", max_bytes),
         }
     }
 
     /// The text of blob `id`, from memory or from `load` (whose bytes are read as UTF-8,
     /// invalid sequences replaced).
     pub fn text(&self, id: Oid, load: impl FnOnce() -> Result<Vec<u8>>) -> Result<Arc<str>> {
-        if let Some(hit) = self.inner.lock().expect("blob cache lock").texts.get(&id) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.texts.get(&id) {
+            return Ok(hit);
         }
         let bytes = load()?;
         let text: Arc<str> = String::from_utf8_lossy(&bytes).into();
-        if text.len() <= MAX_ENTRY_BYTES && text.len() <= self.max_bytes {
-            let mut e = self.inner.lock().expect("blob cache lock");
-            if e.texts.insert(id, text.clone()).is_none() {
-                e.order.push_back(id);
-                e.bytes += text.len();
-            }
-            while e.bytes > self.max_bytes {
-                let Some(old) = e.order.pop_front() else {
-                    break;
-                };
-                if let Some(t) = e.texts.remove(&old) {
-                    e.bytes -= t.len();
-                }
-            }
+        if text.len() <= MAX_ENTRY_BYTES {
+            self.texts
+                .insert(id, text.clone(), text.len() + ENTRY_OVERHEAD);
         }
         Ok(text)
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.texts.stats()
     }
 }
 
@@ -71,7 +56,7 @@ mod tests {
 
     #[test]
     fn loads_once_and_evicts_the_oldest_beyond_its_budget() {
-        let cache = BlobCache::new(10);
+        let cache = BlobCache::new(10 + 2 * ENTRY_OVERHEAD);
         let loads = std::cell::Cell::new(0);
         let load = |s: &'static str| {
             loads.set(loads.get() + 1);
@@ -81,12 +66,14 @@ mod tests {
         assert_eq!(&*cache.text(oid(1), || load("zzzz")).unwrap(), "aaaa");
         assert_eq!(loads.get(), 1, "a hit does not load");
         cache.text(oid(2), || load("bbbb")).unwrap();
-        cache.text(oid(3), || load("cccc")).unwrap(); // 12 bytes > 10: oid 1 goes
+        cache.text(oid(3), || load("cccc")).unwrap(); // three do not fit: oid 1 goes
+        assert_eq!(cache.stats().evictions, 1);
         cache.text(oid(1), || load("aaaa")).unwrap();
         assert_eq!(loads.get(), 4);
         // Larger than the whole budget: served, not kept.
-        cache.text(oid(4), || load("0123456789ab")).unwrap();
-        cache.text(oid(4), || load("0123456789ab")).unwrap();
+        let big = "x".repeat(11 + 2 * ENTRY_OVERHEAD);
+        cache.text(oid(4), || load(big.clone().leak())).unwrap();
+        cache.text(oid(4), || load(big.clone().leak())).unwrap();
         assert_eq!(loads.get(), 6);
     }
 

@@ -134,7 +134,7 @@ impl embeds::Sources for PageSources<'_> {
         let Ok(page) = self.wikis.read_page_in(repo, self.snap, &name, None) else {
             return Vec::new();
         };
-        let rendered = self.wikis.render(self.wiki, self.snap, &page);
+        let rendered = self.wikis.render(self.snap, &page);
         let mut toc = rendered.toc.as_slice();
         // The first heading names the page (Otterwiki's rule): it is the link itself.
         if let Some(first) = toc.first()

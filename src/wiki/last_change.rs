@@ -31,6 +31,22 @@ pub struct LastChanges {
 }
 
 impl LastChanges {
+    /// About how much memory the cache holds, for the `wikis` budget.
+    pub fn heap_bytes(&self) -> usize {
+        const SLOT: usize = 64;
+        let paths: usize = self
+            .by_path
+            .iter()
+            .map(|(p, (c, _))| {
+                p.len()
+                    + SLOT
+                    + c.as_ref()
+                        .map_or(0, |c| c.author.len() + c.message.len() + c.id.len() + SLOT)
+            })
+            .sum();
+        paths + self.chain.len() * 20
+    }
+
     fn head(&self) -> Option<Oid> {
         self.chain.last().copied().or(self.base)
     }

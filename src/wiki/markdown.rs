@@ -69,6 +69,47 @@ pub struct Rendered {
     pub live: Vec<embeds::Live>,
 }
 
+impl Rendered {
+    /// About how much memory the render holds, for the cache's budget.
+    pub fn heap_bytes(&self) -> usize {
+        const SLOT: usize = 48;
+        let strings = |v: &[String]| v.iter().map(|s| s.len() + SLOT).sum::<usize>();
+        self.html.len()
+            + self
+                .toc
+                .iter()
+                .map(|t| t.text.len() + t.html.len() + t.id.len() + 2 * SLOT)
+                .sum::<usize>()
+            + self
+                .properties
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + SLOT)
+                .sum::<usize>()
+            + self.title.as_ref().map_or(0, String::len)
+            + self
+                .link_targets
+                .iter()
+                .map(|(p, _)| p.len() + SLOT)
+                .sum::<usize>()
+            + strings(&self.notices)
+            + self
+                .live
+                .iter()
+                .map(|l| {
+                    l.caption.len()
+                        + l.embed.name.len()
+                        + l.embed.body.len()
+                        + l.embed
+                            .options
+                            .iter()
+                            .map(|(k, v)| k.len() + v.len() + SLOT)
+                            .sum::<usize>()
+                })
+                .sum::<usize>()
+            + 4 * SLOT
+    }
+}
+
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(two_face::syntax::extra_newlines);
 
 /// Fence names people write that no grammar lists as its own, and the token that does.

@@ -5,10 +5,13 @@
 //! Writes on one wiki are serialized by a per-wiki lock, and each is checked against the
 //! revision the writer started from, so a stale write is a conflict, never an overwrite.
 //!
-//! Reads are kept cheap by three caches, none of which can serve a stale answer: the
+//! Reads are kept cheap by caches, none of which can serve a stale answer: the
 //! snapshot (page list and links, rebuilt when HEAD moves), page texts by blob id
-//! (`blobs`: immutable), and each path's last change (`last_change`: carried forward
-//! commit by commit).
+//! (`blobs`: immutable), each path's last change (`last_change`: carried forward
+//! commit by commit), rendered pages and thumbnails. Each kind lives under its own byte
+//! budget (`[cache]` in `robot.toml`), least recently used out first: an open wiki's
+//! state (snapshot, last changes, repository handles) is dropped whole when it is the
+//! least recently read, so a wiki nobody reads holds no memory and no descriptor.
 
 pub mod attachment_type;
 mod blobs;
@@ -41,6 +44,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use git2::{Oid, Repository};
 use serde::Serialize;
 
+use crate::cache::{Budgeted, CacheStats};
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::wikis::Wiki;
@@ -51,8 +55,14 @@ use renders::RenderCache;
 use snapshot::{PageEntry, Snapshot};
 use store::{Author, Change, CommitInfo};
 
-/// Memory for page texts kept by [`blobs::BlobCache`]: a few thousand typical pages.
-const BLOB_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// What an open wiki costs before its snapshot and last changes (the state itself, its
+/// paths, the head watch), for the `wikis` budget.
+const STATE_BYTES: usize = 4 * 1024;
+/// What one open repository handle costs: libgit2's object and ref caches and index
+/// windows. Charging it to the budget bounds how many handles (and descriptors) stay open.
+const HANDLE_BYTES: usize = 256 * 1024;
+/// Handles one wiki keeps for reuse.
+const POOLED_HANDLES: usize = 8;
 
 /// The wiki service: configuration, database and per-wiki in-memory state.
 #[derive(Clone)]
@@ -63,8 +73,12 @@ pub struct Wikis {
 struct Inner {
     cfg: Arc<Config>,
     db: Db,
-    /// Open wikis by id (not slug: a deleted and recreated slug is a different wiki).
-    open: Mutex<HashMap<i64, Arc<WikiState>>>,
+    /// Open wikis by id (not slug: a deleted and recreated slug is a different wiki),
+    /// within the `wikis` budget.
+    open: Budgeted<i64, Arc<WikiState>>,
+    /// Each wiki's write lock, outside `open`: a writer holding the state of a wiki that
+    /// is evicted meanwhile must still exclude the writer who opens it again.
+    write_locks: Mutex<HashMap<i64, Arc<Mutex<()>>>>,
     renders: RenderCache,
     /// Page texts by blob id (immutable, so never stale).
     blobs: blobs::BlobCache,
@@ -89,6 +103,8 @@ pub trait Indexer: Send + Sync {
     ) -> Result<()>;
     /// Brings the indexes to HEAD; returns how many pages it re-indexed.
     fn reconcile(&self, wiki: &Wiki, repo: &Repository, snap: &Snapshot) -> Result<usize>;
+    /// Whether the indexes already reflect `head` (so reconciling has nothing to do).
+    fn is_current(&self, wiki: &Wiki, head: Option<Oid>) -> Result<bool>;
     /// The wiki is being deleted: drop what is stored for it.
     fn deleted(&self, wiki_id: i64) -> Result<()>;
     /// Forget what is held in memory for the wiki.
@@ -105,6 +121,9 @@ impl Indexer for NoIndex {
     fn reconcile(&self, _: &Wiki, _: &Repository, _: &Snapshot) -> Result<usize> {
         Ok(0)
     }
+    fn is_current(&self, _: &Wiki, _: Option<Oid>) -> Result<bool> {
+        Ok(true)
+    }
     fn deleted(&self, _: i64) -> Result<()> {
         Ok(())
     }
@@ -118,9 +137,11 @@ pub struct WikiState {
     ref_file: PathBuf,
     /// HEAD as last read, while its ref file is unchanged (one stat per read).
     head: head::HeadWatch,
-    /// Held for the whole of a write: read HEAD, check, commit, move the branch.
-    write_lock: Mutex<()>,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// What the snapshot holds ([`Snapshot::heap_bytes`], counted when it is built).
+    snapshot_bytes: std::sync::atomic::AtomicUsize,
+    /// Repository handles in existence (pooled or lent).
+    handles: std::sync::atomic::AtomicUsize,
     /// Open repository handles, reused: opening one costs a dozen file-system calls.
     repos: Mutex<Vec<Repository>>,
     /// "Last changed by" per page, valid for one HEAD (a history walk per view is too dear).
@@ -128,6 +149,22 @@ pub struct WikiState {
 }
 
 use last_change::LastChanges;
+
+impl WikiState {
+    /// What the state holds, for the `wikis` budget.
+    fn weight(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last_changes = self
+            .last_changes
+            .lock()
+            .map(|l| l.heap_bytes())
+            .unwrap_or(0);
+        STATE_BYTES
+            + self.snapshot_bytes.load(Relaxed)
+            + self.handles.load(Relaxed) * HANDLE_BYTES
+            + last_changes
+    }
+}
 
 /// A pooled repository handle; returns to its wiki's pool when dropped.
 pub struct RepoHandle {
@@ -147,8 +184,12 @@ impl Drop for RepoHandle {
     fn drop(&mut self) {
         if let Some(r) = self.repo.take() {
             let mut pool = self.state.repos.lock().expect("repo pool lock");
-            if pool.len() < 8 {
+            if pool.len() < POOLED_HANDLES {
                 pool.push(r);
+            } else {
+                self.state
+                    .handles
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -217,21 +258,40 @@ pub struct Attachment {
 
 impl Wikis {
     pub fn new(cfg: Arc<Config>, db: Db, indexer: Arc<dyn Indexer>) -> Wikis {
+        store::limit_open_packs(cfg.cache.open_packs, cfg.cache.mapped_packs.bytes());
+        let budgets = &cfg.cache;
         Wikis {
             inner: Arc::new(Inner {
                 db,
-                blobs: blobs::BlobCache::new(BLOB_CACHE_BYTES),
-                thumbnails: thumbnails::Thumbnails::default(),
+                blobs: blobs::BlobCache::new(budgets.texts.bytes()),
+                thumbnails: thumbnails::Thumbnails::new(budgets.thumbnails.bytes()),
                 indexer,
-                open: Mutex::new(HashMap::new()),
+                open: Budgeted::new("wikis", budgets.wikis.bytes()),
+                write_locks: Mutex::default(),
                 // Renders take a blocking-pool thread each: at most one per core at once.
                 renders: RenderCache::new(
-                    4000,
+                    budgets.pages.bytes(),
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 ),
                 cfg,
             }),
         }
+    }
+
+    /// Each cache of the core, for `/metrics`.
+    pub fn cache_stats(&self) -> Vec<CacheStats> {
+        vec![
+            self.inner.open.stats(),
+            self.inner.renders.stats(),
+            self.inner.blobs.stats(),
+            self.inner.thumbnails.stats(),
+        ]
+    }
+
+    /// Whether another wiki's state fits in the `wikis` budget without evicting one (so
+    /// that warming caches at start stops before it churns).
+    pub fn has_room_for_wiki(&self) -> bool {
+        self.inner.open.has_room(STATE_BYTES + HANDLE_BYTES)
     }
 
     pub fn config(&self) -> &Config {
@@ -262,44 +322,66 @@ impl Wikis {
         self.inner.cfg.wikis_dir().join(slug).join("repo.git")
     }
 
+    /// The wiki's in-memory state: the one open, or a new, empty one (which the first
+    /// read fills).
     fn state(&self, wiki: &Wiki) -> Arc<WikiState> {
-        let mut open = self.inner.open.lock().expect("wiki map lock");
-        open.entry(wiki.id)
-            .or_insert_with(|| {
-                let repo_path = self.repo_path(&wiki.slug);
-                Arc::new(WikiState {
-                    ref_file: head::ref_file(&repo_path),
-                    head: head::HeadWatch::default(),
-                    repo_path,
-                    write_lock: Mutex::new(()),
-                    snapshot: RwLock::new(Arc::new(Snapshot::default())),
-                    repos: Mutex::new(Vec::new()),
-                    last_changes: Mutex::default(),
-                })
-            })
-            .clone()
+        self.inner.open.get_or_insert_with(wiki.id, || {
+            let repo_path = self.repo_path(&wiki.slug);
+            let state = WikiState {
+                ref_file: head::ref_file(&repo_path),
+                head: head::HeadWatch::default(),
+                repo_path,
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                snapshot_bytes: Default::default(),
+                handles: Default::default(),
+                repos: Mutex::new(Vec::new()),
+                last_changes: Mutex::default(),
+            };
+            let bytes = state.weight();
+            (Arc::new(state), bytes)
+        })
+    }
+
+    /// Counts what `state` holds now against the `wikis` budget.
+    fn reweigh(&self, wiki: &Wiki, state: &WikiState) {
+        self.inner.open.reweigh(&wiki.id, state.weight());
+    }
+
+    fn write_lock(&self, wiki: &Wiki) -> Arc<Mutex<()>> {
+        let mut locks = self.inner.write_locks.lock().expect("write lock map");
+        locks.entry(wiki.id).or_default().clone()
     }
 
     /// Forgets a wiki's in-memory state (after deletion).
     pub fn forget(&self, wiki_id: i64) {
+        self.inner.open.remove(&wiki_id);
         self.inner
-            .open
+            .write_locks
             .lock()
-            .expect("wiki map lock")
+            .expect("write lock map")
             .remove(&wiki_id);
-        self.inner.renders.forget_wiki(wiki_id);
         self.inner.indexer.forget(wiki_id);
     }
 
     /// A repository handle from the wiki's pool (opened if the pool is empty).
     pub fn open_repo(&self, wiki: &Wiki) -> Result<RepoHandle> {
-        let state = self.state(wiki);
+        self.open_repo_in(wiki, self.state(wiki))
+    }
+
+    fn open_repo_in(&self, wiki: &Wiki, state: Arc<WikiState>) -> Result<RepoHandle> {
         let pooled = state.repos.lock().expect("repo pool lock").pop();
         let repo = match pooled {
             Some(r) => r,
-            None => store::open(&state.repo_path).map_err(|e| {
-                Error::Internal(anyhow::anyhow!("opening repository of {}: {e}", wiki.slug))
-            })?,
+            None => {
+                let repo = store::open(&state.repo_path).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!("opening repository of {}: {e}", wiki.slug))
+                })?;
+                state
+                    .handles
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.reweigh(wiki, &state);
+                repo
+            }
         };
         Ok(RepoHandle {
             repo: Some(repo),
@@ -316,7 +398,10 @@ impl Wikis {
 
     /// [`Wikis::snapshot`] with a repository handle the caller already holds.
     pub fn snapshot_with(&self, wiki: &Wiki, repo: &Repository) -> Result<Arc<Snapshot>> {
-        let st = self.state(wiki);
+        self.snapshot_in(wiki, &self.state(wiki), repo)
+    }
+
+    fn snapshot_in(&self, wiki: &Wiki, st: &WikiState, repo: &Repository) -> Result<Arc<Snapshot>> {
         let head = st.head.head(repo, &st.ref_file)?;
         let current = st.snapshot.read().expect("snapshot lock").clone();
         if current.head == head && (head.is_some() || current.pages.is_empty()) {
@@ -327,8 +412,20 @@ impl Wikis {
         // Another reader may have advanced it meanwhile; keep whichever is at HEAD.
         if slot.head != next.head {
             *slot = next.clone();
+            st.snapshot_bytes
+                .store(next.heap_bytes(), std::sync::atomic::Ordering::Relaxed);
+            drop(slot);
+            self.reweigh(wiki, st);
+            return Ok(next);
         }
         Ok(slot.clone())
+    }
+
+    /// The wiki's HEAD now: one `stat` of its ref file while nothing moved it.
+    pub fn head(&self, wiki: &Wiki) -> Result<Option<Oid>> {
+        let st = self.state(wiki);
+        let repo = self.open_repo_in(wiki, st.clone())?;
+        st.head.head(&repo, &st.ref_file)
     }
 
     /// Reads a page at HEAD, or at `revision`.
@@ -414,9 +511,9 @@ impl Wikis {
 
     /// Renders a page's Markdown (cached per blob; a cached render is reused only while
     /// every page it links to still exists or is still missing).
-    pub fn render(&self, wiki: &Wiki, snap: &Snapshot, page: &Page) -> Arc<Rendered> {
+    pub fn render(&self, snap: &Snapshot, page: &Page) -> Arc<Rendered> {
         let blob = Oid::from_str(&page.blob).unwrap_or(Oid::ZERO_SHA1);
-        let key = (wiki.id, page.path.to_lowercase(), blob);
+        let key = (page.path.to_lowercase(), blob);
         self.inner.renders.get_or_render(
             key,
             |hit| {
@@ -452,12 +549,13 @@ impl Wikis {
             return Ok(HashMap::new());
         };
         let state = self.state(wiki);
-        let mut cache = state.last_changes.lock().expect("last-change lock");
-        cache.all(
+        let all = state.last_changes.lock().expect("last-change lock").all(
             &repo,
             Some(head),
             snap.pages.values().map(|p| p.path.as_str()),
-        )
+        );
+        self.reweigh(wiki, &state);
+        all
     }
 
     pub fn last_change(&self, wiki: &Wiki, path: &str) -> Result<Option<CommitInfo>> {
@@ -475,10 +573,7 @@ impl Wikis {
         snap: &Snapshot,
         path: &str,
     ) -> Result<Option<CommitInfo>> {
-        let pages = snap.pages.values().map(|p| p.path.as_str());
-        let state = self.state(wiki);
-        let mut cache = state.last_changes.lock().expect("last-change lock");
-        cache.get(repo, snap.head, path, pages)
+        self.last_change_of(wiki, repo, snap, path, std::iter::empty())
     }
 
     /// As [`Wikis::last_change_in`], answering `others` (paths of attachments, say) in
@@ -494,7 +589,13 @@ impl Wikis {
         let pages = snap.pages.values().map(|p| p.path.as_str()).chain(others);
         let state = self.state(wiki);
         let mut cache = state.last_changes.lock().expect("last-change lock");
-        cache.get(repo, snap.head, path, pages)
+        let (before, found) = (cache.heap_bytes(), cache.get(repo, snap.head, path, pages));
+        let grew = cache.heap_bytes() != before;
+        drop(cache);
+        if grew {
+            self.reweigh(wiki, &state);
+        }
+        found
     }
 
     /// Saves a page. `base` is the commit the writer read the page at; `None` is allowed
@@ -638,16 +739,19 @@ impl Wikis {
         wiki: &Wiki,
         f: impl FnOnce(&Repository, &Snapshot) -> Result<T>,
     ) -> Result<T> {
+        let lock = self.write_lock(wiki);
+        let _guard = lock.lock().expect("write lock");
+        // One state for the whole write, even if it is evicted meanwhile: the snapshot
+        // the write checked against is the one advanced after it.
         let st = self.state(wiki);
-        let _guard = st.write_lock.lock().expect("write lock");
-        let repo = self.open_repo(wiki)?;
-        let snap = self.snapshot_with(wiki, &repo)?;
+        let repo = self.open_repo_in(wiki, st.clone())?;
+        let snap = self.snapshot_in(wiki, &st, &repo)?;
         let out = f(&repo, &snap);
         // Whatever `f` did, the next read looks the ref up again (see `head`).
         st.head.forget();
         let out = out?;
         if store::head(&repo)? != snap.head {
-            self.after_commit(wiki, &repo)?;
+            self.after_commit(wiki, &st, &repo)?;
         }
         Ok(out)
     }
@@ -655,19 +759,19 @@ impl Wikis {
     /// Brings derived state to the new HEAD after a commit: the snapshot, then the
     /// indexes (full-text at once, the changed pages queued for the semantic index).
     /// Every write of every surface ends here, through [`Self::write`].
-    fn after_commit(&self, wiki: &Wiki, repo: &Repository) -> Result<()> {
-        let before = self
-            .state(wiki)
-            .snapshot
-            .read()
-            .expect("snapshot lock")
-            .head;
-        let snap = self.snapshot_with(wiki, repo)?;
+    fn after_commit(&self, wiki: &Wiki, st: &WikiState, repo: &Repository) -> Result<()> {
+        let before = st.snapshot.read().expect("snapshot lock").head;
+        let snap = self.snapshot_in(wiki, st, repo)?;
         self.inner.indexer.committed(wiki, repo, &snap, before)
     }
 
     /// Reconciles the indexes with HEAD (start-up, and after outside commits).
     pub fn reconcile(&self, wiki: &Wiki) -> Result<usize> {
+        // Most wikis are current: asking costs one ref read and keeps nothing open.
+        let head = store::head(&store::open(&self.repo_path(&wiki.slug))?)?;
+        if self.inner.indexer.is_current(wiki, head)? {
+            return Ok(0);
+        }
         let repo = self.open_repo(wiki)?;
         let snap = self.snapshot_with(wiki, &repo)?;
         self.inner.indexer.reconcile(wiki, &repo, &snap)

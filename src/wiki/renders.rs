@@ -16,9 +16,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use git2::Oid;
 
 use super::markdown::{self, Rendered};
+use crate::cache::{Budgeted, CacheStats};
 
-/// (wiki id, lowercased path, blob).
-pub type RenderKey = (i64, String, Oid);
+/// (lowercased path, blob): what a render is a function of, besides which pages it links
+/// to exist (checked against the reader's snapshot on every use). Not the wiki: the same
+/// page in many wikis (the starter template's, a fork's) is rendered once for all.
+pub type RenderKey = (String, Oid);
 
 /// Pages rendered with a notice (over a limit) since start.
 static DEGRADED: AtomicU64 = AtomicU64::new(0);
@@ -115,26 +118,21 @@ impl Drop for PermitGuard<'_> {
     }
 }
 
-/// Rendered pages by (wiki, path, blob), bounded; when full, the least recently used
-/// quarter is dropped. Also the renders in progress, so that a second reader of the same
-/// blob waits for the first one's result.
+/// Rendered pages by (path, blob), within a byte budget (`[cache] pages`), least
+/// recently used out first. Also the renders in progress, so that a second reader of the
+/// same blob waits for the first one's result.
 pub struct RenderCache {
-    capacity: usize,
-    /// (use clock, entries with the clock value of their last use)
-    map: Mutex<(u64, RenderMap)>,
+    renders: Budgeted<RenderKey, Arc<Rendered>>,
     /// One lock per key being rendered; holding it is rendering that key.
     in_flight: Mutex<HashMap<RenderKey, Arc<Mutex<()>>>>,
     /// Renders at once (each holds a blocking-pool thread).
     permits: Permits,
 }
 
-type RenderMap = HashMap<RenderKey, (u64, Arc<Rendered>)>;
-
 impl RenderCache {
-    pub fn new(capacity: usize, concurrent: usize) -> Self {
+    pub fn new(budget_bytes: usize, concurrent: usize) -> Self {
         RenderCache {
-            capacity,
-            map: Mutex::new((0, HashMap::new())),
+            renders: Budgeted::new("pages", budget_bytes),
             in_flight: Mutex::default(),
             permits: Permits::new(concurrent),
         }
@@ -148,7 +146,7 @@ impl RenderCache {
         fresh: impl Fn(&Rendered) -> bool,
         render: impl FnOnce() -> Rendered,
     ) -> Arc<Rendered> {
-        if let Some(hit) = self.get(&key).filter(|r| fresh(r)) {
+        if let Some(hit) = self.renders.get_if(&key, |r| fresh(r)) {
             return hit;
         }
         let slot = self
@@ -160,12 +158,13 @@ impl RenderCache {
             .clone();
         let rendering = slot.lock().expect("render slot lock");
         // Whoever held the slot before us may have rendered it meanwhile.
-        let rendered = match self.get(&key).filter(|r| fresh(r)) {
+        let rendered = match self.renders.get_if(&key, |r| fresh(r)) {
             Some(hit) => hit,
             None => {
                 let _permit = self.permits.acquire();
                 let rendered = Arc::new(render());
-                self.put(key.clone(), rendered.clone());
+                let bytes = rendered.heap_bytes() + key.0.len();
+                self.renders.insert(key.clone(), rendered.clone(), bytes);
                 rendered
             }
         };
@@ -188,36 +187,8 @@ impl RenderCache {
         render()
     }
 
-    fn get(&self, key: &RenderKey) -> Option<Arc<Rendered>> {
-        let mut guard = self.map.lock().expect("render cache lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        let now = *clock;
-        map.get_mut(key).map(|(used, r)| {
-            *used = now;
-            r.clone()
-        })
-    }
-
-    fn put(&self, key: RenderKey, value: Arc<Rendered>) {
-        let mut guard = self.map.lock().expect("render cache lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        if map.len() >= self.capacity {
-            let mut ages: Vec<u64> = map.values().map(|(u, _)| *u).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 4];
-            map.retain(|_, (u, _)| *u > cutoff);
-        }
-        map.insert(key, (*clock, value));
-    }
-
-    pub fn forget_wiki(&self, wiki_id: i64) {
-        self.map
-            .lock()
-            .expect("render cache lock")
-            .1
-            .retain(|k, _| k.0 != wiki_id);
+    pub fn stats(&self) -> CacheStats {
+        self.renders.stats()
     }
 }
 
@@ -228,9 +199,9 @@ mod tests {
 
     #[test]
     fn concurrent_readers_of_one_blob_share_one_render() {
-        let cache = Arc::new(RenderCache::new(10, 2));
+        let cache = Arc::new(RenderCache::new(1 << 20, 2));
         let renders = Arc::new(AtomicUsize::new(0));
-        let key: RenderKey = (1, "a.md".into(), Oid::ZERO_SHA1);
+        let key: RenderKey = ("a.md".into(), Oid::ZERO_SHA1);
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let (cache, renders, key) = (cache.clone(), renders.clone(), key.clone());
@@ -256,14 +227,14 @@ mod tests {
 
     #[test]
     fn renders_at_once_are_bounded() {
-        let cache = Arc::new(RenderCache::new(100, 2));
+        let cache = Arc::new(RenderCache::new(1 << 20, 2));
         let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let threads: Vec<_> = (0..6)
             .map(|i| {
                 let (cache, now, most) = (cache.clone(), now.clone(), most.clone());
                 std::thread::spawn(move || {
                     cache.get_or_render(
-                        (1, format!("{i}.md"), Oid::ZERO_SHA1),
+                        (format!("{i}.md"), Oid::ZERO_SHA1),
                         |_| true,
                         || {
                             let n = now.fetch_add(1, Ordering::SeqCst) + 1;

@@ -39,6 +39,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// About how much memory the snapshot holds, for the `wikis` budget.
+    pub fn heap_bytes(&self) -> usize {
+        const SLOT: usize = 64;
+        let pages: usize = self
+            .pages
+            .iter()
+            .map(|(k, e)| k.len() + e.path.len() + e.name.as_str().len() + e.title.len() + 3 * SLOT)
+            .sum();
+        let files: usize = self.files.keys().map(|k| k.len() + SLOT).sum();
+        let links_out: usize = self
+            .links_out
+            .iter()
+            .map(|(k, v)| k.len() + SLOT + v.iter().map(|t| t.len() + 24).sum::<usize>())
+            .sum();
+        let links_in: usize = self
+            .links_in
+            .iter()
+            .map(|(k, v)| k.len() + SLOT + v.iter().map(|t| t.len() + SLOT).sum::<usize>())
+            .sum();
+        pages + files + links_out + links_in
+    }
+
     /// Builds the snapshot of `head` from scratch.
     pub fn build(repo: &Repository, head: Option<Oid>) -> Result<Snapshot> {
         let mut snap = Snapshot {

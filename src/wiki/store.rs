@@ -131,6 +131,26 @@ fn configure_libgit2() {
     });
 }
 
+/// Bounds what libgit2 keeps open across every repository of the process: at most
+/// `files` pack files (one descriptor each; the least recently used is closed first) and
+/// `mapped` bytes of them mapped. Process-wide, so the first call's values hold (set at
+/// start, before any repository is read).
+pub fn limit_open_packs(files: usize, mapped: usize) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        configure_libgit2();
+        // SAFETY: documented libgit2 options, each taking one size_t, set at start-up
+        // before any pack is mapped.
+        let set = unsafe {
+            git2::opts::set_mwindow_file_limit(files.max(8))
+                .and_then(|()| git2::opts::set_mwindow_mapped_limit(mapped.max(1 << 20)))
+        };
+        if let Err(e) = set {
+            tracing::warn!(error = %e, "libgit2 refused the open-pack limits");
+        }
+    });
+}
+
 /// The commits of `main`'s first-parent chain from `start`, newest first, produced
 /// lazily. (A topological sort would walk the whole history before the first commit.)
 pub fn first_parent_walk(repo: &Repository, start: Oid) -> Result<git2::Revwalk<'_>> {

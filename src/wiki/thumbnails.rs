@@ -1,19 +1,19 @@
 //! Thumbnails of image attachments (`/Page/a/photo.png?thumbnail=120`), as Otterwiki
 //! makes them: the image fitted inside a square of that many pixels, its proportions
 //! kept, never enlarged. Each is made once per (attachment blob, size) and kept within
-//! a byte budget, oldest out first; a blob never changes, so nothing is ever stale.
+//! a byte budget (`[cache] thumbnails`); a blob never changes, so nothing is ever stale.
 //!
 //! The image comes from a user, so decoding is bounded: the file's size, the image's
 //! dimensions and the decoder's memory all have limits, and an image that breaks one,
 //! or does not decode, is refused with a clear error (422), never a panic.
 
-use std::collections::{HashMap, VecDeque};
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use git2::Oid;
 use image::{ImageFormat, ImageReader, Limits};
 
+use crate::cache::{Budgeted, CacheStats};
 use crate::error::{Error, Result};
 
 /// Otterwiki's size for a bare `?thumbnail`.
@@ -25,25 +25,21 @@ const MAX_INPUT_BYTES: usize = 20 << 20;
 /// Nor are images wider or taller than this, or needing more memory to decode.
 const MAX_DIMENSION: u32 = 12_000;
 const MAX_DECODE_BYTES: u64 = 256 << 20;
-/// Memory kept for made thumbnails.
-const CACHE_BYTES: usize = 32 << 20;
 
 /// A made thumbnail: its bytes and their MIME type.
 pub type Thumbnail = Arc<(Vec<u8>, &'static str)>;
 
-#[derive(Default)]
 pub struct Thumbnails {
-    inner: Mutex<Entries>,
-}
-
-#[derive(Default)]
-struct Entries {
-    made: HashMap<(Oid, u32), Thumbnail>,
-    order: VecDeque<(Oid, u32)>,
-    bytes: usize,
+    made: Budgeted<(Oid, u32), Thumbnail>,
 }
 
 impl Thumbnails {
+    pub fn new(budget_bytes: usize) -> Thumbnails {
+        Thumbnails {
+            made: Budgeted::new("thumbnails", budget_bytes),
+        }
+    }
+
     /// The thumbnail of blob `id` at `size`, made from `load`'s bytes on a miss.
     pub fn get(
         &self,
@@ -52,24 +48,16 @@ impl Thumbnails {
         load: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Thumbnail> {
         let key = (id, size);
-        if let Some(hit) = self.inner.lock().expect("thumbnail lock").made.get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.made.get(&key) {
+            return Ok(hit);
         }
         let made: Thumbnail = Arc::new(make(&load()?, size)?);
-        let mut e = self.inner.lock().expect("thumbnail lock");
-        if made.0.len() <= CACHE_BYTES && e.made.insert(key, made.clone()).is_none() {
-            e.order.push_back(key);
-            e.bytes += made.0.len();
-        }
-        while e.bytes > CACHE_BYTES {
-            let Some(old) = e.order.pop_front() else {
-                break;
-            };
-            if let Some(t) = e.made.remove(&old) {
-                e.bytes -= t.0.len();
-            }
-        }
+        self.made.insert(key, made.clone(), made.0.len() + 64);
         Ok(made)
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.made.stats()
     }
 }
 
@@ -182,7 +170,7 @@ mod tests {
 
     #[test]
     fn made_once_per_blob_and_size() {
-        let cache = Thumbnails::default();
+        let cache = Thumbnails::new(1 << 20);
         let id = Oid::from_bytes(&[7; 20]).unwrap();
         let loads = std::cell::Cell::new(0);
         let load = || {
