@@ -45,9 +45,9 @@ if [[ ! -f $RUN/created ]]; then
     rm -rf "$DATA"
     "${ROBOT[@]}" init >/dev/null
     "${ROBOT[@]}" user add --did did:plc:bench --handle bench.test >/dev/null
-    log "creating $WIKIS starter wikis ($(nproc) at a time)"
+    log "creating $WIKIS starter wikis"
     started=$(date +%s)
-    seq 0 $((WIKIS - 1)) | xargs -P "$(nproc)" -I{} \
+    seq 0 $((WIKIS - 1)) | xargs -I{} \
         "${ROBOT[@]}" wiki create "wiki{}" --owner bench.test --title "Wiki {}" --public >/dev/null
     log "created in $(($(date +%s) - started)) s"
     python3 "$REPO_DIR/tests/fixtures/gen_corpus.py" "$RUN/corpus" --pages 500 >/dev/null
@@ -79,7 +79,8 @@ log "up in $START_S s: RSS $REST_RSS MiB, $REST_FDS descriptors"
 TARGETS_ALL="$RUN/targets-all.txt" TARGETS_ONE="$RUN/targets-one.txt"
 for i in $(seq 0 $((WIKIS - 1))); do echo "wiki$i.localhost:$PORT /Home"; done >"$TARGETS_ALL"
 for _ in $(seq 1 100); do echo "wiki0.localhost:$PORT /Home"; done >"$TARGETS_ONE"
-page_paths_from_corpus "$RUN/corpus" | head -n 20 >"$RUN/big-pages.txt"
+page_paths_from_corpus "$RUN/corpus" >"$RUN/corpus-pages.txt"
+head -n 20 "$RUN/corpus-pages.txt" >"$RUN/big-pages.txt"
 {
     cat "$TARGETS_ALL"
     for i in $(seq 0 $((BIG - 1))); do

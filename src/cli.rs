@@ -40,7 +40,8 @@ pub enum Command {
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Back up the database (online), every wiki's repository and a checksummed manifest.
+    /// Back up the database (online), every wiki's repository and semantic index, and a
+    /// checksummed manifest.
     Backup {
         /// Where backups go (each in its own dated directory).
         #[arg(long, default_value = "backups")]
@@ -48,12 +49,16 @@ pub enum Command {
         /// Also copy the server's keys (sessions and tokens then stay valid after a restore).
         #[arg(long)]
         include_keys: bool,
+        /// Leave out the semantic indexes (smaller; a restore then embeds every page again).
+        #[arg(long)]
+        without_indexes: bool,
         /// How many backups to keep in that directory.
         #[arg(long, default_value_t = 7)]
         keep: usize,
     },
     /// Restore a backup into an empty data directory, checking every checksum and
-    /// `git fsck`-ing every repository. Search indexes are rebuilt when the server starts.
+    /// `git fsck`-ing every repository. The full-text index is rebuilt when the server
+    /// starts; restored semantic indexes are used, embedding only what changed since.
     Restore { from: PathBuf },
     /// Rebuild semantic-search indexes: re-embed every page of a wiki, or of all wikis.
     /// Safe while the server runs (both drain the same queue).
@@ -216,6 +221,7 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
         Command::Backup {
             to,
             include_keys,
+            without_indexes,
             keep,
         } => {
             let dir = crate::ops::backup::backup(
@@ -223,6 +229,7 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
                 &crate::ops::backup::BackupOptions {
                     to,
                     include_keys,
+                    without_indexes,
                     keep,
                 },
             )?;
@@ -231,8 +238,11 @@ pub fn run_offline(cfg: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Restore { from } => {
             let m = crate::ops::backup::restore(&cfg, &from)?;
+            let indexed = m.wikis.iter().filter(|w| w.index.is_some()).count();
             println!(
-                "restored {} wiki(s) from {} into {}; search indexes are rebuilt when robot starts",
+                "restored {} wiki(s) from {} into {}, {indexed} with their semantic index; \
+                 robot rebuilds the full-text index when it starts, and embeds only pages \
+                 changed since each restored semantic index (all pages of a wiki without one)",
                 m.wikis.len(),
                 from.display(),
                 cfg.data_dir.display()

@@ -73,6 +73,7 @@ async fn a_backup_taken_during_writes_restores_exactly() {
             &BackupOptions {
                 to: to2,
                 include_keys: true,
+                without_indexes: false,
                 keep: 2,
             },
         )

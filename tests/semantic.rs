@@ -675,3 +675,89 @@ async fn cli_reindex_embeds_every_page_and_summarises() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-model.sh"));
 }
+
+/// The restore drill (issue 17): a wiki whose pages are embedded is backed up, restored
+/// into an empty data directory and served again. Semantic search answers at once, with
+/// the same results, and nothing is embedded again: the backup carried the index, with
+/// the commit it reflects and the model that made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_wiki_searches_by_meaning_at_once_with_nothing_embedded() {
+    let s = TestServer::start_semantic().await;
+    s.add_user(OWNER, "owner.test");
+    s.create_wiki("notes", OWNER, false);
+    s.commit_outside(
+        "notes",
+        &[
+            ("whiskers.md", WHISKERS),
+            (
+                "garden.md",
+                "# Garden\n\nTomatoes and runner beans climb the fence all summer long.\n",
+            ),
+        ],
+    );
+    let token = token_for(&s, "notes");
+    // Wait until the cat is found and the queue is empty: every page is embedded.
+    let before = eventually(120, "every page embedded", || {
+        let (s, token) = (&s, &token);
+        async move {
+            let names = semantic_names(s, token, WHISKERS_QUERY).await;
+            let (_, r) = ready(s).await;
+            let idle = r["queue"]["items"].as_u64() == Some(0);
+            (idle && names.first().map(String::as_str) == Some("Whiskers")).then_some(names)
+        }
+    })
+    .await;
+    let garden_before = semantic_names(&s, &token, "vegetables growing outdoors").await;
+
+    let cfg = (*s.state.cfg).clone();
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_path_buf();
+    let dir = tokio::task::spawn_blocking(move || {
+        robot::ops::backup::backup(
+            &cfg,
+            &robot::ops::backup::BackupOptions {
+                to,
+                include_keys: false,
+                without_indexes: false,
+                keep: 1,
+            },
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("MANIFEST.json")).unwrap()).unwrap();
+    let entry = &manifest["wikis"][0];
+    assert_eq!(entry["index"]["commit"], entry["head"], "{manifest}");
+    assert!(
+        entry["index"]["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("all-MiniLM-L6-v2:"),
+        "{manifest}"
+    );
+    drop(s.stop().await);
+
+    // An empty data directory, restored, then served.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut cfg = robot::config::Config {
+        data_dir: fresh.path().join("data"),
+        ..robot::config::Config::default()
+    };
+    cfg.search.model_dir = Some(model_dir());
+    let restored = robot::ops::backup::restore(&cfg, &dir).unwrap();
+    assert!(restored.wikis[0].index.is_some());
+    let s = TestServer::start_in(fresh, |c| c.search.model_dir = Some(model_dir())).await;
+    let token = token_for(&s, "notes");
+    assert_eq!(semantic_names(&s, &token, WHISKERS_QUERY).await, before);
+    assert_eq!(
+        semantic_names(&s, &token, "vegetables growing outdoors").await,
+        garden_before
+    );
+    // Given time to do anything, the worker embeds nothing.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, r) = ready(&s).await;
+    assert_eq!(r["queue"]["items"], 0, "{r}");
+    assert_eq!(r["semantic_search"]["worker"]["chunks_embedded"], 0, "{r}");
+}

@@ -23,18 +23,55 @@ pub const MAX_TOKENS: usize = 256;
 /// Turns texts into unit vectors: the model, or in tests a stand-in that fails on demand.
 pub trait Embed: Send + Sync {
     fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>>;
+    /// What identifies the model (see [`fingerprint`]): a stored index made by another
+    /// model cannot be searched with this one. `None`: not known, nothing is checked.
+    fn fingerprint(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Embed for Embedder {
     fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
         Embedder::embed(self, texts)
     }
+
+    fn fingerprint(&self) -> Option<&str> {
+        Some(&self.fingerprint)
+    }
+}
+
+/// Bytes read from each end of `model.onnx` for its fingerprint.
+const FINGERPRINT_SPAN: u64 = 1 << 20;
+
+/// A model's identity: SHA-256 of `tokenizer.json` and of `model.onnx`'s size and its
+/// first and last MiB (its graph and the last weights: two models differ there), so
+/// that the same files on another machine (after a restore) are the same model, without
+/// hashing 90 MB at every start.
+pub fn fingerprint(model_dir: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let mut h = Sha256::new();
+    h.update(std::fs::read(model_dir.join("tokenizer.json"))?);
+    let mut model = std::fs::File::open(model_dir.join("model.onnx"))?;
+    let len = model.metadata()?.len();
+    h.update(len.to_le_bytes());
+    let mut span = vec![0; FINGERPRINT_SPAN.min(len) as usize];
+    model.read_exact(&mut span)?;
+    h.update(&span);
+    model.seek(SeekFrom::Start(len - span.len() as u64))?;
+    model.read_exact(&mut span)?;
+    h.update(&span);
+    Ok(format!(
+        "all-MiniLM-L6-v2:{}",
+        &hex::encode(h.finalize())[..16]
+    ))
 }
 
 /// ONNX Runtime is loaded once per process.
 static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
 pub struct Embedder {
+    fingerprint: String,
     tokenizer: Tokenizer,
     /// `run` needs exclusive access; one inference at a time uses all its threads.
     session: Mutex<Session>,
@@ -88,6 +125,7 @@ impl Embedder {
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .commit_from_file(model_dir.join("model.onnx"))?;
         Ok(Embedder {
+            fingerprint: fingerprint(model_dir)?,
             tokenizer,
             session: Mutex::new(session),
         })

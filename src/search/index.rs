@@ -39,6 +39,9 @@ struct Inner {
     wakeup: Arc<Wakeup>,
     /// Each wiki's vector mark, once read from its store (`None` inside: never indexed).
     marks: Mutex<HashMap<i64, Option<Oid>>>,
+    /// The loaded model's fingerprint: a stored index made by another is emptied before
+    /// use (and rebuilt), one made by this one is kept (after a restore, say).
+    model: std::sync::OnceLock<String>,
 }
 
 impl Indexes {
@@ -50,6 +53,7 @@ impl Indexes {
                 vectors: IndexCache::new(cfg.cache.vectors.bytes()),
                 wakeup: Arc::default(),
                 marks: Mutex::default(),
+                model: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -67,17 +71,27 @@ impl Indexes {
         &self.inner.wakeup
     }
 
+    /// Says which model embeds from now on (once, when it is loaded).
+    pub fn set_model(&self, fingerprint: &str) {
+        let _ = self.inner.model.set(fingerprint.to_string());
+    }
+
     /// The commit the wiki's vector index reflects: every page changed up to it is
-    /// indexed or queued.
+    /// indexed or queued. An index another model made reflects nothing: it is emptied.
     pub fn vector_mark(&self, wiki: &Wiki) -> Result<Option<Oid>> {
         let mut marks = self.inner.marks.lock().expect("vector mark lock");
         if let Some(m) = marks.get(&wiki.id) {
             return Ok(*m);
         }
-        let stored = self
-            .vector_store(wiki)
-            .indexed_commit()?
-            .and_then(|c| Oid::from_str(&c).ok());
+        let store = self.vector_store(wiki);
+        if let (Some(now), Some(then)) = (self.inner.model.get(), store.model()?)
+            && *now != then
+        {
+            tracing::info!(wiki = %wiki.slug, index = %then, model = %now, "the vector index is of another model: rebuilding it");
+            store.clear()?;
+            self.inner.vectors.forget(wiki.id);
+        }
+        let stored = store.indexed_commit()?.and_then(|c| Oid::from_str(&c).ok());
         marks.insert(wiki.id, stored);
         Ok(stored)
     }
@@ -86,7 +100,8 @@ impl Indexes {
     pub fn set_vector_mark(&self, wiki: &Wiki, head: Option<Oid>) -> Result<()> {
         let mut marks = self.inner.marks.lock().expect("vector mark lock");
         if let Some(h) = head {
-            self.vector_store(wiki).set_commit(&h.to_string())?;
+            let model = self.inner.model.get().map(String::as_str);
+            self.vector_store(wiki).set_commit(&h.to_string(), model)?;
         }
         marks.insert(wiki.id, head);
         Ok(())

@@ -162,6 +162,9 @@ impl Semantic {
         embedder: Option<Arc<dyn Embed>>,
         off_reason: Option<String>,
     ) -> Semantic {
+        if let Some(model) = embedder.as_ref().and_then(|e| e.fingerprint()) {
+            indexes.set_model(model);
+        }
         Semantic {
             inner: Arc::new(Inner {
                 wikis,

@@ -38,6 +38,21 @@ pub type PageChunks = (String, Vec<(ChunkRecord, Vec<f32>)>);
 
 type Loaded = HashMap<i64, (u64, Arc<RwLock<FlatIndex>>)>;
 
+/// Writes the commit an index reflects and, when known, the model that made it.
+fn set_meta(conn: &Connection, commit: &str, model: Option<&str>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('commit', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [commit],
+    )?;
+    if let Some(model) = model {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('model', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [model],
+        )?;
+    }
+    Ok(())
+}
+
 /// A search hit: the chunk and its distance (1 − inner product).
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -52,8 +67,13 @@ pub struct Store {
 
 impl Store {
     pub fn new(index_dir: &Path) -> Store {
+        Store::at(&index_dir.join("vectors.db"))
+    }
+
+    /// The store in the file `path` (a copy in a backup, say).
+    pub fn at(path: &Path) -> Store {
         Store {
-            path: index_dir.join("vectors.db"),
+            path: path.to_path_buf(),
         }
     }
 
@@ -95,13 +115,29 @@ impl Store {
             .optional()?)
     }
 
-    /// Records the commit the index reflects.
-    pub fn set_commit(&self, commit: &str) -> Result<()> {
+    /// The model the stored vectors were made by (see `embed::fingerprint`), if recorded.
+    pub fn model(&self) -> Result<Option<String>> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
         let conn = self.open()?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('commit', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [commit],
-        )?;
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = 'model'", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Records the commit the index reflects, and the model that made it.
+    pub fn set_commit(&self, commit: &str, model: Option<&str>) -> Result<()> {
+        let conn = self.open()?;
+        set_meta(&conn, commit, model)
+    }
+
+    /// Empties the store (its vectors are of another model).
+    pub fn clear(&self) -> Result<()> {
+        let conn = self.open()?;
+        conn.execute_batch("DELETE FROM chunks; DELETE FROM meta;")?;
         Ok(())
     }
 
@@ -122,7 +158,7 @@ impl Store {
             }
         }
         if let Some(commit) = commit {
-            tx.execute("INSERT INTO meta (key, value) VALUES ('commit', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [commit])?;
+            set_meta(&tx, commit, None)?;
         }
         tx.commit()?;
         Ok(())

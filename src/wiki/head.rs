@@ -7,6 +7,9 @@
 //! so every update gives the file a new inode and change time. While the file's identity
 //! and times are as they were, HEAD is what it was.
 //!
+//! A loose ref file is also read directly (it holds the commit id in hex), so knowing
+//! HEAD needs no repository handle: a reader served from a cache opens nothing.
+//!
 //! The one case a stat cannot see — two updates within one tick of the file-system clock
 //! that also reuse the freed inode — is closed for this process's own writes, which call
 //! [`HeadWatch::forget`] under the write lock. A ref that is not a loose file (packed by
@@ -59,6 +62,9 @@ impl HeadWatch {
     /// HEAD of `repo` (whose loose ref file is `ref_file`): the last answer while the file
     /// is unchanged, else looked up again.
     pub fn head(&self, repo: &Repository, ref_file: &Path) -> Result<Option<Oid>> {
+        if let Some(head) = self.head_from_file(ref_file) {
+            return Ok(head);
+        }
         let stamp = Stamp::of(ref_file);
         if let Some(now) = stamp {
             let seen = self.seen.lock().expect("head lock");
@@ -72,6 +78,23 @@ impl HeadWatch {
         // Stamped before the lookup: a change in between makes the next read look again.
         *self.seen.lock().expect("head lock") = stamp.map(|s| (s, head));
         Ok(head)
+    }
+
+    /// HEAD from the loose ref file alone: the last answer while the file is unchanged,
+    /// else the id the file holds. `None` when there is no such file to read (packed
+    /// refs, no commit yet, a symbolic ref): then ask libgit2.
+    pub fn head_from_file(&self, ref_file: &Path) -> Option<Option<Oid>> {
+        let stamp = Stamp::of(ref_file)?;
+        if let Some((then, head)) = *self.seen.lock().expect("head lock")
+            && then == stamp
+        {
+            return Some(head);
+        }
+        // Stamped before the read: a change in between makes the next read look again.
+        let text = std::fs::read_to_string(ref_file).ok()?;
+        let id = Oid::from_str(text.trim()).ok()?;
+        *self.seen.lock().expect("head lock") = Some((stamp, Some(id)));
+        Some(Some(id))
     }
 
     /// Forgets the last answer (this process moved the ref).

@@ -421,9 +421,13 @@ impl Wikis {
         Ok(slot.clone())
     }
 
-    /// The wiki's HEAD now: one `stat` of its ref file while nothing moved it.
+    /// The wiki's HEAD now: one `stat` of its ref file while nothing moved it, and no
+    /// repository handle while the ref is a loose file.
     pub fn head(&self, wiki: &Wiki) -> Result<Option<Oid>> {
         let st = self.state(wiki);
+        if let Some(head) = st.head.head_from_file(&st.ref_file) {
+            return Ok(head);
+        }
         let repo = self.open_repo_in(wiki, st.clone())?;
         st.head.head(&repo, &st.ref_file)
     }
