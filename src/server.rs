@@ -87,6 +87,7 @@ pub fn router(state: Services) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; media-src 'self' https:; \
+                 frame-src https://www.youtube.com; \
                  font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' http: https:",
             ),
         ))

@@ -132,6 +132,49 @@ fn operator_commands_work_end_to_end() {
     ));
 }
 
+/// Operators run commands side by side (a script creating wikis, a cron job): each one
+/// waits for the others' writes instead of failing with "database is locked".
+#[test]
+fn commands_run_at_the_same_time_wait_for_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(robot(&data, &["init"]));
+    ok(robot(
+        &data,
+        &[
+            "user",
+            "add",
+            "--did",
+            "did:plc:ops",
+            "--handle",
+            "ops.test",
+        ],
+    ));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                for i in 0..6 {
+                    let slug = format!("side{w}x{i}");
+                    ok(robot(
+                        &data,
+                        &["wiki", "create", &slug, "--owner", "ops.test"],
+                    ));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("every create succeeded");
+    }
+    let list = ok(robot(&data, &["wiki", "list"]));
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("side")).count(),
+        24,
+        "{list}"
+    );
+}
+
 #[test]
 fn every_command_has_help() {
     let tmp = tempfile::tempdir().unwrap();

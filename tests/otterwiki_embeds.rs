@@ -8,7 +8,7 @@
 //!   not honour `style` at all (`custom_styles_are_not_honoured`).
 //! - The DataTable JavaScript tests read Otterwiki's generated script; robot's table
 //!   options are data attributes read by `robot.js` (`datatable_options`).
-//! - YouTube links in `{{Video}}` and `{{include}}`: not built (see the issue's note).
+//! - `{{include}}` (newer than the issue's seven embeds): not built.
 
 use robot::wiki::markdown::{Rendered, render};
 use robot::wiki::names::PageName;
@@ -221,6 +221,75 @@ fn video_sources_and_flags() {
         h.contains("Error") && h.contains("Video") && !h.contains("<video"),
         "{h}"
     );
+}
+
+/// `test_video_youtube_*`: a YouTube link in any of its forms is a player, with the
+/// block's flags as its parameters; YouTube and files do not mix.
+#[test]
+fn youtube_links_are_players() {
+    let frames = |text: &str| -> Vec<String> {
+        html(text)
+            .split("<iframe ")
+            .skip(1)
+            .map(|f| f.split("></iframe>").next().unwrap().to_string())
+            .collect()
+    };
+    let id = "dQw4w9WgXcQ";
+    for link in [
+        format!("https://www.youtube.com/watch?v={id}"),
+        format!("https://youtu.be/{id}"),
+        format!("https://www.youtube.com/embed/{id}"),
+        format!("https://m.youtube.com/watch?v={id}&t=10"),
+        format!("https://m.youtube.com/e/{id}"),
+    ] {
+        let f = frames(&format!("{{{{Video\n{link}\n}}}}"));
+        assert_eq!(f.len(), 1, "{link}: {f:?}");
+        assert!(
+            f[0].contains(&format!("src=\"https://www.youtube.com/embed/{id}")),
+            "{link}: {f:?}"
+        );
+    }
+    let f = frames(&format!("{{{{Video\nhttps://youtu.be/{id}\n}}}}"))[0].clone();
+    assert!(!f.contains("controls=0") && !f.contains("autoplay"), "{f}");
+    assert!(
+        f.contains("mute=1") && f.contains(&format!("loop=1&amp;playlist={id}")),
+        "{f}"
+    );
+    assert!(f.contains("sandbox=\""), "the player is sandboxed: {f}");
+    let f = frames(&format!(
+        "{{{{Video\n|autoplay=true\n|controls=false\n|muted=false\n|loop=false\n|width=80%\nhttps://youtu.be/{id}\n}}}}"
+    ))[0]
+        .clone();
+    assert!(f.contains("autoplay=1") && f.contains("controls=0"), "{f}");
+    assert!(!f.contains("mute=1") && !f.contains("loop=1"), "{f}");
+    assert!(f.contains("width=\"80%\""), "{f}");
+    let f = frames(&format!(
+        "{{{{Video\nhttps://youtu.be/{id}\nhttps://www.youtube.com/watch?v=5VmZFvJg7ro\n}}}}"
+    ));
+    assert!(
+        f.len() == 2 && f[0].contains(id) && f[1].contains("5VmZFvJg7ro"),
+        "{f:?}"
+    );
+    assert_eq!(
+        frames(&format!("{{{{Video\n|src=https://youtu.be/{id}\n}}}}")).len(),
+        1
+    );
+    let h = html(&format!(
+        "{{{{Video\nhttps://youtu.be/{id}\n/path/to/video.mp4\n}}}}"
+    ));
+    assert!(
+        h.contains("Cannot mix YouTube links and file sources"),
+        "{h}"
+    );
+    // Look-alikes are not YouTube (and, not https, not videos at all).
+    for fake in [
+        "https://youtube.com.evil.test/watch?v=x",
+        "https://evil.test/youtu.be/x",
+        "https://youtu.be/<script>",
+    ] {
+        let h = html(&format!("{{{{Video\n{fake}\n}}}}"));
+        assert!(!h.contains("<iframe"), "{fake}: {h}");
+    }
 }
 
 #[test]

@@ -57,7 +57,10 @@ pub fn sync(
         _ => Vec::new(),
     };
     let full = from.is_none();
-    let tx = conn.transaction()?;
+    // Immediate: the write lock is taken (waiting for it) before the first read, so the
+    // transaction never has to upgrade a read snapshot, which SQLite refuses at once
+    // with "database is locked" when another process wrote meanwhile.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if full {
         tx.execute(
             "DELETE FROM pages_fts WHERE rowid IN (SELECT id FROM fts_docs WHERE wiki_id = ?1)",

@@ -308,8 +308,15 @@ fn video(embed: &Embed, page_url: &str) -> Result<String, String> {
     if sources.is_empty() {
         return Err("No src given.".into());
     }
-    let mut html = String::new();
     let width = embed.option("width").and_then(length).unwrap_or("100%");
+    let youtube: Vec<&str> = sources.iter().filter_map(|s| youtube_id(s)).collect();
+    if !youtube.is_empty() {
+        if youtube.len() != sources.len() {
+            return Err("Cannot mix YouTube links and file sources.".into());
+        }
+        return Ok(youtube_frames(embed, &youtube, width));
+    }
+    let mut html = String::new();
     let mut flags = Vec::new();
     let muted = embed.flag("muted", true);
     for (flag, default) in [("controls", true), ("muted", true), ("loop", true)] {
@@ -351,6 +358,77 @@ fn video(embed: &Embed, page_url: &str) -> Result<String, String> {
     }
     html.push_str("Your browser does not support the video tag.</video>");
     Ok(html)
+}
+
+/// The video id of a YouTube link (`youtube.com/watch?v=ID`, `youtu.be/ID`, `/embed/ID`,
+/// `/e/ID`, `/shorts/ID`, on www., m. or youtube-nocookie.com), if `src` is one.
+fn youtube_id(src: &str) -> Option<&str> {
+    let rest = src
+        .strip_prefix("https://")
+        .or_else(|| src.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let host = host.strip_prefix("m.").unwrap_or(host);
+    let id = match host {
+        "youtu.be" => path.split(['?', '#', '/']).next(),
+        "youtube.com" | "youtube-nocookie.com" => {
+            let (route, query) = path.split_once('?').unwrap_or((path, ""));
+            match route.split_once('/') {
+                Some(("embed" | "e" | "shorts" | "v", id)) => id.split(['/', '#']).next(),
+                None if route == "watch" => {
+                    query.split(['&', '#']).find_map(|p| p.strip_prefix("v="))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }?;
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then_some(id)
+}
+
+/// One YouTube player per link, with the block's flags as the player's parameters
+/// (Otterwiki's defaults: muted and looping, with controls, not playing by itself).
+fn youtube_frames(embed: &Embed, ids: &[&str], width: &str) -> String {
+    let height = embed.option("height").and_then(length);
+    let mut html = String::new();
+    for id in ids {
+        let mut params = Vec::new();
+        if !embed.flag("controls", true) {
+            params.push("controls=0".to_string());
+        }
+        if embed.flag("autoplay", false) {
+            params.push("autoplay=1".to_string());
+        }
+        if embed.flag("muted", true) {
+            params.push("mute=1".to_string());
+        }
+        if embed.flag("loop", true) {
+            // A single video loops only as its own playlist.
+            params.push(format!("loop=1&playlist={id}"));
+        }
+        let query = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        let _ = write!(
+            html,
+            "<iframe class=\"video-embedding-youtube\" width=\"{}\"{} src=\"{}\" title=\"YouTube video\" \
+             allow=\"encrypted-media; picture-in-picture; fullscreen\" allowfullscreen \
+             referrerpolicy=\"strict-origin-when-cross-origin\" \
+             sandbox=\"allow-scripts allow-same-origin allow-presentation allow-popups\"></iframe>",
+            html_escape_attr(width),
+            height
+                .map(|h| format!(" height=\"{}\"", html_escape_attr(h)))
+                .unwrap_or_default(),
+            html_escape_attr(&format!("https://www.youtube.com/embed/{id}{query}")),
+        );
+    }
+    html
 }
 
 /// `{{DataTable}}`: every table of `tables` becomes sortable, searchable and paged
