@@ -96,6 +96,8 @@ pub struct CacheConfig {
     pub open_packs: usize,
     /// Memory libgit2 may map of pack files across all wikis.
     pub mapped_packs: ByteSize,
+    /// Parsed git objects libgit2 keeps across all wikis.
+    pub git_objects: ByteSize,
 }
 
 impl Default for CacheConfig {
@@ -106,10 +108,11 @@ impl Default for CacheConfig {
             thumbnails: ByteSize::mib(16),
             wikis: ByteSize::mib(48),
             trees: ByteSize::mib(8),
-            views: ByteSize::mib(32),
+            views: ByteSize::mib(64),
             vectors: ByteSize::mib(96),
             open_packs: 128,
             mapped_packs: ByteSize::mib(64),
+            git_objects: ByteSize::mib(16),
         }
     }
 }

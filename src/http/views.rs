@@ -32,12 +32,22 @@ impl ViewKey {
 
 /// A page view, ready to send again.
 pub struct View {
-    body: Bytes,
-    etag: HeaderValue,
+    body: Body,
+    /// The hash of the page's bytes, quoted (the gzip form adds `-gz` inside the quotes:
+    /// another encoding is another representation).
+    etag: String,
     /// The page's last change, in HTTP date form.
     last_modified: Option<HeaderValue>,
     /// May a shared cache keep it (an anonymous view of a public wiki)?
     public: bool,
+}
+
+enum Body {
+    Plain(Bytes),
+    /// A kept view: gzip is about a quarter of the HTML, so four times as many views fit
+    /// the same budget. Sent as it is to clients that accept gzip (browsers do), inflated
+    /// for the others.
+    Gzip(Bytes),
 }
 
 impl View {
@@ -45,39 +55,95 @@ impl View {
     pub fn new(html: String, last_change: Option<i64>, public: bool) -> View {
         let mut hash = std::hash::DefaultHasher::new();
         html.hash(&mut hash);
-        let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hash.finish()))
-            .expect("hex is a valid header");
         let last_modified = last_change
             .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
             .and_then(|d| {
                 HeaderValue::from_str(&d.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
             });
         View {
-            body: Bytes::from(html),
-            etag,
+            body: Body::Plain(Bytes::from(html)),
+            etag: format!("\"{:016x}\"", hash.finish()),
             last_modified,
             public,
         }
     }
 
+    /// The same view, compressed, to keep.
+    pub fn compressed(&self) -> View {
+        use std::io::Write;
+        let body = match &self.body {
+            Body::Plain(html) => {
+                let mut gz = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(html.len() / 3),
+                    flate2::Compression::default(),
+                );
+                let done = gz.write_all(html).and_then(|()| gz.finish());
+                match done {
+                    Ok(bytes) => Body::Gzip(Bytes::from(bytes)),
+                    Err(_) => Body::Plain(html.clone()),
+                }
+            }
+            Body::Gzip(bytes) => Body::Gzip(bytes.clone()),
+        };
+        View {
+            body,
+            etag: self.etag.clone(),
+            last_modified: self.last_modified.clone(),
+            public: self.public,
+        }
+    }
+
+    /// What keeping the view costs.
+    pub fn bytes(&self) -> usize {
+        let (Body::Plain(b) | Body::Gzip(b)) = &self.body;
+        b.len() + self.etag.len() + 160
+    }
+
     /// The response to a request with `headers`: 304 when the browser's copy is this one.
     pub fn respond(&self, headers: &HeaderMap) -> Response {
+        let gzip_ok = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        let (body, gzipped) = match &self.body {
+            Body::Plain(html) => (html.clone(), false),
+            Body::Gzip(gz) if gzip_ok => (gz.clone(), true),
+            Body::Gzip(gz) => {
+                use std::io::Read;
+                let mut html = Vec::with_capacity(gz.len() * 4);
+                match flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut html) {
+                    Ok(_) => (Bytes::from(html), false),
+                    Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }
+        };
+        let etag = if gzipped {
+            format!("{}-gz\"", self.etag.trim_end_matches('"'))
+        } else {
+            self.etag.clone()
+        };
         let unchanged = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|tags| etag_matches(tags, &self.etag));
+            .is_some_and(|tags| etag_matches(tags, &etag));
         let mut resp = if unchanged {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            let mut r = self.body.clone().into_response();
+            let mut r = body.into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
+            if gzipped {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             r
         };
         let h = resp.headers_mut();
-        h.insert(header::ETAG, self.etag.clone());
+        if let Ok(tag) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, tag);
+        }
         if let Some(lm) = &self.last_modified {
             h.insert(header::LAST_MODIFIED, lm.clone());
         }
@@ -93,26 +159,36 @@ impl View {
         );
         h.insert(
             header::VARY,
-            HeaderValue::from_static("Cookie, Authorization"),
+            HeaderValue::from_static("Accept-Encoding, Cookie, Authorization"),
         );
         resp
     }
 }
 
-/// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks of
-/// `If-None-Match`; `*` matches any current representation).
-fn etag_matches(tags: &str, etag: &HeaderValue) -> bool {
-    let want = etag.to_str().unwrap_or_default();
-    tags.split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == want)
+/// Whether an `Accept-Encoding` value takes gzip (`gzip`, `x-gzip` or `*`, not `;q=0`).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let refused = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                == Some(0.0)
+        });
+        !refused
+            && (coding.eq_ignore_ascii_case("gzip")
+                || coding.eq_ignore_ascii_case("x-gzip")
+                || coding == "*")
+    })
 }
 
-impl View {
-    /// What keeping the view costs.
-    pub fn bytes(&self) -> usize {
-        self.body.len() + 160
-    }
+/// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks of
+/// `If-None-Match`; `*` matches any current representation).
+fn etag_matches(tags: &str, etag: &str) -> bool {
+    tags.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 #[cfg(test)]
@@ -122,7 +198,7 @@ mod tests {
     #[test]
     fn conditional_requests_get_a_304_without_a_body() {
         let view = View::new("<p>hi</p>".into(), Some(0), true);
-        let etag = view.etag.to_str().unwrap().to_string();
+        let etag = view.etag.clone();
         let mut h = HeaderMap::new();
         assert_eq!(view.respond(&h).status(), StatusCode::OK);
         h.insert(
@@ -144,5 +220,22 @@ mod tests {
             "private, no-cache"
         );
         assert_eq!(private.etag, view.etag, "the tag is the bytes'");
+        // Kept compressed: gzip to those who take it (another tag), HTML to the others.
+        let kept = View::new("<p>hi</p>".repeat(200), None, true).compressed();
+        let mut h = HeaderMap::new();
+        let plain = kept.respond(&h);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip;q=0.8"),
+        );
+        let gz = kept.respond(&h);
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_ne!(gz.headers()[header::ETAG], plain.headers()[header::ETAG]);
+        assert!(kept.bytes() < 400, "{}", kept.bytes());
+        h.insert(header::IF_NONE_MATCH, gz.headers()[header::ETAG].clone());
+        assert_eq!(kept.respond(&h).status(), StatusCode::NOT_MODIFIED);
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(accepts_gzip("deflate, gzip"));
     }
 }

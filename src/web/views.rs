@@ -38,8 +38,9 @@ pub fn kept(state: &Services, key: &ViewKey) -> Option<Arc<View>> {
     state.views.get(key)
 }
 
-/// Keeps `view` under `key` for the next reader.
-pub fn keep(state: &Services, key: ViewKey, view: &Arc<View>) {
-    let bytes = view.bytes() + key.bytes();
-    state.views.insert(key, view.clone(), bytes);
+/// Keeps `view` (compressed) under `key` for the next reader.
+pub fn keep(state: &Services, key: ViewKey, view: &View) {
+    let kept = view.compressed();
+    let bytes = kept.bytes() + key.bytes();
+    state.views.insert(key, Arc::new(kept), bytes);
 }

@@ -612,11 +612,8 @@ async fn show_page(
             return Ok((StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response());
         }
     };
-    let view = Arc::new(crate::http::views::View::new(
-        html,
-        view.last_change.as_ref().map(|c| c.time),
-        shared,
-    ));
+    let view =
+        crate::http::views::View::new(html, view.last_change.as_ref().map(|c| c.time), shared);
     if shared {
         views::keep(&state, views::key(&ctx.wiki, snap.head, &raw_name), &view);
     }

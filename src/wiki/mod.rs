@@ -258,7 +258,11 @@ pub struct Attachment {
 
 impl Wikis {
     pub fn new(cfg: Arc<Config>, db: Db, indexer: Arc<dyn Indexer>) -> Wikis {
-        store::limit_open_packs(cfg.cache.open_packs, cfg.cache.mapped_packs.bytes());
+        store::limit_git_memory(
+            cfg.cache.open_packs,
+            cfg.cache.mapped_packs.bytes(),
+            cfg.cache.git_objects.bytes(),
+        );
         let budgets = &cfg.cache;
         Wikis {
             inner: Arc::new(Inner {

@@ -131,11 +131,12 @@ fn configure_libgit2() {
     });
 }
 
-/// Bounds what libgit2 keeps open across every repository of the process: at most
-/// `files` pack files (one descriptor each; the least recently used is closed first) and
-/// `mapped` bytes of them mapped. Process-wide, so the first call's values hold (set at
-/// start, before any repository is read).
-pub fn limit_open_packs(files: usize, mapped: usize) {
+/// Bounds what libgit2 keeps across every repository of the process: at most `files`
+/// pack files open (one descriptor each; the least recently used is closed first),
+/// `mapped` bytes of them mapped, and `objects` bytes of parsed objects cached (libgit2's
+/// default is 256 MiB). Process-wide, so the first call's values hold (set at start,
+/// before any repository is read).
+pub fn limit_git_memory(files: usize, mapped: usize, objects: usize) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         configure_libgit2();
@@ -144,6 +145,9 @@ pub fn limit_open_packs(files: usize, mapped: usize) {
         let set = unsafe {
             git2::opts::set_mwindow_file_limit(files.max(8))
                 .and_then(|()| git2::opts::set_mwindow_mapped_limit(mapped.max(1 << 20)))
+                .and_then(|()| {
+                    git2::opts::set_cache_max_size(isize::try_from(objects).unwrap_or(isize::MAX))
+                })
         };
         if let Err(e) = set {
             tracing::warn!(error = %e, "libgit2 refused the open-pack limits");
