@@ -45,9 +45,9 @@ if [[ ! -f $RUN/created ]]; then
     rm -rf "$DATA"
     "${ROBOT[@]}" init >/dev/null
     "${ROBOT[@]}" user add --did did:plc:bench --handle bench.test >/dev/null
-    log "creating $WIKIS starter wikis"
+    log "creating $WIKIS starter wikis ($(nproc) at a time)"
     started=$(date +%s)
-    seq 0 $((WIKIS - 1)) | xargs -I{} \
+    seq 0 $((WIKIS - 1)) | xargs -P "$(nproc)" -I{} \
         "${ROBOT[@]}" wiki create "wiki{}" --owner bench.test --title "Wiki {}" --public >/dev/null
     log "created in $(($(date +%s) - started)) s"
     python3 "$REPO_DIR/tests/fixtures/gen_corpus.py" "$RUN/corpus" --pages 500 >/dev/null
@@ -128,9 +128,11 @@ curl -s -H "Host: localhost:$PORT" "http://127.0.0.1:$PORT/metrics" \
     | grep -E '^robot_cache_(bytes|entries|evictions_total)' >"$RUN/caches.txt" || true
 
 stamp="$(date -u +%Y-%m-%dT%H%MZ)"
+rev="$(git -C "$REPO_DIR" rev-parse --short HEAD)"
+git -C "$REPO_DIR" diff --quiet HEAD || rev="$rev+dirty"
 RESULT="$BENCH_DIR/results/wikis-$stamp.txt"
 {
-    echo "# bench/wikis.sh $stamp at $(git -C "$REPO_DIR" rev-parse --short HEAD), $(nproc) cores: $WIKIS starter wikis + $BIG corpus wikis, default budgets"
+    echo "# bench/wikis.sh $stamp at $rev, $(nproc) cores: $WIKIS starter wikis + $BIG corpus wikis, default budgets"
     echo "start seconds=$START_S rss_mib=$REST_RSS fds=$REST_FDS"
     echo "after_reading rss_mib=$READ_RSS fds=$READ_FDS"
     echo "after_load rss_mib=$LOAD_RSS fds=$LOAD_FDS peak_fds=$PEAK_FDS"
