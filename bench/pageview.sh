@@ -221,7 +221,6 @@ PY
 {
 	admin off
 	auto_https off
-	persist_config off
 }
 :$CADDY_PORT {
 	bind 127.0.0.1
