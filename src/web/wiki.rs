@@ -475,6 +475,19 @@ async fn show_page(
     query: Option<String>,
     headers: HeaderMap,
 ) -> WebResult {
+    // The latest version of a page, as every anonymous reader of a public wiki sees it:
+    // kept whole, by HEAD (see `views`). Asking for HEAD is the read operation, which
+    // authorizes; when it refuses, the page below says why.
+    let shared = rev.is_none()
+        && query.as_deref().is_none_or(str::is_empty)
+        && !caller.bad_bearer
+        && views::shared(&caller.principal, &wiki);
+    if shared
+        && let Ok(head) = pages::head(&state, &caller, &wiki).await
+        && let Some(view) = views::kept(&state, &views::key(&wiki, head, &raw_name))
+    {
+        return Ok(view.respond(&headers));
+    }
     let mut ctx = Ctx::new(
         &state,
         wiki,
@@ -483,19 +496,6 @@ async fn show_page(
         &format!("/{}", url_path_encode(&raw_name)),
     )
     .await?;
-    // The latest version of a page, as every anonymous reader of a public wiki sees it:
-    // kept whole, by HEAD (see `views`).
-    let shared = rev.is_none()
-        && query.as_deref().is_none_or(str::is_empty)
-        && views::shared(&ctx.caller.principal, &ctx.wiki);
-    if shared {
-        let head = pages::head(&state, &ctx.caller, &ctx.wiki)
-            .await
-            .map_err(|e| ctx.fail(e))?;
-        if let Some(view) = views::kept(&state, &views::key(&ctx.wiki, head, &raw_name)) {
-            return Ok(view.respond(&headers));
-        }
-    }
     let q = query_map(&query);
     let rev = rev
         .or_else(|| q.get("revision").cloned())
