@@ -109,28 +109,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Budgeted<K, V> {
         if let Some(hit) = self.get(&key) {
             return hit;
         }
-        let budget = self.budget;
         let mut e = self.lock();
         // Another caller may have made it between the two locks: share theirs.
         if let Some(slot) = e.map.get(&key) {
             return slot.value.clone();
         }
         let (value, bytes) = make();
-        if bytes <= budget {
-            e.clock += 1;
-            let used = e.clock;
-            e.by_use.insert(used, key.clone());
-            e.map.insert(
-                key,
-                Slot {
-                    value: value.clone(),
-                    bytes,
-                    used,
-                },
-            );
-            e.bytes += bytes;
-            self.shrink(&mut e, budget);
-        }
+        self.put(&mut e, key, value.clone(), bytes);
         value
     }
 
@@ -138,10 +123,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Budgeted<K, V> {
     /// least recently used until within budget. An entry heavier than the whole budget
     /// is not kept.
     pub fn insert(&self, key: K, value: V, bytes: usize) {
-        let budget = self.budget;
         let mut e = self.lock();
+        self.put(&mut e, key, value, bytes);
+    }
+
+    /// [`Budgeted::insert`] under the lock.
+    fn put(&self, e: &mut Entries<K, V>, key: K, value: V, bytes: usize) {
         e.remove(&key);
-        if bytes > budget {
+        if bytes > self.budget {
             return;
         }
         e.clock += 1;
@@ -149,19 +138,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Budgeted<K, V> {
         e.by_use.insert(used, key.clone());
         e.map.insert(key, Slot { value, bytes, used });
         e.bytes += bytes;
-        self.shrink(&mut e, budget);
+        self.shrink(e);
     }
 
     /// Says that the entry for `key` now weighs `bytes` (it grew or shrank in place).
     pub fn reweigh(&self, key: &K, bytes: usize) {
-        let budget = self.budget;
         let mut e = self.lock();
         let Some(slot) = e.map.get_mut(key) else {
             return;
         };
         let before = std::mem::replace(&mut slot.bytes, bytes);
         e.bytes = e.bytes - before + bytes;
-        self.shrink(&mut e, budget);
+        self.shrink(&mut e);
     }
 
     pub fn remove(&self, key: &K) {
@@ -195,8 +183,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Budgeted<K, V> {
         }
     }
 
-    fn shrink(&self, e: &mut Entries<K, V>, budget: usize) {
-        while e.bytes > budget {
+    fn shrink(&self, e: &mut Entries<K, V>) {
+        while e.bytes > self.budget {
             let Some((_, oldest)) = e.by_use.pop_first() else {
                 break;
             };

@@ -47,6 +47,13 @@ impl LastChanges {
         paths + self.chain.len() * 20
     }
 
+    /// What moves whenever the cache's contents do (it restarts, follows a commit or
+    /// learns a path): cheap to compare, so a reader can tell when to weigh it again
+    /// without walking every entry as [`LastChanges::heap_bytes`] does.
+    pub fn generation(&self) -> (Option<Oid>, usize, usize) {
+        (self.base, self.chain.len(), self.by_path.len())
+    }
+
     fn head(&self) -> Option<Oid> {
         self.chain.last().copied().or(self.base)
     }

@@ -597,10 +597,11 @@ impl Wikis {
         let pages = snap.pages.values().map(|p| p.path.as_str()).chain(others);
         let state = self.state(wiki);
         let mut cache = state.last_changes.lock().expect("last-change lock");
-        let (before, found) = (cache.heap_bytes(), cache.get(repo, snap.head, path, pages));
-        let grew = cache.heap_bytes() != before;
+        let before = cache.generation();
+        let found = cache.get(repo, snap.head, path, pages);
+        let changed = cache.generation() != before;
         drop(cache);
-        if grew {
+        if changed {
             self.reweigh(wiki, &state);
         }
         found
